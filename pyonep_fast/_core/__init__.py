@@ -1,0 +1,69 @@
+"""The core: JSON writing, batching, demultiplexing, series, entries parsing.
+
+Two backends implement every class and function here with identical
+behaviour: the C module built from csrc/ (`c`, the default) and a
+pure-Python reference (`python`). `PYONEP_FAST_IMPL` picks the one the
+facades use; tests exercise both side by side.
+"""
+import os
+
+from ..exceptions import CoreError, DecodeError, EncodeError
+
+IMPL = os.environ.get("PYONEP_FAST_IMPL", "c").strip().lower()
+if IMPL not in ("c", "python"):
+    raise ImportError(f"PYONEP_FAST_IMPL must be 'c' or 'python', not {IMPL!r}")
+
+# Error codes shared by both backends; csrc/errors.c returns the same text
+# from pf_strerror (a test holds them equal).
+OK = 0
+ENOMEM = -1
+EUTF8 = -2
+ENONFINITE = -3
+ESYNTAX = -4
+ETRUNCATED = -5
+EDEPTH = -6
+ETYPE = -7
+ERANGE = -8
+EARG = -9
+ETOOBIG = -10
+MAX_DEPTH = 512
+
+MESSAGES = {
+    ENOMEM: "out of memory",
+    EUTF8: "invalid UTF-8",
+    ENONFINITE: "NaN and infinity cannot be encoded as JSON",
+    ESYNTAX: "malformed JSON",
+    ETRUNCATED: "truncated JSON",
+    EDEPTH: "JSON nested too deeply",
+    ETYPE: "value of the wrong type",
+    ERANGE: "number or index out of range",
+    EARG: "invalid argument",
+    ETOOBIG: "size limit exceeded",
+}
+
+_ENCODE_CODES = (EUTF8, ENONFINITE, ETYPE)
+_DECODE_CODES = (ESYNTAX, ETRUNCATED, EDEPTH)
+
+
+def strerror(code):
+    return MESSAGES.get(code, f"unknown error {code}")
+
+
+def error(code):
+    """The exception for a negative error code (both backends use this)."""
+    cls = EncodeError if code in _ENCODE_CODES else DecodeError if code in _DECODE_CODES else CoreError
+    return cls(code, strerror(code))
+
+
+def check(rc):
+    """Return rc, or raise the exception for a negative error code."""
+    if rc < 0:
+        raise error(rc)
+    return rc
+
+
+def native():
+    """(ffi, lib) of the compiled module; ImportError if it was not built."""
+    from .. import _native
+
+    return _native.ffi, _native.lib
