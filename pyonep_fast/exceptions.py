@@ -8,11 +8,13 @@ pyonep's `OneException`, so code written for pyonep catches ours unchanged:
     │   ├── EncodeError                   a value that cannot be written as JSON
     │   └── DecodeError                   malformed JSON handed to the core
     ├── OnePlatformException              the One Platform answered with an error
+    │   └── CallRefused                   (server side) a call's non-ok status
     ├── JsonRPCRequestException           the request could not be made
     │   └── TransportError                connection, timeout, TLS (urllib3 errors)
     ├── JsonRPCResponseException          (pyonep name; kept for compatibility)
     ├── JsonStringException               (pyonep name; kept for compatibility)
-    └── ProvisionException                provisioning response with status >= 400
+    ├── ProvisionException                provisioning response with status >= 400
+    └── ServerError                       the embedded server cannot start or run
 """
 
 
@@ -74,3 +76,21 @@ class ProvisionException(OneException):
         return f"{self.response.status()} {self.response.reason()}"
 
     __repr__ = __str__
+
+
+class CallRefused(OnePlatformException):
+    """Server side: an RPC call ends with a status other than "ok".
+
+    `status` is the status string (or recordbatch's list); `result` and
+    `error` are added to the response entry when not None.
+    """
+
+    def __init__(self, status, result=None, error=None):
+        super().__init__(status)
+        self.status = status
+        self.result = result
+        self.error = error
+
+
+class ServerError(OneException):
+    """The embedded server cannot start or run as configured."""

@@ -9,3 +9,48 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=300, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+# --- the embedded server, shared by every suite that needs One Platform ---------
+import orjson  # noqa: E402
+import pytest  # noqa: E402
+import urllib3  # noqa: E402
+
+RPC_PATH = "/onep:v1/rpc/process"
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """An EmbeddedServer on a temporary database file, for the whole session."""
+    from pyonep_fast.server import EmbeddedServer
+
+    with EmbeddedServer(db=str(tmp_path_factory.mktemp("server") / "server.db")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def http():
+    """A urllib3 pool (keep-alive) for talking to the server directly."""
+    with urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=60)) as pool:
+        yield pool
+
+
+@pytest.fixture
+def fresh_client(server, http):
+    """A new fountain client: {"cik", "rid", "vendor", "vendortoken"}."""
+    response = http.request("GET", server.url + "/api/create?vendor")
+    assert response.status == 200
+    return orjson.loads(response.data)
+
+
+@pytest.fixture
+def rpc(server, http):
+    """rpc(auth, calls) -> decoded response; auth may be a CIK string."""
+    def call(auth, calls):
+        auth = {"cik": auth} if isinstance(auth, str) else auth
+        response = http.request("POST", server.url + RPC_PATH, headers=JSON_HEADERS,
+                                body=orjson.dumps({"auth": auth, "calls": calls}))
+        assert response.status == 200
+        return orjson.loads(response.data) if response.data else None
+    return call

@@ -1,0 +1,171 @@
+"""The embedded server: One Platform RPC, CIK fountain, HTTP Data Interface
+(and provisioning, when its module is present) on one aiohttp port.
+
+aiohttp because it is asyncio-native (long polls and thousands of idle
+keep-alive connections cost a coroutine each, not a thread), parses HTTP
+with llhttp in C, honours keep-alive, and python-socketio mounts on the same
+aiohttp application for EXP's real-time network later: one process, one
+port, one event loop for all four emulated APIs.
+
+    with EmbeddedServer() as server:          # in-process, background thread
+        server.url, server.root_cik, server.store
+    handle = spawn(db="/tmp/x.db")            # a `pyonep-fast serve` subprocess
+    handle.url; handle.kill(); handle.wait()
+"""
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+
+from aiohttp import web
+
+from ..exceptions import ServerError
+
+from .app import BODY_TIMEOUT, DEFAULT_MAX_BODY, build_app
+from .store import Store, default_db_path
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EmbeddedServer", "Store", "build_app", "default_db_path", "serve", "spawn"]
+
+
+async def serve(store, host, port, started, stop, **app_options):
+    """Serves store until the event `stop` is set; calls started(url) once listening."""
+    store.loop = asyncio.get_running_loop()
+    runner = web.AppRunner(build_app(store, **app_options), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    try:
+        started(f"http://{shown}:{bound_port}")
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        store.commit()
+
+
+class EmbeddedServer:
+    """The server in a background thread with its own event loop."""
+
+    def __init__(self, db=":memory:", host="127.0.0.1", port=0, null=False, root_cik=None,
+                 max_body=DEFAULT_MAX_BODY, requests_per_connection=None, synchronous="NORMAL",
+                 body_timeout=BODY_TIMEOUT):
+        self.db = db
+        self.host = host
+        self.port = port
+        self.root_cik_option = root_cik
+        self.synchronous = synchronous
+        self.app_options = {"null": null, "max_body": max_body, "requests_per_connection": requests_per_connection,
+                            "body_timeout": body_timeout}
+        self.store = None
+        self.url = None
+        self._thread = None
+        self._loop = None
+        self._stop = None
+        self._ready = threading.Event()
+        self._error = None
+
+    @property
+    def root_cik(self):
+        return self.store.root.cik
+
+    @property
+    def root_rid(self):
+        return self.store.root.rid
+
+    def start(self):
+        """Starts serving; returns once the port is listening."""
+        self.store = Store(self.db, synchronous=self.synchronous)
+        if self.root_cik_option:
+            self.store.set_root_cik(self.root_cik_option)
+            self.store.commit()
+        self._thread = threading.Thread(target=self._run, name="pyonep-fast-server", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def _run(self):
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._stop = asyncio.Event()
+
+        def started(url):
+            self.url = url
+            self._ready.set()
+        try:
+            loop.run_until_complete(serve(self.store, self.host, self.port, started, self._stop, **self.app_options))
+        except BaseException as exc:  # reported to start(); the thread ends here
+            self._error = exc
+            self._ready.set()
+        finally:
+            loop.close()
+
+    def stop(self):
+        if self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join()
+        self._thread = None
+        self.store.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class SpawnedServer:
+    """A `pyonep-fast serve` child process (see spawn)."""
+
+    def __init__(self, process, info):
+        self.process = process
+        self.pid = process.pid
+        self.url = info["url"]
+        self.root_cik = info["root_cik"]
+        self.root_rid = info["root_rid"]
+
+    def terminate(self):
+        self.process.terminate()
+
+    def kill(self):
+        self.process.kill()
+
+    def wait(self, timeout=None):
+        return self.process.wait(timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+
+
+def spawn(db=None, host="127.0.0.1", port=0, null=False, root_cik=None, max_body=None, extra_args=(),
+          env=None):
+    """Starts `pyonep-fast serve` in a subprocess on a free port and returns
+    once it is listening (it prints one JSON line: url, root CIK and RID)."""
+    argv = [sys.executable, "-c", "import sys; from pyonep_fast.cli import main; sys.exit(main())", "serve",
+            "--host", host, "--port", str(port), "--db", db or default_db_path()]
+    if null:
+        argv.append("--null")
+    if root_cik:
+        argv += ["--root-cik", root_cik]
+    if max_body:
+        argv += ["--max-body", str(max_body)]
+    argv += list(extra_args)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env if env is not None else os.environ.copy())
+    line = process.stdout.readline()
+    if not line:
+        process.wait()
+        raise ServerError(f"pyonep-fast serve exited with status {process.returncode} before listening")
+    return SpawnedServer(process, json.loads(line))

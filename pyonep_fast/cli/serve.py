@@ -1,0 +1,59 @@
+"""`pyonep-fast serve`: run the embedded server in the foreground."""
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+
+from ..server import serve
+from ..server.app import BODY_TIMEOUT, DEFAULT_MAX_BODY
+from ..server.store import Store, default_db_path
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "serve", help="run the embedded One Platform server",
+        description="Serve the One Platform RPC, the CIK fountain and the HTTP Data Interface. Prints one JSON "
+                    "line {url, root_cik, root_rid, db, pid} once listening.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--db", default=default_db_path(),
+                        help="SQLite database file, ':memory:' for none (default: %(default)s)")
+    parser.add_argument("--null", action="store_true", help="acknowledge every call without storing anything")
+    parser.add_argument("--root-cik", help="fix the root client's CIK (40 hex characters)")
+    parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="largest request body in bytes")
+    parser.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT,
+                        help="seconds a request body may take to arrive")
+    parser.add_argument("--requests-per-connection", type=int, default=None,
+                        help="answer the Nth request of a connection with 'Connection: close'")
+    parser.add_argument("--synchronous", choices=("normal", "full"), default="normal",
+                        help="SQLite synchronous level: normal survives kill -9, full also power loss")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    store = Store(args.db, synchronous=args.synchronous)
+    if args.root_cik:
+        store.set_root_cik(args.root_cik)
+        store.commit()
+
+    def started(url):
+        line = {"url": url, "root_cik": store.root.cik, "root_rid": store.root.rid, "db": args.db,
+                "pid": os.getpid()}
+        print(json.dumps(line), flush=True)
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(store, args.host, args.port, started, stop, null=args.null, max_body=args.max_body,
+                    body_timeout=args.body_timeout, requests_per_connection=args.requests_per_connection)
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,129 @@
+"""Storing points: typing, preprocess, datarules, retention, subscriptions
+and wake-ups (spec 2.2, 2.3), shared by every writing procedure."""
+import math
+
+from .descriptions import INFINITY, value_kind
+from .timeseries import KIND_INT, Columns
+from .values import INVALID, convert_value
+
+_SUBSCRIPTION_DEPTH = 16   # a subscription chain longer than this (or a cycle) stops here
+
+
+def _compare(op, a, b):
+    return int({"gt": a > b, "geq": a >= b, "lt": a < b, "leq": a <= b, "eq": a == b, "neq": a != b}[op])
+
+
+def _apply(op, value, operand):
+    if op == "value":
+        return operand
+    if isinstance(value, str) or isinstance(operand, str):
+        return value          # arithmetic has no meaning on strings: unchanged
+    if op == "add":
+        return value + operand
+    if op == "sub":
+        return value - operand
+    if op == "mul":
+        return value * operand
+    if op in ("div", "mod"):
+        if operand == 0:
+            return INVALID
+        return value / operand if op == "div" else math.fmod(value, operand)
+    return _compare(op, value, operand)
+
+
+def preprocess(store, res, value):
+    """value after res's preprocess steps (INVALID if a step fails)."""
+    kind = res.series.kind
+    for op, operand in res.desc["preprocess"]:
+        if isinstance(operand, str):   # a resource reference: its latest value
+            source = store.get(operand)
+            latest = source.series.latest() if source is not None and source.series is not None else None
+            if latest is None:
+                return INVALID
+            operand = latest[1]
+        value = _apply(op, value, operand)
+        if value is INVALID:
+            return INVALID
+    if kind == KIND_INT and isinstance(value, float):
+        return int(value) if math.isfinite(value) else INVALID
+    return convert_value(kind, value)
+
+
+def _rule_outputs(res, pairs):
+    """A simple datarule's 0/1 outputs for its inputs (other rules are stored, not run)."""
+    rule = res.desc["rule"].get("simple")
+    if rule is None:
+        return []
+    latest = res.series.latest()
+    previous = latest[1] if latest else None
+    out = []
+    for t, value in pairs:
+        if isinstance(value, str):
+            continue
+        result = _compare(rule["comparison"], value, rule["constant"])
+        if rule["repeat"] or result != previous:
+            out.append((t, result))
+            previous = result
+    return out
+
+
+def retention_cutoff(res, at):
+    """Oldest timestamp kept by a duration retention, or None."""
+    duration = res.desc["retention"]["duration"]
+    return None if duration == INFINITY else at - int(duration * 3600)
+
+
+def apply_retention(res, at):
+    """Drops what the retention rules exclude (called before every result)."""
+    series = res.series
+    if not series.chunks:
+        return
+    cutoff = retention_cutoff(res, at)
+    if cutoff is not None and series.first() < cutoff:
+        series.delete_between(None, cutoff)
+    count = res.desc["retention"]["count"]
+    if count != INFINITY:
+        series.keep_newest(count)
+
+
+def ingest_pairs(store, res, pairs, at, depth=0):
+    """Typed (t, value) pairs, any order, through res's preprocess (and rule
+    for datarules); later pairs win at equal t. Returns the stored Columns."""
+    if res.desc["preprocess"]:
+        pairs = [(t, preprocess(store, res, v)) for t, v in pairs]
+        pairs = [(t, v) for t, v in pairs if v is not INVALID]
+    if res.type == "datarule" and "simple" in res.desc["rule"]:
+        pairs = _rule_outputs(res, sorted(dict(pairs).items()))
+    if res.type == "dispatch":
+        status = "undelivered" if res.desc["locked"] else "delivered"
+        pairs = [(t, status) for t, _ in pairs]
+    columns = Columns.from_pairs(res.series.kind, sorted(dict(pairs).items()))
+    store_columns(store, res, columns, at, depth)
+    return columns
+
+
+def store_columns(store, res, columns, at, depth=0):
+    """Stores sorted unique typed Columns in res, then applies retention,
+    wakes waiters and feeds subscribers."""
+    if not len(columns) or res.desc["retention"]["count"] == 0:
+        return
+    store.touch()
+    res.series.store(columns)
+    apply_retention(res, at)
+    store.wake(res, columns)
+    if depth < _SUBSCRIPTION_DEPTH:
+        for rid in sorted(store.subscribers.get(res.rid, ())):
+            sub = store.get(rid)
+            if sub is None or sub.series is None:
+                continue
+            kind = sub.series.kind
+            pairs = [(t, convert_value(kind, v)) for t, v in columns.view().pairs()]
+            pairs = [(t, v) for t, v in pairs if v is not INVALID]
+            if pairs:
+                ingest_pairs(store, sub, pairs, at, depth + 1)
+
+
+def typed_value(res, value):
+    """value converted for res's format (INVALID if it cannot be)."""
+    return convert_value(value_kind(res.desc), value)
+

@@ -1,0 +1,810 @@
+"""The One Platform JSON-RPC engine (spec sections 1-3, 8, 9).
+
+`Engine.process(envelope)` authenticates a decoded request envelope, runs
+its calls one after another and returns the response body (bytes; b"" when
+no call had an id). Statuses other than "ok" travel as CallRefused; an
+argument list of the wrong shape is the per-call 501 error.
+"""
+import asyncio
+import logging
+import re
+
+import orjson
+
+from ..exceptions import CallRefused
+from . import descriptions
+from .descriptions import COUNT_KEYS, ENTITY_LIMITS, TYPES
+from .ingest import entries_columns
+from .points import apply_retention, ingest_pairs, store_columns, typed_value
+from .store import ACTIVATED, EXPIRED, NOTACTIVATED, now
+from .values import INVALID
+
+log = logging.getLogger(__name__)
+
+HEX40 = re.compile(r"[0-9a-f]{40}\Z")
+WAIT_DEFAULT_MS = 30000
+WAIT_MAX_MS = 300000
+MAX_ID_LENGTH = 40
+NO_RESULT = object()
+
+FULL = "full"    # in the calling client's subhierarchy
+READ = "read"    # also public resources and activated shares
+
+PROCEDURE_ALIASES = {"recordbatch": "record"}   # token permission that also allows this one
+INFO_KEYS = ("aliases", "basic", "comments", "counts", "description", "key", "shares", "storage", "subscribers",
+             "tagged", "tags", "usage")
+CLIENT_ONLY_INFO = ("counts", "key", "usage")
+OWNER_OR_SELF_INFO = ("aliases", "shares", "tagged")
+LISTING_TYPES = TYPES + ("token",)
+USAGE_ENTITIES = ("client", "dataport", "datarule", "dispatch")
+USAGE_CONSUMABLES = ("share", "email", "http", "sms", "xmpp")
+
+
+def request_error(code, context):
+    message = {-1: "Invalid JSON", 400: "Bad Request", 401: "Invalid", 408: "Request Timeout",
+               413: "Request Entity Too Large", 500: "Internal Error"}[code]
+    return orjson.dumps({"error": {"code": code, "message": message, "context": context}})
+
+
+def fail(context="arguments"):
+    return CallRefused("fail", error={"code": 501, "message": "Error", "context": context})
+
+
+def refused(status):
+    return CallRefused(status)
+
+
+def _int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _args(args, low, high=None):
+    """Checks the argument count (per-call 501 otherwise)."""
+    if not low <= len(args) <= (low if high is None else high):
+        raise fail()
+    return args
+
+
+def _options(value):
+    if not isinstance(value, dict):
+        raise fail()
+    return value
+
+
+class Call:
+    """One request's view of the world: the calling client and its rights."""
+
+    __slots__ = ("store", "caller", "token", "now", "procedure")
+
+    def __init__(self, store, caller, token):
+        self.store = store
+        self.caller = caller
+        self.token = token
+        self.now = now()
+        self.procedure = None
+
+    def resolve(self, ident, level=FULL):
+        """The Resource a ResourceID names, checked for access (spec 2.1, 2.4)."""
+        store = self.store
+        if isinstance(ident, str):
+            res = store.get(ident) if HEX40.match(ident) else None
+        elif isinstance(ident, dict) and isinstance(ident.get("alias"), str) and len(ident) == 1:
+            alias = ident["alias"]
+            res = self.caller if alias == "" else store.get(self.caller.aliases.get(alias))
+        else:
+            raise refused("invalid")
+        if res is None:
+            raise refused("invalid")
+        self.check(res, level)
+        return res
+
+    def check(self, res, level=FULL):
+        if not self.may(res, level):
+            raise refused("restricted")
+        if self.token is not None and not self.permitted(res):
+            raise refused("restricted")
+
+    def may(self, res, level=FULL):
+        if res.is_within(self.caller):
+            return True
+        return level == READ and self.readable(res)
+
+    def readable(self, res):
+        """Read-only access: public resources and activated shares."""
+        if res.desc.get("public"):
+            return True
+        node = res
+        while node is not None:
+            if any(share.activator == self.caller.rid for share in node.shares):
+                return True
+            node = node.owner
+        return False
+
+    def permitted(self, res):
+        """Token rule (spec 3.23): the procedure is listed for res or an ancestor."""
+        names = (self.procedure, PROCEDURE_ALIASES.get(self.procedure))
+        permissions = self.token.permissions
+        node = res
+        while node is not None:
+            allowed = permissions.get(node.rid)
+            if allowed and any(name in allowed for name in names if name):
+                return True
+            node = node.owner
+        return False
+
+    def client(self, ident):
+        res = self.resolve(ident)
+        if not res.is_client:
+            raise refused("invalid")
+        return res
+
+    def data_resource(self, ident, level=FULL):
+        res = self.resolve(ident, level)
+        if res.is_client:
+            raise refused("invalid")
+        return res
+
+    def caller_checked(self):
+        self.check(self.caller)
+        return self.caller
+
+
+def effective_limit(client, key):
+    """The limit in force for client (None: unlimited); "inherit" walks up."""
+    node = client
+    while node is not None:
+        value = node.desc["limits"].get(key, 0)
+        if value != "inherit":
+            return value
+        node = node.owner
+    return None
+
+
+def _owned_count(store, client, kind):
+    if kind == "share":
+        return sum(1 for share in store.shares.values() if share.creator == client.rid)
+    return sum(1 for child in client.children.values() if child.type == kind)
+
+
+def _check_room(store, client, kind):
+    limit = effective_limit(client, kind)
+    if limit is not None and _owned_count(store, client, kind) + 1 > limit:
+        raise refused("limit")
+
+
+class Engine:
+    def __init__(self, store):
+        self.store = store
+        self.procedures = {
+            name[5:]: getattr(self, name) for name in dir(self) if name.startswith("proc_")
+        }
+
+    # --- envelope --------------------------------------------------------
+    def authenticate(self, auth):
+        """(Call, None) or (None, error body) for the auth member."""
+        if not isinstance(auth, dict):
+            return None, request_error(400, "auth")
+        store = self.store
+        token = None
+        if "token" in auth:
+            token = store.tokens.get(auth["token"]) if isinstance(auth["token"], str) else None
+            if token is None or token.expired(now()):
+                return None, request_error(401, "auth")
+            res = store.get(token.rid)
+            if res is None:
+                return None, request_error(401, "auth")
+            caller = res if res.is_client else res.owner
+        else:
+            caller = store.client_by_cik(auth.get("cik"))
+            if caller is None or caller.status != ACTIVATED:
+                return None, request_error(401, "auth")
+            if "client_id" in auth or "resource_id" in auth:
+                key = "client_id" if "client_id" in auth else "resource_id"
+                target = store.get(auth[key])
+                if target is None or not target.is_within(caller):
+                    return None, request_error(401, "auth")
+                if key == "client_id":
+                    if not target.is_client:
+                        return None, request_error(401, "auth")
+                    caller = target
+                elif target.owner is not None and target is not caller:
+                    caller = target.owner
+        return Call(store, caller, token), None
+
+    async def process(self, envelope):
+        """Response body for a decoded request envelope."""
+        if not isinstance(envelope, dict) or "auth" not in envelope:
+            return request_error(400, "auth")
+        calls = envelope.get("calls")
+        if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
+            return request_error(400, "calls")
+        with self.store.lock:
+            context, error = self.authenticate(envelope["auth"])
+        if error is not None:
+            return error
+        entries = []
+        try:
+            for call in calls:
+                entry = await self.run_call(context, call)
+                if entry is not None:
+                    entries.append(entry)
+        except Exception:
+            log.exception("internal error while running calls")
+            await self.store.durable()
+            return request_error(500, "calls")
+        await self.store.durable()
+        return b"[" + b",".join(entries) + b"]" if entries else b""
+
+    async def run_call(self, context, call):
+        """Runs one call; returns its encoded response entry, or None without id."""
+        has_id = "id" in call and call["id"] is not None
+        call_id = call.get("id")
+        if has_id and not (isinstance(call_id, (int, float, str)) and not isinstance(call_id, bool)):
+            return orjson.dumps({"id": call_id, "status": "fail",
+                                 "error": {"code": 400, "message": "Bad Request", "context": "calls"}})
+        if isinstance(call_id, str) and len(call_id) > MAX_ID_LENGTH:
+            return orjson.dumps({"id": call_id, "status": "fail",
+                                 "error": {"code": 400, "message": "Bad Request", "context": "calls"}})
+        procedure = call.get("procedure")
+        arguments = call.get("arguments", [])
+        handler = self.procedures.get(procedure) if isinstance(procedure, str) else None
+        try:
+            if context.caller.desc.get("locked"):
+                raise refused("locked")
+            if handler is None:
+                raise fail("procedure")
+            if not isinstance(arguments, list):
+                raise fail()
+            context.procedure = procedure
+            with self.store.lock:
+                result = handler(context, arguments)
+            if asyncio.iscoroutine(result):
+                result = await result
+        except CallRefused as refusal:
+            if not has_id:
+                return None
+            entry = {"id": call_id, "status": refusal.status}
+            if refusal.result is not None:
+                entry["result"] = refusal.result
+            if refusal.error is not None:
+                entry["error"] = refusal.error
+            return orjson.dumps(entry)
+        if not has_id:
+            return None
+        if result is NO_RESULT:
+            return orjson.dumps({"id": call_id, "status": "ok"})
+        return orjson.dumps({"id": call_id, "status": "ok", "result": result})
+
+    # --- time series -------------------------------------------------------
+    def proc_read(self, call, args):
+        _args(args, 1, 2)
+        options = _options(args[1]) if len(args) > 1 else {}
+        res = call.data_resource(args[0], READ)
+        start = options.get("starttime", 0)
+        end = options.get("endtime", call.now)
+        limit = options.get("limit", 1)
+        sort = options.get("sort", "desc")
+        selection = options.get("selection", "all")
+        if not (_number(start) and _number(end) and _int(limit)) or start < 0 or end < 0 or limit < 0:
+            raise refused("invalid")
+        if sort not in ("asc", "desc") or selection not in ("all", "givenwindow", "autowindow"):
+            raise refused("invalid")
+        apply_retention(res, call.now)
+        return res.series.read(int(start), int(end), sort == "desc", limit, selection)
+
+    def _write_now(self, call, targets):
+        for res, value in targets:
+            ingest_pairs(self.store, res, [(call.now, value)], call.now)
+        return NO_RESULT
+
+    def _typed(self, call, ident, value):
+        res = call.data_resource(ident)
+        typed = typed_value(res, value)
+        if typed is INVALID:
+            raise refused("invalid")
+        return res, typed
+
+    def proc_write(self, call, args):
+        _args(args, 2, 3)
+        return self._write_now(call, [self._typed(call, args[0], args[1])])
+
+    def proc_writegroup(self, call, args):
+        _args(args, 1)
+        pairs = args[0]
+        if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise fail()
+        return self._write_now(call, [self._typed(call, ident, value) for ident, value in pairs])
+
+    def _record(self, call, args, partial):
+        res = call.data_resource(args[0])
+        columns, invalid = entries_columns(res, args[1], call.now)
+        if invalid and not partial:
+            raise refused("invalid")
+        if res.desc["preprocess"] or res.type != "dataport":
+            ingest_pairs(self.store, res, columns.view().pairs(), call.now)
+        else:
+            store_columns(self.store, res, columns, call.now)
+        if invalid:
+            raise CallRefused([[t, "invalid"] for t in invalid])
+        return NO_RESULT
+
+    def proc_record(self, call, args):
+        _args(args, 2, 3)
+        return self._record(call, args, partial=False)
+
+    def proc_recordbatch(self, call, args):
+        _args(args, 2, 3)
+        return self._record(call, args, partial=True)
+
+    def proc_flush(self, call, args):
+        _args(args, 1, 2)
+        options = _options(args[1]) if len(args) > 1 else {}
+        res = call.data_resource(args[0])
+        bounds = [options.get(key) for key in ("newerthan", "olderthan")]
+        if any(b is not None and not (_int(b) and b >= 0) for b in bounds):
+            raise refused("invalid")
+        self.store.touch()
+        res.series.delete_between(*bounds)
+        return NO_RESULT
+
+    def proc_wait(self, call, args):
+        _args(args, 1, 2)
+        options = args[1] if len(args) > 1 else {}
+        res = call.data_resource(args[0], READ)
+        if not isinstance(options, dict):
+            raise refused("error")
+        timeout = options.get("timeout", WAIT_DEFAULT_MS)
+        since = options.get("since")
+        if not _number(timeout) or timeout < 0 or not (since is None or _int(since)):
+            raise refused("error")
+        apply_retention(res, call.now)
+        if since is not None:
+            found = res.series.first_after(since)
+            if found is not None:
+                return found
+        return self._wait(res, since, min(timeout, WAIT_MAX_MS) / 1000.0)
+
+    async def _wait(self, res, since, timeout):
+        arrived = asyncio.get_running_loop().create_future()
+
+        def on_points(columns):
+            view = columns.view()
+            for i in range(len(view)):
+                if since is None or view.ts[i] > since:
+                    if not arrived.done():
+                        arrived.set_result(view.point(i))
+                    return
+
+        cancel = self.store.watch(res.rid, on_points)
+        try:
+            return await asyncio.wait_for(arrived, timeout)
+        except asyncio.TimeoutError:
+            raise refused("expire") from None
+        finally:
+            cancel()
+
+    # --- resources -----------------------------------------------------------
+    def _short_form(self, args, keywords):
+        return bool(args) and (isinstance(args[0], list) or args[0] in keywords)
+
+    def proc_create(self, call, args):
+        if self._short_form(args, TYPES + ("clone",)):
+            _args(args, 2)
+            owner, (kind, given) = call.caller_checked(), args
+        else:
+            _args(args, 3)
+            owner, kind, given = call.client(args[0]), args[1], args[2]
+        if kind == "clone":
+            return self._clone(call, owner, given)
+        if kind not in TYPES:
+            raise refused("invalid")
+        desc = descriptions.new_description(kind, given)
+        self._resolve_references(call, desc)
+        _check_room(self.store, owner, kind)
+        return self.store.create_resource(owner, kind, desc, call.now).rid
+
+    def _resolve_references(self, call, desc):
+        """subscribe / preprocess operands given as ResourceIDs become RIDs."""
+        if desc.get("subscribe") is not None:
+            desc["subscribe"] = call.data_resource(desc["subscribe"], READ).rid
+        for step in desc.get("preprocess", ()):
+            if not _number(step[1]):
+                step[1] = call.data_resource(step[1], READ).rid
+
+    def _clone(self, call, owner, given):
+        if not isinstance(given, dict) or (("rid" in given) == ("code" in given)):
+            raise refused("invalid")
+        flags = [given.get(key, False) for key in ("noaliases", "nohistorical")]
+        if not all(isinstance(flag, bool) for flag in flags):
+            raise refused("invalid")
+        if "rid" in given:
+            source = call.client(given["rid"])
+        else:
+            share = self.store.share_by_code(given["code"])
+            if share is None or share.activator is not None:
+                raise refused("invalid")
+            source = self.store.get(share.rid)
+            if not source.is_client:
+                raise refused("invalid")
+        if owner.is_within(source):
+            raise refused("invalid")
+        _check_room(self.store, owner, "client")
+        return self.store.clone(source, owner, *flags, at=call.now).rid
+
+    def proc_move(self, call, args):
+        _args(args, 2, 3)
+        options = _options(args[2]) if len(args) > 2 else {}
+        keep = options.get("aliases", True)
+        res = call.resolve(args[0])
+        destination = call.client(args[1])
+        if res is call.caller or destination.is_within(res) or not isinstance(keep, bool):
+            raise refused("invalid")
+        if destination is not res.owner:
+            _check_room(self.store, destination, res.type)
+            self.store.move(res, destination, keep)
+        return NO_RESULT
+
+    def proc_update(self, call, args):
+        _args(args, 2)
+        res = call.resolve(args[0])
+        if res is call.caller:
+            raise refused("restricted")
+        desc = descriptions.updated_description(res.type, res.desc, args[1])
+        if "subscribe" in args[1] or "preprocess" in args[1]:
+            self._resolve_references(call, desc)
+        if res.is_client:
+            for key in ENTITY_LIMITS:
+                limit = desc["limits"][key]
+                if limit != "inherit" and limit < _owned_count(self.store, res, key):
+                    raise refused("limit")
+        self.store.set_description(res, desc, call.now)
+        if res.series is not None:
+            apply_retention(res, call.now)
+        return NO_RESULT
+
+    def proc_drop(self, call, args):
+        _args(args, 1)
+        res = call.resolve(args[0])
+        if res is call.caller:
+            raise refused("restricted")
+        self.store.drop(res)
+        return NO_RESULT
+
+    def proc_comment(self, call, args):
+        # deprecated upstream; kept: the comments come back in info "comments"
+        _args(args, 3)
+        res = call.resolve(args[0])
+        if not (isinstance(args[1], str) and isinstance(args[2], str)):
+            raise refused("invalid")
+        res.comments.append([args[1], args[2]])
+        self.store.save(res)
+        return NO_RESULT
+
+    # --- info ------------------------------------------------------------------
+    def proc_info(self, call, args):
+        _args(args, 1, 2)
+        options = _options(args[1]) if len(args) > 1 else {}
+        res = call.resolve(args[0], READ)
+        full = call.may(res)
+        visible = set()
+        for key in INFO_KEYS:
+            if key in CLIENT_ONLY_INFO and not res.is_client or key == "storage" and res.is_client:
+                continue
+            if key == "key":
+                ok = res.owner is call.caller
+            elif key in OWNER_OR_SELF_INFO:
+                ok = res is call.caller or res.owner is call.caller
+            else:
+                ok = full or key in ("basic", "description")
+            if ok:
+                visible.add(key)
+        wanted = [key for key in INFO_KEYS if options.get(key) is True] if options else sorted(visible)
+        for key in wanted:
+            if key not in visible and not (key in CLIENT_ONLY_INFO and not res.is_client
+                                           or key == "storage" and res.is_client):
+                raise refused("restricted")
+        if res.series is not None:
+            apply_retention(res, call.now)
+        return {key: getattr(self, "_info_" + key)(call, res) for key in wanted if key in visible}
+
+    def _info_aliases(self, call, res):
+        if not res.is_client:
+            holder = res.owner
+            return [alias for alias, target in (holder.aliases.items() if holder else ()) if target == res.rid]
+        grouped = {}
+        for alias, target_rid in res.aliases.items():
+            target = self.store.get(target_rid)
+            if target is not None and (target is call.caller or target.owner is call.caller):
+                grouped.setdefault(target_rid, []).append(alias)
+            else:
+                grouped[target_rid] = "undefined"
+        return grouped
+
+    def _info_basic(self, call, res):
+        basic = {"type": res.type, "created": res.created, "modified": res.modified,
+                 "subscribers": len(self.store.subscribers.get(res.rid, ()))}
+        if res.is_client:
+            basic["status"] = "locked" if res.desc.get("locked") else res.status
+        elif res.type == "dispatch" or "script" in (res.desc.get("rule") or {}):
+            basic["status"] = "waiting"
+            basic["activity"] = []
+        return basic
+
+    def _info_comments(self, call, res):
+        return res.comments
+
+    def _counts(self, client, nodes):
+        counts = dict.fromkeys(COUNT_KEYS, 0)
+        for node in nodes:
+            for child in node.children.values():
+                counts[child.type] += 1
+                if child.series is not None:
+                    counts["disk"] += child.series.size()
+            counts["share"] += _owned_count(self.store, node, "share")
+        return counts
+
+    def _info_counts(self, call, res):
+        return self._counts(res, [res])
+
+    def _info_usage(self, call, res):
+        return self._counts(res, [node for node in res.subtree() if node.is_client])
+
+    def _info_description(self, call, res):
+        return res.desc
+
+    def _info_key(self, call, res):
+        return res.cik
+
+    def _info_shares(self, call, res):
+        return [{"activator": s.activator, "code": s.code, "meta": s.meta} for s in res.shares]
+
+    def _info_storage(self, call, res):
+        series = res.series
+        return {"count": series.count(), "first": series.first(), "last": series.last(), "size": series.size()}
+
+    def _info_subscribers(self, call, res):
+        by_type = {}
+        for rid in self.store.subscribers.get(res.rid, ()):
+            sub = self.store.get(rid)
+            if sub is not None:
+                by_type.setdefault(sub.type, []).append(rid)
+        return [{kind: sorted(by_type[kind])} for kind in TYPES if kind in by_type]
+
+    def _info_tagged(self, call, res):
+        return [child.rid for child in res.children.values() if child.tags]
+
+    def _info_tags(self, call, res):
+        return res.tags
+
+    # --- listing ---------------------------------------------------------------
+    def proc_listing(self, call, args):
+        if not args:
+            raise fail()
+        if isinstance(args[0], list):
+            _args(args, 1, 2)
+            client, types = call.caller_checked(), args[0]
+            options = args[1] if len(args) > 1 else None
+        else:
+            _args(args, 3)
+            client, types, options = call.client(args[0]), args[1], args[2]
+        if not all(isinstance(t, str) for t in types):
+            raise fail()
+        bad = [t for t in types if t not in LISTING_TYPES]
+        if bad:
+            raise CallRefused("error", result=f"invalid type: {bad[0]}")
+        found = self._listed(client, options if isinstance(options, dict) else {})
+        result = {}
+        for kind in types:
+            if kind == "token":
+                result[kind] = [t.token for t in self.store.tokens.values()
+                                if t.rid == client.rid and not t.expired(call.now)]
+            else:
+                result[kind] = [res.rid for res in found if res.type == kind]
+        return [result[kind] for kind in types] if options is None else result
+
+    def _listed(self, client, options):
+        store = self.store
+        flags = [flag for flag in ("owned", "activated", "aliased", "public") if options.get(flag) is True]
+        found = {}
+        for flag in flags or ["owned"]:
+            if flag == "owned":
+                found.update(dict.fromkeys(client.children.values()))
+            elif flag == "activated":
+                found.update(dict.fromkeys(store.get(rid) for rid in store.shared_to(client.rid)))
+            elif flag == "aliased":
+                found.update(dict.fromkeys(store.get(rid) for rid in client.aliases.values()))
+            else:
+                found.update(dict.fromkeys(r for r in store.resources.values() if r.desc.get("public")))
+        found.pop(None, None)
+        tagged = options.get("tagged")
+        if isinstance(tagged, list):
+            found = {res: None for res in found if any(tag in res.tags for tag in tagged)}
+        return list(found)
+
+    # --- usage -------------------------------------------------------------------
+    def proc_usage(self, call, args):
+        _args(args, 4)
+        client = call.client(args[0])
+        metric, start, end = args[1:]
+        if not (_int(start) and _int(end)) or start > end or start < 0:
+            raise refused("invalid")
+        if metric in USAGE_CONSUMABLES:
+            return 0
+        if metric not in USAGE_ENTITIES:
+            raise refused("invalid")
+        return sum(max(0, end - max(start, node.created)) for node in client.subtree()[1:] if node.type == metric)
+
+    # --- aliases -------------------------------------------------------------------
+    def proc_map(self, call, args):
+        if len(args) == 4:
+            client, args = call.client(args[0]), args[1:]
+        else:
+            _args(args, 3)
+            client = call.caller_checked()
+        if args[0] != "alias":
+            raise refused("invalid")
+        target = call.resolve(args[1], READ)
+        alias = args[2]
+        if not isinstance(alias, str) or alias == "":
+            raise refused("invalid")
+        if alias in client.aliases:
+            raise refused("inuse")
+        self.store.map_alias(client, alias, target.rid)
+        return NO_RESULT
+
+    def proc_unmap(self, call, args):
+        if len(args) == 3:
+            client, args = call.client(args[0]), args[1:]
+        else:
+            _args(args, 2)
+            client = call.caller_checked()
+        if args[0] != "alias" or not isinstance(args[1], str) or args[1] not in client.aliases:
+            raise refused("invalid")
+        self.store.unmap_alias(client, args[1])
+        return NO_RESULT
+
+    def proc_lookup(self, call, args):
+        if self._short_form(args, ("alias", "aliased", "owner", "shared")):
+            _args(args, 2)
+            client, (kind, value) = call.caller_checked(), args
+        else:
+            _args(args, 3)
+            client, kind, value = call.client(args[0]), args[1], args[2]
+        if kind in ("alias", "aliased"):
+            if not isinstance(value, str):
+                raise refused("invalid")
+            if value == "":
+                return client.rid
+            target = client.aliases.get(value)
+            if target is None or self.store.get(target) is None:
+                raise refused("invalid")
+            return target
+        if kind == "owner":
+            res = call.resolve(value)
+            if res is call.caller or res.owner is None:
+                raise refused("restricted")
+            return res.owner.rid
+        if kind == "shared":
+            share = self.store.share_by_code(value)
+            if share is None:
+                raise refused("invalid")
+            return share.rid
+        raise refused("invalid")
+
+    # --- shares, codes, tokens -------------------------------------------------------
+    def proc_share(self, call, args):
+        _args(args, 1, 2)
+        options = _options(args[1]) if len(args) > 1 else {}
+        res = call.resolve(args[0])
+        meta = options.get("meta", "")
+        if not isinstance(meta, str):
+            raise refused("invalid")
+        if "code" in options:
+            share = self.store.share_by_code(options["code"])
+            if share is None or share.rid != res.rid:
+                raise refused("invalid")
+            self.store.set_share_meta(share, meta)
+            return share.code
+        _check_room(self.store, call.caller, "share")
+        return self.store.create_share(res, meta, call.caller.rid).code
+
+    def _code_args(self, call, args):
+        """(acting client, codetype, code) of activate/deactivate/revoke."""
+        if len(args) == 3:
+            return call.client(args[0]), args[1], args[2]
+        _args(args, 2)
+        return call.caller_checked(), args[0], args[1]
+
+    def _owned_client_by_code(self, call, code):
+        client = self.store.client_by_cik(code)
+        if client is None:
+            raise refused("invalid")
+        if client.owner is not call.caller:
+            raise refused("noauth")
+        return client
+
+    def proc_revoke(self, call, args):
+        _, codetype, code = self._code_args(call, args)
+        if codetype == "client":
+            client = self._owned_client_by_code(call, code)
+            self.store.set_cik(client, self.store.new_code(), NOTACTIVATED)
+            return client.cik
+        if codetype == "share":
+            share = self.store.share_by_code(code)
+            if share is None:
+                raise refused("invalid")
+            if not self.store.get(share.rid).is_within(call.caller):
+                raise refused("noauth")
+            self.store.delete_share(share)
+            return NO_RESULT
+        raise refused("invalid")
+
+    def proc_activate(self, call, args):
+        activator, codetype, code = self._code_args(call, args)
+        if codetype == "client":
+            client = self._owned_client_by_code(call, code)
+            if client.status != NOTACTIVATED:
+                raise refused("invalid")
+            self.store.set_cik(client, client.cik, ACTIVATED)
+            return NO_RESULT
+        if codetype == "share":
+            share = self.store.share_by_code(code)
+            if share is None or share.activator is not None:
+                raise refused("invalid")
+            if any(s.activator == activator.rid for s in self.store.get(share.rid).shares):
+                raise refused("invalid")
+            self.store.set_share_activator(share, activator.rid)
+            return NO_RESULT
+        raise refused("invalid")
+
+    def proc_deactivate(self, call, args):
+        activator, codetype, code = self._code_args(call, args)
+        if codetype == "client":
+            client = self._owned_client_by_code(call, code)
+            self.store.set_cik(client, client.cik, EXPIRED)
+            return NO_RESULT
+        if codetype == "share":
+            share = self.store.share_by_code(code)
+            candidates = [share] if share is not None else (
+                self.store.get(code).shares if self.store.get(code) is not None else [])
+            mine = [s for s in candidates if s.activator == activator.rid]
+            if not mine:
+                raise refused("invalid")
+            for share in mine:
+                self.store.set_share_activator(share, None)
+            return NO_RESULT
+        raise refused("invalid")
+
+    def proc_tag(self, call, args):
+        _args(args, 3)
+        res = call.resolve(args[0])
+        action, tag = args[1], args[2]
+        if action not in ("add", "remove") or not isinstance(tag, str):
+            raise refused("badarg")
+        if action == "add" and tag not in res.tags:
+            res.tags.append(tag)
+        elif action == "remove" and tag in res.tags:
+            res.tags.remove(tag)
+        self.store.save(res)
+        return NO_RESULT
+
+    def proc_grant(self, call, args):
+        _args(args, 2, 3)
+        res = call.resolve(args[0])
+        permissions = args[1]
+        options = _options(args[2]) if len(args) > 2 else {}
+        if not isinstance(permissions, dict):
+            raise refused("invalid")
+        for rid, names in permissions.items():
+            call.resolve(rid)
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise refused("invalid")
+        ttl = options.get("ttl")
+        if ttl is not None and not (_int(ttl) and ttl >= 0):
+            raise refused("invalid")
+        expires = None if ttl is None else call.now + ttl
+        return self.store.create_token(res.rid, permissions, expires).token

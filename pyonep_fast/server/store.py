@@ -1,0 +1,602 @@
+"""The server's state: the resource tree in memory, mirrored to SQLite.
+
+Everything but time series points lives in memory (loaded at start) and is
+written through to one SQLite database (WAL). Points live in columnar chunks
+(timeseries.py). All changes go into one open transaction that a group
+commit closes: request handlers `await store.durable()` before they answer,
+the first waiter schedules one COMMIT on the event loop, and everybody who
+wrote before it is acknowledged by that single commit.
+
+Durability: `synchronous=NORMAL` (the default) writes each commit into the
+WAL file before the acknowledgement, so an acknowledged write survives a
+crash or `kill -9` of the server; after a power loss or OS crash the last
+commits before the next checkpoint may be lost (the database stays
+consistent). `synchronous="FULL"` fsyncs every (group) commit and survives
+power loss too, at the cost of one fsync per group.
+
+Threads: the event loop thread owns the Store. Other threads (tests, the
+provisioning module's helpers) take `store.lock` around their use, which
+every public method here does; they get their changes committed with
+`commit()`.
+
+Public API for other server modules:
+  get(rid) / client_by_cik(cik) / root                  -> Resource
+  create_resource(owner, type, description, now)         -> Resource
+  create_fountain_client()                               -> (Resource, vendor, vendortoken)
+  clone(source, owner, noaliases, nohistorical, now)     -> Resource
+  drop(resource)
+  create_share(resource, meta, creator) / share_by_code(code) -> Share
+  create_vendor(owner_rid) -> (name, token); vendor_by_token(token), vendor_by_name(name) -> Vendor
+  durable() (awaitable), commit()
+"""
+import asyncio
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from ..exceptions import ServerError
+from . import descriptions
+from .timeseries import SCHEMA as CHUNK_SCHEMA
+from .timeseries import Series, load_indexes
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+    id INTEGER PRIMARY KEY,
+    rid TEXT UNIQUE NOT NULL,
+    owner TEXT,
+    type TEXT NOT NULL,
+    cik TEXT,
+    status TEXT,
+    description TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    modified INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    comments TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    holder TEXT NOT NULL, alias TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (holder, alias));
+CREATE TABLE IF NOT EXISTS shares (
+    code TEXT PRIMARY KEY, rid TEXT NOT NULL, meta TEXT NOT NULL, creator TEXT NOT NULL,
+    activator TEXT, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY, rid TEXT NOT NULL, permissions TEXT NOT NULL, expires INTEGER);
+CREATE TABLE IF NOT EXISTS vendors (
+    name TEXT PRIMARY KEY, token TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, created INTEGER NOT NULL);
+"""
+
+ACTIVATED = "activated"
+NOTACTIVATED = "notactivated"
+EXPIRED = "expired"
+
+
+def default_db_path():
+    """$XDG_DATA_HOME/pyonep_fast/server.db (~/.local/share/... by default)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "pyonep_fast", "server.db")
+
+
+def now():
+    return int(time.time())
+
+
+def _dumps(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _remap(value, rids):
+    """value with every string that is a key of rids replaced by its value."""
+    if isinstance(value, str):
+        return rids.get(value, value)
+    if isinstance(value, list):
+        return [_remap(v, rids) for v in value]
+    if isinstance(value, dict):
+        return {k: _remap(v, rids) for k, v in value.items()}
+    return value
+
+
+class Resource:
+    """A client, dataport, datarule or dispatch."""
+
+    __slots__ = ("id", "rid", "type", "owner", "cik", "status", "desc", "created", "modified", "tags",
+                 "comments", "children", "aliases", "series", "shares")
+
+    def __init__(self, row_id, rid, kind, owner, cik, status, desc, created, modified, tags, comments):
+        self.id = row_id
+        self.rid = rid
+        self.type = kind
+        self.owner = owner          # Resource or None (root)
+        self.cik = cik
+        self.status = status
+        self.desc = desc
+        self.created = created
+        self.modified = modified
+        self.tags = tags
+        self.comments = comments
+        self.children = {}          # rid -> Resource, in creation order
+        self.aliases = {}           # clients: alias -> target rid
+        self.series = None          # non-clients: timeseries.Series
+        self.shares = []            # Share objects of this resource, in creation order
+
+    @property
+    def is_client(self):
+        return self.type == "client"
+
+    def ancestors(self):
+        node = self.owner
+        while node is not None:
+            yield node
+            node = node.owner
+
+    def is_within(self, client):
+        """True if self is client or one of its descendants."""
+        node = self
+        while node is not None:
+            if node is client:
+                return True
+            node = node.owner
+        return False
+
+    def subtree(self):
+        """self and every descendant, parents before children."""
+        out = [self]
+        for node in out:
+            out.extend(node.children.values())
+        return out
+
+    def __repr__(self):
+        return f"<{self.type} {self.rid}>"
+
+
+class Share:
+    __slots__ = ("code", "rid", "meta", "creator", "activator", "created")
+
+    def __init__(self, code, rid, meta, creator, activator, created):
+        self.code = code
+        self.rid = rid
+        self.meta = meta
+        self.creator = creator
+        self.activator = activator
+        self.created = created
+
+
+class Token:
+    __slots__ = ("token", "rid", "permissions", "expires")
+
+    def __init__(self, token, rid, permissions, expires):
+        self.token = token
+        self.rid = rid
+        self.permissions = permissions   # {rid: [procedure, ...]}
+        self.expires = expires           # unix seconds or None
+
+    def expired(self, at):
+        return self.expires is not None and at >= self.expires
+
+
+class Vendor:
+    __slots__ = ("name", "token", "owner", "created")
+
+    def __init__(self, name, token, owner, created):
+        self.name = name
+        self.token = token
+        self.owner = owner
+        self.created = created
+
+
+class Store:
+    def __init__(self, path=":memory:", synchronous="NORMAL"):
+        if synchronous.upper() not in ("NORMAL", "FULL"):
+            raise ServerError("synchronous must be NORMAL or FULL")
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if path != ":memory:":
+            self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self.db.execute("PRAGMA cache_size=-16384")
+        self.db.executescript(SCHEMA + CHUNK_SCHEMA)
+        self.lock = threading.RLock()
+        self.loop = None                 # set by the server: the loop that owns the Store
+        self.resources = {}              # rid -> Resource
+        self.by_cik = {}                 # cik -> client Resource
+        self.alias_holders = {}          # target rid -> {(holder rid, alias)}
+        self.subscribers = {}            # source rid -> {subscriber rid}
+        self.shares = {}                 # code -> Share
+        self.tokens = {}                 # token -> Token
+        self.vendors = {}                # name -> Vendor
+        self.vendors_by_token = {}
+        self.watchers = {}               # rid -> [callback(point)], see watch()
+        self._in_tx = False
+        self._commit_waiters = []
+        self._commit_scheduled = False
+        self._wakes = []                 # (rid, point) to deliver after the commit
+        self._load()
+        self.root = self.resources[self._meta("root")] if self._meta("root") else self._create_root()
+        self.commit()
+
+    # --- persistence ---------------------------------------------------------
+    def _meta(self, key):
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _load(self):
+        indexes = load_indexes(self.db)
+        rows = self.db.execute("SELECT id, rid, owner, type, cik, status, description, created, modified, tags, "
+                               "comments FROM resources ORDER BY id").fetchall()
+        for row_id, rid, owner, kind, cik, status, desc, created, modified, tags, comments in rows:
+            res = Resource(row_id, rid, kind, owner, cik, status, json.loads(desc), created, modified,
+                           json.loads(tags), json.loads(comments))
+            self._index(res)
+            if not res.is_client:
+                res.series = Series(self.db, row_id, descriptions.value_kind(res.desc), indexes.get(row_id))
+        for res in self.resources.values():
+            if res.owner is not None:
+                res.owner = self.resources[res.owner]
+                res.owner.children[res.rid] = res
+        for holder, alias, target in self.db.execute("SELECT holder, alias, target FROM aliases ORDER BY rowid"):
+            self.resources[holder].aliases[alias] = target
+            self.alias_holders.setdefault(target, set()).add((holder, alias))
+        for row in self.db.execute("SELECT code, rid, meta, creator, activator, created FROM shares ORDER BY rowid"):
+            share = Share(*row)
+            self.shares[share.code] = share
+            self.resources[share.rid].shares.append(share)
+        for token, rid, permissions, expires in self.db.execute("SELECT token, rid, permissions, expires FROM tokens"):
+            self.tokens[token] = Token(token, rid, json.loads(permissions), expires)
+        for row in self.db.execute("SELECT name, token, owner, created FROM vendors"):
+            self._index_vendor(Vendor(*row))
+
+    def _index(self, res):
+        self.resources[res.rid] = res
+        if res.cik:
+            self.by_cik[res.cik] = res
+        subscribe = res.desc.get("subscribe")
+        if subscribe:
+            self.subscribers.setdefault(subscribe, set()).add(res.rid)
+
+    def _index_vendor(self, vendor):
+        self.vendors[vendor.name] = vendor
+        self.vendors_by_token[vendor.token] = vendor
+
+    def touch(self):
+        """Opens the shared transaction if needed; every change calls it."""
+        if not self._in_tx:
+            self.db.execute("BEGIN")
+            self._in_tx = True
+
+    def save(self, res):
+        self.touch()
+        self.db.execute(
+            "INSERT OR REPLACE INTO resources (id, rid, owner, type, cik, status, description, created, modified, "
+            "tags, comments) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (res.id, res.rid, res.owner.rid if res.owner else None, res.type, res.cik, res.status, _dumps(res.desc),
+             res.created, res.modified, _dumps(res.tags), _dumps(res.comments)))
+
+    def commit(self):
+        """Commits the open transaction now; then wake-ups and acknowledgements
+        are delivered in the loop thread."""
+        with self.lock:
+            if self._in_tx:
+                self.db.execute("COMMIT")
+                self._in_tx = False
+            wakes, self._wakes = self._wakes, []
+            waiters, self._commit_waiters = self._commit_waiters, []
+        if not (wakes or waiters):
+            return
+        if self.loop is None or self._in_loop_thread():
+            self._deliver(wakes, waiters)
+        else:
+            self.loop.call_soon_threadsafe(self._deliver, wakes, waiters)
+
+    def _in_loop_thread(self):
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def _deliver(self, wakes, waiters):
+        for rid, columns in wakes:
+            for callback in list(self.watchers.get(rid, ())):
+                callback(columns)
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def durable(self):
+        """Returns once everything changed so far is committed (group commit)."""
+        if not self._in_tx and not self._wakes:
+            return
+        waiter = self.loop.create_future()
+        self._commit_waiters.append(waiter)
+        if not self._commit_scheduled:
+            self._commit_scheduled = True
+            self.loop.call_soon(self._group_commit)
+        await waiter
+
+    def _group_commit(self):
+        self._commit_scheduled = False
+        try:
+            self.commit()
+        except sqlite3.Error as exc:  # the disk failed: nobody may be told "ok"
+            log.exception("group commit failed")
+            waiters, self._commit_waiters = self._commit_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+
+    def close(self):
+        with self.lock:
+            self.commit()
+            self.db.close()
+
+    # --- identifiers ---------------------------------------------------------
+    def new_code(self):
+        """A fresh random 40-hex string, unique across RIDs, CIKs, shares, tokens."""
+        while True:
+            code = secrets.token_hex(20)
+            if not (code in self.resources or code in self.by_cik or code in self.shares or code in self.tokens):
+                return code
+
+    # --- resources -----------------------------------------------------------
+    def get(self, rid):
+        return self.resources.get(rid) if isinstance(rid, str) else None
+
+    def client_by_cik(self, cik):
+        return self.by_cik.get(cik) if isinstance(cik, str) else None
+
+    def _create_root(self):
+        root_desc = descriptions.new_description("client", {"limits": dict.fromkeys(descriptions.LIMIT_KEYS,
+                                                                                    "inherit")})
+        root = self._new(None, "client", root_desc, now(), ACTIVATED)
+        self.touch()
+        self.db.execute("INSERT INTO meta (key, value) VALUES ('root', ?)", (root.rid,))
+        return root
+
+    def _new(self, owner, kind, desc, at, status=None):
+        res = Resource(None, self.new_code(), kind, owner, None, status, desc, at, at, [], [])
+        if res.is_client:
+            res.cik = self.new_code()
+            res.status = status or ACTIVATED
+        self.touch()
+        res.id = self.db.execute("INSERT INTO resources (rid, type, description, created, modified, tags, comments)"
+                                 " VALUES (?, ?, '{}', 0, 0, '[]', '[]')", (res.rid, kind)).lastrowid
+        self.save(res)
+        self._index(res)
+        if owner is not None:
+            owner.children[res.rid] = res
+        if not res.is_client:
+            res.series = Series(self.db, res.id, descriptions.value_kind(desc))
+        return res
+
+    def create_resource(self, owner, kind, desc, at=None):
+        """A new child of client `owner` with a canonical description."""
+        with self.lock:
+            return self._new(owner, kind, desc, now() if at is None else at)
+
+    def set_root_cik(self, cik):
+        """Gives the root client a fixed CIK (--root-cik)."""
+        with self.lock:
+            if self.root.cik == cik:
+                return
+            holder = self.by_cik.get(cik)
+            if holder is not None or cik in self.resources or cik in self.shares or cik in self.tokens:
+                raise ServerError("that root CIK is already used by another resource")
+            self.set_cik(self.root, cik, ACTIVATED)
+
+    def set_cik(self, client, cik, status):
+        self.by_cik.pop(client.cik, None)
+        client.cik = cik
+        client.status = status
+        self.by_cik[cik] = client
+        self.save(client)
+
+    def set_description(self, res, desc, at):
+        old = res.desc.get("subscribe")
+        if old and old != desc.get("subscribe"):
+            self.subscribers.get(old, set()).discard(res.rid)
+        res.desc = desc
+        res.modified = at
+        if desc.get("subscribe"):
+            self.subscribers.setdefault(desc["subscribe"], set()).add(res.rid)
+        self.save(res)
+
+    def create_fountain_client(self):
+        """A fresh, empty, activated client under the root with every limit
+        "inherit", and a vendor registered for it: (client, vendor, token)."""
+        with self.lock:
+            desc = descriptions.new_description(
+                "client", {"limits": dict.fromkeys(descriptions.LIMIT_KEYS, "inherit"), "name": "fountain"})
+            client = self._new(self.root, "client", desc, now())
+            vendor, token = self.create_vendor(client.rid)
+            return client, vendor, token
+
+    def drop(self, res):
+        """Deletes res and its subhierarchy with their aliases (in every
+        client), shares, tokens, vendors' links and subscriptions."""
+        with self.lock:
+            self.touch()
+            doomed = res.subtree()
+            gone = {r.rid for r in doomed}
+            if res.owner is not None:
+                del res.owner.children[res.rid]
+            for node in doomed:
+                for alias in list(node.aliases):
+                    self._unmap(node, alias)
+                for holder, alias in list(self.alias_holders.get(node.rid, ())):
+                    if holder not in gone:
+                        self._unmap(self.resources[holder], alias)
+                for share in list(node.shares):
+                    self.delete_share(share)
+                for sub_rid in list(self.subscribers.pop(node.rid, ())):
+                    sub = self.resources.get(sub_rid)
+                    if sub is not None and sub_rid not in gone:
+                        self.set_description(sub, {**sub.desc, "subscribe": None}, sub.modified)
+                if node.desc.get("subscribe"):
+                    self.subscribers.get(node.desc["subscribe"], set()).discard(node.rid)
+                if node.series is not None:
+                    node.series.drop_all()
+                for share in self.shares.values():
+                    if share.activator == node.rid:
+                        self.set_share_activator(share, None)
+                self.by_cik.pop(node.cik, None)
+                self.watchers.pop(node.rid, None)
+                del self.resources[node.rid]
+            self.db.executemany("DELETE FROM resources WHERE rid = ?", [(rid,) for rid in gone])
+            for token in [t for t in self.tokens.values() if t.rid in gone]:
+                self.delete_token(token)
+
+    def clone(self, source, owner, noaliases=False, nohistorical=False, at=None):
+        """A copy of client `source` and its subhierarchy under `owner`, with
+        new RIDs and CIKs; references inside the copy (aliases, subscribe,
+        preprocess operands) point at the copies. Returns the new client."""
+        with self.lock:
+            at = now() if at is None else at
+            copies = {}
+            for node in source.subtree():
+                parent = owner if node is source else copies[node.owner.rid]
+                copies[node.rid] = self._new(parent, node.type, json.loads(_dumps(node.desc)), at)
+            for old_rid, new in copies.items():
+                node = self.resources[old_rid]
+                desc = _remap(new.desc, {rid: copy.rid for rid, copy in copies.items()})
+                if desc != new.desc or node.tags:
+                    new.tags = list(node.tags)
+                    self.set_description(new, desc, at)
+                if not noaliases:
+                    for alias, target in node.aliases.items():
+                        self.map_alias(new, alias, copies[target].rid if target in copies else target)
+                if node.series is not None and not nohistorical:
+                    node.series.copy_to(new.series)
+            return copies[source.rid]
+
+    def move(self, res, destination, keep_aliases=True):
+        """Makes `destination` the owner of res; aliases whose holder is no
+        longer an ancestor of their target are re-created in the destination's
+        table (keep_aliases) or deleted."""
+        with self.lock:
+            del res.owner.children[res.rid]
+            res.owner = destination
+            destination.children[res.rid] = res
+            self.save(res)
+            for node in res.subtree():
+                for holder_rid, alias in sorted(self.alias_holders.get(node.rid, ())):
+                    holder = self.resources[holder_rid]
+                    if node.is_within(holder):
+                        continue
+                    self._unmap(holder, alias)
+                    if keep_aliases and alias not in destination.aliases:
+                        self.map_alias(destination, alias, node.rid)
+
+    # --- aliases ---------------------------------------------------------------
+    def map_alias(self, holder, alias, target_rid):
+        self.touch()
+        holder.aliases[alias] = target_rid
+        self.alias_holders.setdefault(target_rid, set()).add((holder.rid, alias))
+        self.db.execute("INSERT INTO aliases (holder, alias, target) VALUES (?,?,?)", (holder.rid, alias, target_rid))
+
+    def _unmap(self, holder, alias):
+        self.touch()
+        target = holder.aliases.pop(alias)
+        self.alias_holders.get(target, set()).discard((holder.rid, alias))
+        self.db.execute("DELETE FROM aliases WHERE holder = ? AND alias = ?", (holder.rid, alias))
+
+    def unmap_alias(self, holder, alias):
+        with self.lock:
+            self._unmap(holder, alias)
+
+    def aliases_of(self, rid):
+        """[(holder rid, alias)] of every alias pointing at rid."""
+        return sorted(self.alias_holders.get(rid, ()))
+
+    # --- shares ----------------------------------------------------------------
+    def create_share(self, res, meta, creator_rid):
+        with self.lock:
+            share = Share(self.new_code(), res.rid, meta, creator_rid, None, now())
+            self.touch()
+            self.db.execute("INSERT INTO shares (code, rid, meta, creator, activator, created) VALUES (?,?,?,?,?,?)",
+                            (share.code, share.rid, share.meta, share.creator, None, share.created))
+            self.shares[share.code] = share
+            res.shares.append(share)
+            return share
+
+    def share_by_code(self, code):
+        return self.shares.get(code) if isinstance(code, str) else None
+
+    def set_share_meta(self, share, meta):
+        self.touch()
+        share.meta = meta
+        self.db.execute("UPDATE shares SET meta = ? WHERE code = ?", (meta, share.code))
+
+    def set_share_activator(self, share, activator_rid):
+        self.touch()
+        share.activator = activator_rid
+        self.db.execute("UPDATE shares SET activator = ? WHERE code = ?", (activator_rid, share.code))
+
+    def delete_share(self, share):
+        self.touch()
+        del self.shares[share.code]
+        res = self.resources.get(share.rid)
+        if res is not None:
+            res.shares.remove(share)
+        self.db.execute("DELETE FROM shares WHERE code = ?", (share.code,))
+
+    def shared_to(self, client_rid):
+        """Resources whose share `client_rid` activated, in share order."""
+        return [s.rid for s in self.shares.values() if s.activator == client_rid]
+
+    # --- tokens ----------------------------------------------------------------
+    def create_token(self, rid, permissions, expires):
+        self.touch()
+        token = Token(self.new_code(), rid, permissions, expires)
+        self.tokens[token.token] = token
+        self.db.execute("INSERT INTO tokens (token, rid, permissions, expires) VALUES (?,?,?,?)",
+                        (token.token, rid, _dumps(permissions), expires))
+        return token
+
+    def delete_token(self, token):
+        self.touch()
+        del self.tokens[token.token]
+        self.db.execute("DELETE FROM tokens WHERE token = ?", (token.token,))
+
+    # --- vendors (shared with provisioning) ------------------------------------
+    def create_vendor(self, owner_rid):
+        """Registers a vendor for a client: returns (name, token)."""
+        with self.lock:
+            while True:
+                name = "vendor" + secrets.token_hex(6)
+                if name not in self.vendors:
+                    break
+            vendor = Vendor(name, self.new_code(), owner_rid, now())
+            self.touch()
+            self.db.execute("INSERT INTO vendors (name, token, owner, created) VALUES (?,?,?,?)",
+                            (vendor.name, vendor.token, vendor.owner, vendor.created))
+            self._index_vendor(vendor)
+            return vendor.name, vendor.token
+
+    def vendor_by_token(self, token):
+        return self.vendors_by_token.get(token) if isinstance(token, str) else None
+
+    def vendor_by_name(self, name):
+        return self.vendors.get(name) if isinstance(name, str) else None
+
+    # --- points ------------------------------------------------------------
+    def watch(self, rid, callback):
+        """callback([t, v]) runs (in the loop thread, after the commit) for
+        every batch stored in rid; returns a function that stops watching."""
+        callbacks = self.watchers.setdefault(rid, [])
+        callbacks.append(callback)
+
+        def cancel():
+            if callback in callbacks:
+                callbacks.remove(callback)
+        return cancel
+
+    def wake(self, res, point):
+        if res.rid in self.watchers:
+            self._wakes.append((res.rid, point))
