@@ -34,6 +34,33 @@
 const char *pf_strerror(int code);
 
 /* ---------- growable byte buffer + JSON writer (jsonw.c) ---------- */
+typedef struct pf_buf pf_buf;
+
+/* A growable byte buffer. Writers append; on any error they return a
+ * negative code and leave the buffer as it was. Growth is overflow-checked
+ * (PF_ETOOBIG past SIZE_MAX / 2 bytes). */
+pf_buf *pf_buf_new(size_t capacity);          /* NULL if out of memory */
+void pf_buf_free(pf_buf *b);
+void pf_buf_reset(pf_buf *b);                 /* length 0, capacity kept */
+size_t pf_buf_len(const pf_buf *b);
+/* Valid until the next write to b. */
+const char *pf_buf_data(const pf_buf *b);
+
+int pf_buf_write_raw(pf_buf *b, const char *data, size_t len);
+int pf_buf_write_int64(pf_buf *b, int64_t v);
+/* Shortest text that round-trips, identical to Python's repr(float);
+ * PF_ENONFINITE for NaN/inf (nothing written). */
+int pf_buf_write_double(pf_buf *b, double v);
+/* A JSON string literal with quotes. Escapes '"', '\\' and all of
+ * U+0000..U+001F (\b \f \n \r \t short forms, \u00xx lowercase otherwise);
+ * other valid UTF-8 is copied unchanged; invalid UTF-8 (overlong,
+ * surrogates, > U+10FFFF, truncated, stray continuation bytes) gives
+ * PF_EUTF8 and writes nothing. */
+int pf_buf_write_string(pf_buf *b, const char *utf8, size_t len);
+
+/* Writes repr(v) into out (at least 32 bytes, not NUL-terminated);
+ * returns its length, or PF_ENONFINITE. */
+int pf_format_double(double v, char *out);
 
 /* ---------- JSON scanning (jscan.c): spans without building values ------ */
 
@@ -42,6 +69,56 @@ const char *pf_strerror(int code);
 /* ---------- Demux: map a JSON-RPC response back to its calls (demux.c) -- */
 
 /* ---------- Series: columnar (timestamp, value) buffers (series.c) ------ */
+#define PF_VALUE_INT 1
+#define PF_VALUE_FLOAT 2
+#define PF_VALUE_STRING 3
+
+typedef struct pf_series pf_series;
+
+/* NULL if value_kind is not a PF_VALUE_* or memory is short. Points are
+ * indexed from 0 = the oldest not yet dropped. */
+pf_series *pf_series_new(int value_kind);
+void pf_series_free(pf_series *s);
+int pf_series_kind(const pf_series *s);
+size_t pf_series_len(const pf_series *s);
+/* Bytes that pf_series_encode_entries of every point would write, at most
+ * (exact for the strings' part; saturates at SIZE_MAX). */
+size_t pf_series_encoded_size(const pf_series *s);
+/* The most leading points whose entries fit max_bytes by that bound (so a
+ * flush can cap a request's size); 0 if not even one does. */
+size_t pf_series_count_within(const pf_series *s, size_t max_bytes);
+/* Appends n points (one call per batch). On any error nothing is appended. */
+int pf_series_append_int(pf_series *s, const int64_t *ts, const int64_t *values, size_t n);
+/* PF_ENONFINITE if any value is NaN/inf. */
+int pf_series_append_float(pf_series *s, const int64_t *ts, const double *values, size_t n);
+/* Point i's UTF-8 bytes are data[ends[i-1] .. ends[i]) (ends[-1] = 0);
+ * PF_EARG if ends decrease, PF_EUTF8 if any point is invalid UTF-8. */
+int pf_series_append_string(pf_series *s, const int64_t *ts, const char *data,
+                            const uint64_t *ends, size_t n);
+/* Column access for readers, point 0 first; valid until the next
+ * append/drop. The two string accessors first move the points left after
+ * pf_series_drop_front to the start of their buffers (no allocation), so
+ * that their ends read as in pf_series_append_string. */
+const int64_t *pf_series_timestamps(const pf_series *s);
+const int64_t *pf_series_ints(const pf_series *s);
+const double *pf_series_floats(const pf_series *s);
+const char *pf_series_string_data(pf_series *s);
+const uint64_t *pf_series_string_ends(pf_series *s);
+/* Appends [[ts,v],[ts,v],...] for points first .. first+n-1 to out
+ * (descending != 0: from the last of those to the first); PF_ERANGE if
+ * first + n > len. Nothing is written on error. */
+int pf_series_encode_entries(const pf_series *s, size_t first, size_t n, int descending, pf_buf *out);
+/* Appends M2X's values list:
+ * [{"timestamp":"2015-02-03T00:33:43.422Z","value":v},...]; timestamps are
+ * in units of 1/ticks_per_second s (1, 1000 or 1000000, else PF_EARG),
+ * printed in UTC with milliseconds truncated toward the past; PF_ERANGE
+ * for a time outside years 0001..9999 or first + n > len. Nothing is
+ * written on error. */
+int pf_series_encode_m2x(const pf_series *s, size_t first, size_t n, int64_t ticks_per_second,
+                         pf_buf *out);
+/* Drops the first n points (after they were acknowledged); PF_ERANGE if
+ * n > len. Amortised O(1) per point. */
+int pf_series_drop_front(pf_series *s, size_t n);
 
 /* ---------- Entries: the server's ingest parser (entries.c) ---------- */
 
