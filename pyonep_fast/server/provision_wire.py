@@ -46,6 +46,8 @@ def _status_line(status):
 
 # ---------------------------------------------------------------- requests
 
+VAR = object()  # in a route pattern: a path segment that names something (never empty)
+
 def media_type(content_type):
     """The media type of a Content-Type value: parameters dropped, lower case."""
     return content_type.split(";", 1)[0].strip().lower()
