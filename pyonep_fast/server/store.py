@@ -566,17 +566,13 @@ class Store:
 
     # --- vendors (shared with provisioning) ------------------------------------
     def create_vendor(self, owner_rid):
-        """Registers a vendor for a client: returns (name, token)."""
+        """Registers a vendor with a fresh name for a client: returns (name, token)."""
         with self.lock:
             while True:
                 name = "vendor" + secrets.token_hex(6)
                 if name not in self.vendors:
                     break
-            vendor = Vendor(name, self.new_code(), owner_rid, now())
-            self.touch()
-            self.db.execute("INSERT INTO vendors (name, token, owner, created) VALUES (?,?,?,?)",
-                            (vendor.name, vendor.token, vendor.owner, vendor.created))
-            self._index_vendor(vendor)
+            vendor = self.register_vendor(name, owner_rid)
             return vendor.name, vendor.token
 
     def vendor_by_token(self, token):
@@ -584,6 +580,24 @@ class Store:
 
     def vendor_by_name(self, name):
         return self.vendors.get(name) if isinstance(name, str) else None
+
+    # --- provisioning's vendor registration (/provision/register) --------------
+    def register_vendor(self, name, owner_rid):
+        """Registers vendor `name` for client `owner_rid` with a fresh token."""
+        with self.lock:
+            vendor = Vendor(name, self.new_code(), owner_rid, now())
+            self.touch()
+            self.db.execute("INSERT INTO vendors (name, token, owner, created) VALUES (?,?,?,?)",
+                            (vendor.name, vendor.token, vendor.owner, vendor.created))
+            self._index_vendor(vendor)
+            return vendor
+
+    def delete_vendor(self, vendor):
+        with self.lock:
+            self.touch()
+            self.db.execute("DELETE FROM vendors WHERE name = ?", (vendor.name,))
+            del self.vendors[vendor.name]
+            del self.vendors_by_token[vendor.token]
 
     # --- points ------------------------------------------------------------
     def watch(self, rid, callback):
