@@ -14,7 +14,9 @@ pyonep's `OneException`, so code written for pyonep catches ours unchanged:
     ├── JsonRPCResponseException          (pyonep name; kept for compatibility)
     ├── JsonStringException               (pyonep name; kept for compatibility)
     ├── ProvisionException                provisioning response with status >= 400
-    └── ServerError                       the embedded server cannot start or run
+    ├── ServerError                       the embedded server cannot start or run
+    ├── IngestError                       a bulk ingest cannot start or resume
+    └── NotStoredError                    buffered points the server did not store
 """
 
 
@@ -94,3 +96,19 @@ class CallRefused(OnePlatformException):
 
 class ServerError(OneException):
     """The embedded server cannot start or run as configured."""
+
+
+class IngestError(OneException):
+    """A bulk ingest cannot start or resume (unknown dataport, checkpoint of
+    another input)."""
+
+
+class NotStoredError(OneException):
+    """Buffered points were not stored. `report` maps each resource to the
+    list of (timestamp, value, status) of every point not stored."""
+
+    def __init__(self, report):
+        count = sum(map(len, report.values()))
+        super().__init__(f"{count} points not stored: " + ", ".join(
+            f"{resource}: {len(points)}" for resource, points in report.items()))
+        self.report = report

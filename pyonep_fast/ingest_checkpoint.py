@@ -1,0 +1,72 @@
+"""The checkpoint file of a bulk ingest: what the server has acknowledged.
+
+Chunks are numbered in input order and complete out of order over several
+connections, so the file records
+  * the low-water mark: the input position after the longest run of chunks
+    0..k that were all acknowledged, with the reader's state there (the
+    expected counts and checksums per dataport for --verify, counters);
+  * the chunks after k that were acknowledged too, by number, with what
+    they reported (points, refused points).
+A resumed ingest reads the input again from the low-water position, cutting
+the same chunks (same source, same chunk size: both are checked), and sends
+every chunk not listed: nothing acknowledged is sent twice and nothing
+unacknowledged is skipped. Re-sending a chunk whose acknowledgement was lost
+is harmless: a recordbatch of the same timestamps replaces the same points.
+
+Writes are atomic and durable: a temporary file in the same directory,
+fsync, rename over the old file, fsync of the directory.
+"""
+import json
+import os
+import tempfile
+
+from .exceptions import IngestError
+
+VERSION = 1
+
+
+class Checkpoint:
+    def __init__(self, path):
+        self.path = os.fspath(path)
+
+    def load(self, fingerprint, chunk_points):
+        """The saved state, or None if there is none; IngestError if it
+        belongs to another input or another chunk size."""
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                state = json.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise IngestError(f"checkpoint {self.path}: unreadable ({exc})") from None
+        if state.get("version") != VERSION:
+            raise IngestError(f"checkpoint {self.path}: version {state.get('version')!r}, expected {VERSION}")
+        if state["fingerprint"] != fingerprint:
+            raise IngestError(f"checkpoint {self.path} was written for another input (or the file changed "
+                              "since): remove it to start over")
+        if state["chunk_points"] != chunk_points:
+            raise IngestError(f"checkpoint {self.path} was written with chunk size {state['chunk_points']}, "
+                              f"not {chunk_points}: resume with the same chunk size")
+        return state
+
+    def save(self, state):
+        state = dict(state, version=VERSION)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd, temporary = tempfile.mkstemp(prefix=".ingest-checkpoint-", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(state, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            try:
+                os.unlink(temporary)
+            except FileNotFoundError:
+                pass
+            raise
+        directory_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(directory_fd)
+        finally:
+            os.close(directory_fd)

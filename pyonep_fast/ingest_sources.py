@@ -1,0 +1,602 @@
+"""Where bulk ingest reads points from: CSV, NumPy arrays, pandas, iterables.
+
+Every source names the dataports it feeds (`targets`: an alias, or an RID
+as 40 hex digits) and cuts its input into `Chunk`s: the points of a
+deterministic run of input rows, already converted and checked against the
+rules of spec §2.3/§3.4, plus one message per row or cell it could not use
+(naming the CSV line or the item). A chunk also carries where it starts and
+ends in the input (`start`/`end`, JSON-able), which is what the checkpoint
+stores: `chunks(start=...)` continues from there and cuts the same chunks.
+
+Rules applied before anything is sent:
+  * timestamps are whole seconds since the epoch, 0 <= t < 2**63: epoch
+    seconds ("1421906172", or "1421906172.0") or ISO 8601 read by
+    `datetime.fromisoformat` (no offset means UTC). A fraction of a second is
+    an error (the server stores whole seconds), and so is a negative time
+    (the server would read it as "seconds before its own clock", which can
+    be neither resumed nor verified);
+  * integer dataports take integers within int64 ("3.0" is not one); float
+    dataports take finite numbers (no NaN or infinity); string dataports
+    take text up to 64 KB of UTF-8, numbers as their JSON text;
+  * an empty CSV cell, or a missing value (NaN/None/NA) in a DataFrame, is
+    no sample for that dataport at that time, not an error;
+  * a CSV record is one line (quoted fields may hold the delimiter, not a
+    line break); blank lines are skipped.
+"""
+import csv
+import datetime
+import io
+import itertools
+import math
+import numbers
+import os
+import re
+import sys
+import warnings
+from array import array
+
+from .ingest_columns import COLUMNS, INT64_MAX, STRING_MAX_BYTES, NumpyColumns
+
+UTC = datetime.timezone.utc
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
+ONE_SECOND = datetime.timedelta(seconds=1)
+RID_PATTERN = re.compile(r"[0-9a-f]{40}")
+INTEGER = re.compile(r"[+-]?[0-9]+")
+DECIMAL = re.compile(r"[+-]?[0-9]+\.[0-9]*")
+BOM = b"\xef\xbb\xbf"
+
+
+def resource_of(target):
+    """The RPC ResourceID of a target: an RID as is, anything else an alias."""
+    if isinstance(target, dict):
+        return target
+    return target if RID_PATTERN.fullmatch(target) else {"alias": target}
+
+
+class Part:
+    """The points of one target within a chunk (parallel columns)."""
+
+    __slots__ = ("target", "ts", "values")
+
+    def __init__(self, target, ts, values):
+        self.target = target
+        self.ts = ts
+        self.values = values
+
+
+class Chunk:
+    __slots__ = ("start", "end", "label", "parts", "errors", "progress")
+
+    def __init__(self, start, end, label, parts, errors, progress):
+        self.start = start
+        self.end = end
+        self.label = label
+        self.parts = parts
+        self.errors = errors
+        self.progress = progress
+
+
+# ---------------------------------------------------------------- scalars
+
+def check_timestamp(t, shown):
+    if t < 0:
+        raise ValueError(f"timestamp {shown} is negative: the server reads negative times as seconds "
+                         "before its own clock (spec §3.4), which an ingest can neither resume nor verify")
+    if t > INT64_MAX:
+        raise ValueError(f"timestamp {shown} does not fit in int64")
+    return t
+
+
+def parse_timestamp(text):
+    """Epoch seconds or ISO 8601 text -> int seconds (ValueError says why not)."""
+    s = text.strip()
+    if INTEGER.fullmatch(s):
+        return check_timestamp(int(s), s)
+    if DECIMAL.fullmatch(s):
+        whole, _, fraction = s.partition(".")
+        if fraction.strip("0"):
+            raise ValueError(f"timestamp {s!r} has a fraction of a second; the server stores whole seconds")
+        return check_timestamp(int(whole), s)
+    try:
+        moment = datetime.datetime.fromisoformat(s)
+    except ValueError:
+        raise ValueError(f"timestamp {s!r} is neither epoch seconds nor ISO 8601") from None
+    return timestamp_of_datetime(moment, s)
+
+
+def timestamp_of_datetime(moment, shown):
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment.microsecond:
+        raise ValueError(f"timestamp {shown!r} has a fraction of a second; the server stores whole seconds")
+    return check_timestamp((moment - EPOCH) // ONE_SECOND, repr(shown))
+
+
+def coerce_timestamp(x):
+    """A timestamp given as an object (int, integral float, str, datetime)."""
+    if isinstance(x, str):
+        return parse_timestamp(x)
+    if isinstance(x, datetime.datetime):
+        return timestamp_of_datetime(x, x.isoformat())
+    if isinstance(x, numbers.Integral) and not isinstance(x, bool):
+        return check_timestamp(int(x), str(x))
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        if not math.isfinite(x) or x != int(x):
+            raise ValueError(f"timestamp {x!r} is not a whole number of seconds")
+        return check_timestamp(int(x), repr(x))
+    if type(x).__name__ == "datetime64":
+        seconds = x.astype("datetime64[s]")
+        if seconds != x or str(x) == "NaT":
+            raise ValueError(f"timestamp {x} is not a whole number of seconds")
+        return check_timestamp(int(seconds.astype("int64")), str(x))
+    raise ValueError(f"timestamp {x!r} is not a number, a datetime or text")
+
+
+def parse_value(text, kind):
+    """A CSV cell for a dataport of `kind` (ValueError says why not)."""
+    if kind == "string":
+        if len(text.encode("utf-8")) > STRING_MAX_BYTES:
+            raise ValueError("text longer than 64 KB (the server's limit)")
+        return text
+    s = text.strip()
+    if kind == "int":
+        if not INTEGER.fullmatch(s):
+            raise ValueError(f"{text!r} is not an integer (integer dataport)")
+        return check_int(int(s), s)
+    if "_" in s:
+        raise ValueError(f"{text!r} is not a number (float dataport)")
+    try:
+        value = float(s)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number (float dataport)") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number: NaN and infinity cannot be stored")
+    return value
+
+
+def check_int(value, shown):
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise ValueError(f"{shown} does not fit in int64 (integer dataport)")
+    return value
+
+
+def coerce_value(x, kind):
+    """A value given as an object for a dataport of `kind`."""
+    if isinstance(x, str):
+        return parse_value(x, kind)
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise ValueError(f"{x!r} is not a number or text")
+    if kind == "int":
+        if not isinstance(x, numbers.Integral):
+            raise ValueError(f"{x!r} is not an integer (integer dataport)")
+        return check_int(int(x), str(x))
+    if not math.isfinite(x):
+        raise ValueError(f"{x!r} is not a finite number: NaN and infinity cannot be stored")
+    if kind == "float":
+        return float(x)
+    return str(int(x)) if isinstance(x, numbers.Integral) else repr(float(x))
+
+
+# ---------------------------------------------------------------- columns
+
+class _NeedsCheck(Exception):
+    """The bulk conversion cannot vouch for every item: check one by one."""
+
+
+def _numpy():
+    return COLUMNS.np if isinstance(COLUMNS, NumpyColumns) else None
+
+
+def _bulk_timestamps(seq):
+    np = _numpy()
+    if np is not None and isinstance(seq, np.ndarray):
+        if seq.dtype.kind == "M":
+            seconds = seq.astype("datetime64[s]")
+            if np.isnat(seq).any() or (seconds != seq).any():
+                raise _NeedsCheck
+            seq = seconds.view(np.int64)
+        elif seq.dtype.kind == "u":
+            if seq.size and seq.max() > INT64_MAX:
+                raise _NeedsCheck
+        elif seq.dtype.kind != "i":
+            raise _NeedsCheck
+        ts = COLUMNS.timestamps(np.ascontiguousarray(seq, dtype=np.int64))
+    else:
+        try:
+            ts = COLUMNS.timestamps(seq if isinstance(seq, array) and seq.typecode == "q" else array("q", seq))
+        except (TypeError, OverflowError, ValueError):
+            raise _NeedsCheck from None
+    if len(ts) and min(ts) < 0:
+        raise _NeedsCheck
+    return ts
+
+
+def _bulk_values(seq, kind):
+    np = _numpy()
+    if kind == "string":
+        values = list(seq)
+        if not all(type(v) is str and len(v) <= STRING_MAX_BYTES // 4 for v in values):
+            raise _NeedsCheck  # (short strings are surely under 64 KB of UTF-8)
+        return values
+    if np is not None and isinstance(seq, np.ndarray):
+        if kind == "int" and seq.dtype.kind == "u" and seq.size and seq.max() > INT64_MAX:
+            raise _NeedsCheck
+        if seq.dtype.kind not in ("iu" if kind == "int" else "iuf"):
+            raise _NeedsCheck
+        values = COLUMNS.values(np.ascontiguousarray(seq), kind)
+    else:
+        code = "q" if kind == "int" else "d"
+        try:
+            values = COLUMNS.values(seq if isinstance(seq, array) and seq.typecode == code else array(code, seq), kind)
+        except (TypeError, OverflowError, ValueError):
+            raise _NeedsCheck from None
+    if kind == "float" and COLUMNS.first_nonfinite(values) >= 0:
+        raise _NeedsCheck
+    return values
+
+
+def convert_column(timestamps, values, kind, describe):
+    """(timestamps, values) of any supported type -> checked columns plus
+    one error message per item that cannot be stored; describe(i) names
+    item i for those messages."""
+    if len(timestamps) != len(values):
+        raise ValueError(f"{describe(0)}: {len(timestamps)} timestamps but {len(values)} values")
+    try:
+        return _bulk_timestamps(timestamps), _bulk_values(values, kind), []
+    except _NeedsCheck:
+        pass
+    good_ts, good_values, errors = [], [], []
+    for i, (t, v) in enumerate(zip(_items(timestamps), _items(values))):
+        try:
+            t = coerce_timestamp(t)
+            v = coerce_value(v, kind)
+        except ValueError as exc:
+            errors.append(f"{describe(i)}: {exc}")
+            continue
+        good_ts.append(t)
+        good_values.append(v)
+    return COLUMNS.timestamps(array("q", good_ts)), COLUMNS.values(good_values, kind), errors
+
+
+def _items(seq):
+    np = _numpy()
+    if np is not None and isinstance(seq, np.ndarray) and seq.dtype.kind != "M":
+        return seq.tolist()
+    return seq
+
+
+# ---------------------------------------------------------------- CSV
+
+class CsvSource:
+    """A CSV file (or binary stream, or "-" for stdin): one timestamp column
+    and value columns mapped to dataports.
+
+    columns: a list of targets for the value columns in order (the columns
+    other than the time column, exoline's `timestamp,value` being the
+    simplest case); or a dict {column: target} where a column is a header
+    name or a 0-based index; or None with header=True: every other column,
+    its header name being the alias.
+    """
+
+    def __init__(self, file, columns=None, *, time_column=0, header=False, delimiter=","):
+        self.file = file
+        self.delimiter = delimiter
+        self.header = header
+        self._header_end = 0
+        names = self._read_header() if header else None
+        self.time_index = self._index(time_column, names)
+        if columns is None:
+            if names is None:
+                raise ValueError("CSV columns: give the targets, or header=True to use the header names")
+            columns = {name: name for i, name in enumerate(names) if i != self.time_index}
+        if not isinstance(columns, dict):
+            width = len(columns) + 1
+            others = [i for i in range(width + 1) if i != self.time_index][: len(columns)]
+            columns = dict(zip(others, columns))
+        self.value_indexes = [self._index(column, names) for column in columns]
+        self.targets = [str(t) if not isinstance(t, dict) else t for t in columns.values()]
+        self.column_names = [names[i] if names else f"column {i + 1}" for i in self.value_indexes]
+        used = [self.time_index, *self.value_indexes]
+        if len(set(used)) != len(used):
+            raise ValueError("CSV columns: a column is used twice (time column included)")
+        if not self.targets:
+            raise ValueError("CSV columns: no value column to ingest")
+        self.max_index = max(used)
+
+    @staticmethod
+    def _index(column, names):
+        if isinstance(column, int) and not isinstance(column, bool):
+            if column < 0:
+                raise ValueError(f"CSV column index {column} is negative")
+            return column
+        if names is None or column not in names:
+            raise ValueError(f"CSV column {column!r} is not in the header" if names else
+                             f"CSV column {column!r}: name columns only with header=True")
+        return names.index(column)
+
+    def _open(self):
+        if self.file == "-":
+            return sys.stdin.buffer, False
+        if isinstance(self.file, (str, os.PathLike)):
+            return open(self.file, "rb"), True
+        return self.file, False
+
+    def _read_header(self):
+        stream, owned = self._open()
+        try:
+            line = stream.readline()
+        finally:
+            if owned:
+                stream.close()
+        self._header_end = len(line)
+        text = line.removeprefix(BOM).decode("utf-8").rstrip("\r\n")
+        return [name.strip() for name in next(csv.reader([text], delimiter=self.delimiter))]
+
+    def fingerprint(self):
+        info = {"source": "csv", "time_column": self.time_index, "columns": self.value_indexes,
+                "targets": self.targets, "delimiter": self.delimiter, "header": self.header}
+        if isinstance(self.file, (str, os.PathLike)) and self.file != "-":
+            stat = os.stat(self.file)
+            info.update(path=os.path.abspath(self.file), size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+        return info
+
+    def progress_total(self):
+        if isinstance(self.file, (str, os.PathLike)) and self.file != "-":
+            return os.stat(self.file).st_size, "B"
+        return None, "B"
+
+    def chunks(self, kinds, chunk_points, start=None):
+        rows = max(1, chunk_points // len(self.targets))
+        stream, owned = self._open()
+        try:
+            offset, line = (start["offset"], start["line"]) if start else (self._header_end, int(self.header))
+            if offset:
+                self._skip_to(stream, owned, offset)
+            while True:
+                lines = list(itertools.islice(stream, rows))
+                if not lines:
+                    return
+                size = sum(map(len, lines))
+                if offset == 0 and lines[0].startswith(BOM):
+                    lines[0] = lines[0][len(BOM):]
+                parts, errors = self._parse(lines, line + 1, kinds)
+                end = {"offset": offset + size, "line": line + len(lines)}
+                yield Chunk({"offset": offset, "line": line}, end, f"lines {line + 1}-{line + len(lines)}",
+                            parts, errors, size)
+                offset, line = end["offset"], end["line"]
+        finally:
+            if owned:
+                stream.close()
+
+    @staticmethod
+    def _skip_to(stream, seekable, offset):
+        if seekable or stream.seekable():
+            stream.seek(offset)
+            return
+        left = offset
+        while left:
+            block = stream.read(min(left, 1 << 20))
+            if not block:
+                raise ValueError("the input ends before the checkpoint's position: is it the same input?")
+            left -= len(block)
+
+    def _parse(self, lines, first_line, kinds):
+        np = _numpy()
+        if np is not None and "string" not in kinds:
+            parts = self._parse_fast(np, lines, kinds)
+            if parts is not None:
+                return parts, []
+        return self._parse_rows(lines, first_line, kinds)
+
+    def _parse_fast(self, np, lines, kinds):
+        """NumPy's C reader for a block of plain numeric rows; None when the
+        block needs the row-by-row reader (quotes, blank lines, bad cells)."""
+        block = b"".join(lines)
+        if b'"' in block:
+            return None
+        dtype = [("t", np.int64)] + [(f"v{i}", np.int64 if k == "int" else np.float64) for i, k in enumerate(kinds)]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                table = np.loadtxt(io.BytesIO(block), delimiter=self.delimiter, dtype=dtype, comments=None,
+                                   usecols=[self.time_index, *self.value_indexes], ndmin=1)
+        except (ValueError, OverflowError, UnicodeError, Warning):
+            return None
+        if len(table) != len(lines):
+            return None
+        ts = np.ascontiguousarray(table["t"])
+        if len(ts) and ts.min() < 0:
+            return None
+        parts = []
+        for i, kind in enumerate(kinds):
+            values = np.ascontiguousarray(table[f"v{i}"])
+            if kind == "float" and not np.isfinite(values).all():
+                return None
+            parts.append(Part(i, ts, values))
+        return parts
+
+    def _parse_rows(self, lines, first_line, kinds):
+        columns = [([], []) for _ in kinds]
+        errors = []
+        for number, raw in enumerate(lines, first_line):
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                errors.append(f"line {number}: not valid UTF-8")
+                continue
+            if not text.strip():
+                continue
+            fields = next(csv.reader([text], delimiter=self.delimiter)) if '"' in text else text.split(self.delimiter)
+            if len(fields) <= self.max_index:
+                errors.append(f"line {number}: {len(fields)} fields, expected at least {self.max_index + 1}")
+                continue
+            try:
+                t = parse_timestamp(fields[self.time_index])
+            except ValueError as exc:
+                errors.append(f"line {number}: {exc}")
+                continue
+            for (ts, values), index, kind, name in zip(columns, self.value_indexes, kinds, self.column_names):
+                cell = fields[index]
+                if not cell.strip():
+                    continue
+                try:
+                    values.append(parse_value(cell, kind))
+                except ValueError as exc:
+                    errors.append(f"line {number}, {name}: {exc}")
+                    continue
+                ts.append(t)
+        parts = [Part(i, COLUMNS.timestamps(array("q", ts)), COLUMNS.values(values, kind))
+                 for i, ((ts, values), kind) in enumerate(zip(columns, kinds)) if ts]
+        return parts, errors
+
+
+# ---------------------------------------------------------------- in memory
+
+class ArraySource:
+    """{target: (timestamps, values)} of NumPy arrays, array.array or
+    sequences; each target's points are cut into chunks in turn."""
+
+    def __init__(self, series):
+        self.series = [(str(t) if not isinstance(t, dict) else t, ts, values) for t, (ts, values) in series.items()]
+        for target, ts, values in self.series:
+            if len(ts) != len(values):
+                raise ValueError(f"{target}: {len(ts)} timestamps but {len(values)} values")
+        self.targets = [t for t, _, _ in self.series]
+
+    def fingerprint(self):
+        return {"source": "arrays", "targets": self.targets, "lengths": [len(ts) for _, ts, _ in self.series]}
+
+    def progress_total(self):
+        return sum(len(ts) for _, ts, _ in self.series), "pt"
+
+    def chunks(self, kinds, chunk_points, start=None):
+        row = start["row"] if start else 0
+        base = 0
+        for index, (target, ts, values) in enumerate(self.series):
+            for a in range(max(row - base, 0), len(ts), chunk_points):
+                b = min(a + chunk_points, len(ts))
+                ts_part, value_part, errors = convert_column(
+                    ts[a:b], values[a:b], kinds[index], lambda i, a=a, target=target: f"{target}: item {a + i}")
+                parts = [Part(index, ts_part, value_part)] if len(ts_part) else []
+                yield Chunk({"row": base + a}, {"row": base + b}, f"{target} items {a}-{b - 1}", parts, errors, b - a)
+            base += len(ts)
+
+
+class IterableSource:
+    """{target: iterable of (timestamp, value)}, read once, in turn, in
+    chunks; resuming consumes (and skips) what the checkpoint says was done,
+    so it needs the same iterables again."""
+
+    def __init__(self, series):
+        self.series = [(str(t) if not isinstance(t, dict) else t, pairs) for t, pairs in series.items()]
+        self.targets = [t for t, _ in self.series]
+
+    def fingerprint(self):
+        return {"source": "iterables", "targets": self.targets}
+
+    def progress_total(self):
+        return None, "pt"
+
+    def chunks(self, kinds, chunk_points, start=None):
+        skip = start["item"] if start else 0
+        base = 0
+        for index, (target, pairs) in enumerate(self.series):
+            iterator = iter(pairs)
+            done = sum(1 for _ in itertools.islice(iterator, skip)) if skip else 0
+            skip -= done
+            a = done
+            while True:
+                batch = list(itertools.islice(iterator, chunk_points))
+                if not batch:
+                    break
+                b = a + len(batch)
+                ts, values, errors = [], [], []
+                for i, pair in enumerate(batch, a):
+                    try:
+                        t, v = pair
+                    except (TypeError, ValueError):
+                        errors.append(f"{target}: item {i}: expected a (timestamp, value) pair, got {pair!r:.80}")
+                        continue
+                    ts.append(t)
+                    values.append(v)
+                ts_part, value_part, more = convert_column(ts, values, kinds[index], lambda i: f"{target}: item {a + i}")
+                errors.extend(more)
+                parts = [Part(index, ts_part, value_part)] if len(ts_part) else []
+                yield Chunk({"item": base + a}, {"item": base + b}, f"{target} items {a}-{b - 1}", parts, errors, b - a)
+                a = b
+            base += a
+
+
+class DataFrameSource:
+    """A pandas DataFrame: the time is the index (or `time_column`), each
+    other column (or those in `columns`: a list of names, or {name:
+    target}) feeds a dataport; missing values are skipped."""
+
+    def __init__(self, frame, columns=None, *, time_column=None):
+        self.frame = frame
+        names = [c for c in frame.columns if c != time_column]
+        if columns is None:
+            columns = {c: str(c) for c in names}
+        elif not isinstance(columns, dict):
+            columns = {c: str(c) for c in columns}
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"DataFrame has no column {missing[0]!r}")
+        self.columns = list(columns)
+        self.targets = list(columns.values())
+        self.time_column = time_column
+
+    def fingerprint(self):
+        return {"source": "dataframe", "rows": len(self.frame), "columns": [str(c) for c in self.columns],
+                "targets": self.targets}
+
+    def progress_total(self):
+        return len(self.frame) * len(self.columns), "pt"
+
+    def _times(self):
+        times = self.frame.index if self.time_column is None else self.frame[self.time_column]
+        if getattr(times.dtype, "tz", None) is not None:
+            times = (times.tz_convert("UTC") if self.time_column is None else times.dt.tz_convert("UTC"))
+            times = times.tz_localize(None) if self.time_column is None else times.dt.tz_localize(None)
+        return times.to_numpy()
+
+    def chunks(self, kinds, chunk_points, start=None):
+        times = self._times()
+        rows = max(1, chunk_points // len(self.columns))
+        for a in range(start["row"] if start else 0, len(self.frame), rows):
+            b = min(a + rows, len(self.frame))
+            parts, errors = [], []
+            for index, (column, kind) in enumerate(zip(self.columns, kinds)):
+                cells = self.frame[column].iloc[a:b]
+                present = cells.notna().to_numpy()
+                # nullable integer columns would come out as floats
+                integers = kind == "int" and cells.dtype.kind in "iu"
+                values = cells[present].to_numpy(dtype="int64" if integers else None)
+                ts, values, bad = convert_column(times[a:b][present], values, kind,
+                                                 lambda i, column=column, rows=present.nonzero()[0]:
+                                                 f"row {a + int(rows[i])}, {column}")
+                errors.extend(bad)
+                if len(ts):
+                    parts.append(Part(index, ts, values))
+            yield Chunk({"row": a}, {"row": b}, f"rows {a}-{b - 1}", parts, errors, (b - a) * len(self.columns))
+
+
+def source_of(data, columns=None, **options):
+    """The Source for `data`: a Source as is; a path (str/PathLike) or "-"
+    -> CsvSource; a pandas DataFrame -> DataFrameSource; a dict of
+    (timestamps, values) -> ArraySource; a dict of iterables of pairs ->
+    IterableSource."""
+    if hasattr(data, "chunks") and hasattr(data, "targets"):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        return CsvSource(data, columns, **options)
+    if type(data).__name__ == "DataFrame" and "pandas" in sys.modules:
+        return DataFrameSource(data, columns, **options)
+    if isinstance(data, dict):
+        def is_pair(v):
+            return isinstance(v, tuple) and len(v) == 2 and all(hasattr(x, "__len__") for x in v)
+        if all(is_pair(v) for v in data.values()):
+            return ArraySource(data)
+        return IterableSource(data)
+    raise TypeError(f"cannot ingest from {type(data).__name__}: give a CSV path, a DataFrame, "
+                    "a dict of (timestamps, values) or a dict of iterables of (timestamp, value)")
