@@ -1,0 +1,256 @@
+"""pyonep_fast.transport against real loopback servers whose answers the tests script."""
+import socket
+import threading
+import time
+
+import pytest
+
+from pyonep_fast import transport
+from pyonep_fast.exceptions import JsonRPCRequestException, TransportError
+from pyonep_fast.transport import Transport
+from scripted_http import ScriptedServer, http_response
+
+
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached before the deadline")
+        time.sleep(0.005)
+
+
+def echo(request):
+    return http_response(b'{"echo": %d}' % len(request.body))
+
+
+def test_round_trip_frames_request_and_reads_response():
+    with ScriptedServer(lambda r: http_response('{"x": "d\u00e9j\u00e0"}', headers=["X-Extra: 1"])) as server, \
+            Transport(server.url, headers={"X-Default": "a"}) as client:
+        response = client.request("POST", "/onep:v1/rpc/process?q=1", b'{"a":1}',
+                                  {"Content-Type": "application/json; charset=utf-8"})
+        assert response.status == 200 and response.reason == "OK"
+        assert response.data == '{"x": "d\u00e9j\u00e0"}'.encode()
+        assert response.text == '{"x": "d\u00e9j\u00e0"}'
+        assert response.headers["x-extra"] == "1"
+        assert response.headers["CONTENT-TYPE"] == "application/json; charset=utf-8"
+        (request,) = server.requests
+        assert (request.method, request.target, request.body) == ("POST", "/onep:v1/rpc/process?q=1", b'{"a":1}')
+        assert request.headers["host"] == f"127.0.0.1:{server.port}"
+        assert request.headers["content-length"] == "7"
+        assert request.headers["x-default"] == "a"
+        assert request.headers["user-agent"].startswith("pyonep_fast/")
+
+
+def test_request_headers_override_defaults_case_insensitively():
+    with ScriptedServer(echo) as server, Transport(server.url, headers={"User-Agent": "one"}) as client:
+        client.request("GET", "/", headers={"user-agent": "two"})
+        client.request("GET", "/")
+        first, second = server.requests
+        assert first.headers["user-agent"] == "two"
+        assert second.headers["user-agent"] == "one"
+        assert "content-length" not in first.headers  # a GET without body has none
+
+
+def test_keep_alive_reuses_one_connection():
+    with ScriptedServer(echo) as server, Transport(server.url) as client:
+        for _ in range(5):
+            assert client.request("POST", "/", b"x").status == 200
+        assert server.connections == 1
+
+
+def test_connection_close_from_server_reconnects():
+    # The hosted platform closes after 100 requests; here after every 3rd.
+    count = iter(range(1000))
+
+    def respond(request):
+        return http_response(b"[]", close=next(count) % 3 == 2)
+
+    with ScriptedServer(respond) as server, Transport(server.url) as client:
+        for _ in range(9):
+            assert client.request("POST", "/", b"x").data == b"[]"
+        assert len(server.requests) == 9
+        assert server.connections == 3
+
+
+def test_idle_connection_dropped_by_server_is_replaced_before_sending():
+    with ScriptedServer(lambda r: (http_response(b"ok"), True)) as server, Transport(server.url) as client:
+        assert client.request("POST", "/", b"write-1").data == b"ok"
+        wait_until(lambda: server.closed == 1)
+        assert client.request("POST", "/", b"write-2").data == b"ok"
+        assert [r.body for r in server.requests] == [b"write-1", b"write-2"]
+        assert server.connections == 2
+
+
+def test_sent_post_is_never_resent_when_the_server_drops_it():
+    answers = iter([http_response(b"first"), None, http_response(b"again")])
+    with ScriptedServer(lambda r: next(answers)) as server, Transport(server.url) as client:
+        client.request("POST", "/", b"one")
+        with pytest.raises(TransportError, match="^Failed to make http request: "):
+            client.request("POST", "/", b"write")
+        assert [r.body for r in server.requests] == [b"one", b"write"]
+        # the pool recovers: the next request gets a fresh connection
+        assert client.request("POST", "/", b"three").data == b"again"
+
+
+def test_idempotent_request_is_resent_on_a_fresh_connection():
+    answers = iter([http_response(b"first"), None, http_response(b"second")])
+    with ScriptedServer(lambda r: next(answers)) as server, Transport(server.url) as client:
+        client.request("GET", "/a")
+        assert client.request("GET", "/b").data == b"second"
+        assert [(r.connection, r.target) for r in server.requests] == [(0, "/a"), (0, "/b"), (1, "/b")]
+        # a POST marked idempotent (a read-only RPC) gets the same treatment
+        answers = iter([None, http_response(b"read")])
+        server.respond = lambda r: next(answers)
+        assert client.request("POST", "/rpc", b"read", idempotent=True).data == b"read"
+
+
+def test_connection_refused_is_a_transport_error():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with Transport(f"http://127.0.0.1:{port}", retries=1, backoff=0.001) as client:
+        with pytest.raises(JsonRPCRequestException, match="^Failed to make http request: "):
+            client.request("POST", "/", b"x")
+
+
+def test_read_timeout():
+    release = threading.Event()
+
+    def respond(request):
+        if request.target == "/slow":
+            release.wait(10)
+        return http_response(b"late")
+
+    with ScriptedServer(respond) as server, Transport(server.url, timeout=0.2) as client:
+        try:
+            with pytest.raises(TransportError, match="timed out"):
+                client.request("GET", "/slow")
+            with pytest.raises(TransportError, match="timed out"):
+                client.request("GET", "/slow", timeout=(5, 0.1))
+            assert len(server.requests) == 2  # a timeout is not a reason to re-send
+            assert client.request("GET", "/fast").data == b"late"
+        finally:
+            release.set()
+
+
+def test_chunked_and_read_to_close_bodies():
+    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n")
+    unframed = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + b"z" * 200000
+    answers = iter([chunked, http_response(b"after chunked"), (unframed, True), http_response(b"new")])
+    with ScriptedServer(lambda r: next(answers)) as server, Transport(server.url) as client:
+        assert client.request("GET", "/").data == b"hello world"
+        assert client.request("GET", "/").data == b"after chunked"
+        assert client.request("GET", "/").data == b"z" * 200000
+        assert client.request("GET", "/").data == b"new"
+        assert server.connections == 2
+
+
+def test_large_body_both_ways():
+    payload = bytes(range(256)) * 20000
+    with ScriptedServer(lambda r: http_response(r.body[::-1])) as server, Transport(server.url) as client:
+        assert client.request("POST", "/", payload).data == payload[::-1]
+
+
+@pytest.mark.parametrize("answer", [
+    b"SMTP ready\r\n\r\n",
+    b"HTTP/1.1 2000 OK\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: -4\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+])
+def test_malformed_responses_are_transport_errors(answer):
+    with ScriptedServer(lambda r: (answer, True)) as server, Transport(server.url) as client:
+        with pytest.raises(TransportError, match="^Failed to make http request: "):
+            client.request("POST", "/", b"x")
+
+
+def test_interim_100_continue_is_skipped():
+    answer = b"HTTP/1.1 100 Continue\r\n\r\n" + http_response(b"final")
+    with ScriptedServer(lambda r: answer) as server, Transport(server.url) as client:
+        assert client.request("POST", "/", b"x").data == b"final"
+
+
+def test_header_injection_is_refused():
+    with ScriptedServer(echo) as server, Transport(server.url) as client:
+        with pytest.raises(TransportError, match="invalid header"):
+            client.request("GET", "/", headers={"X-A": "1\r\nX-B: 2"})
+        with pytest.raises(TransportError, match="invalid request target"):
+            client.request("GET", "/a b")
+        assert server.requests == []
+
+
+def test_hooks_see_every_request_with_sizes_and_errors():
+    events = []
+    answers = iter([http_response(b"12345"), None])
+    with ScriptedServer(lambda r: next(answers)) as server, Transport(server.url, hooks=[events.append]) as client:
+        client.request("POST", "/p", b"abc")
+        with pytest.raises(TransportError):
+            client.request("POST", "/q", b"de")
+    ok, failed = events
+    assert (ok.method, ok.url, ok.status, ok.request_size, ok.response_size, ok.exception) == \
+        ("POST", server.url + "/p", 200, 3, 5, None)
+    assert ok.elapsed > 0
+    assert (failed.status, failed.request_size, failed.response_size) == (None, 2, 0)
+    assert isinstance(failed.exception, TransportError)
+
+
+def test_request_many_runs_concurrently_and_keeps_order():
+    both_arrived = threading.Barrier(2, timeout=5)
+
+    def respond(request):
+        both_arrived.wait()  # deadlocks (and fails) unless both are in flight at once
+        return http_response(request.body.upper())
+
+    with ScriptedServer(respond) as server, Transport(server.url, parallel=2) as client:
+        responses = client.request_many("POST", "/", [b"first", b"second"])
+        assert [r.data for r in responses] == [b"FIRST", b"SECOND"]
+        assert server.connections == 2
+
+
+def test_close_then_reuse():
+    with ScriptedServer(echo) as server:
+        client = Transport(server.url)
+        client.request("GET", "/")
+        client.close()
+        wait_until(lambda: server.closed == 1)
+        assert client.request("GET", "/").status == 200
+        client.close()
+        assert server.connections == 2
+
+
+def test_redirect_points_a_hardcoded_host_at_a_local_server():
+    with ScriptedServer(echo) as server:
+        transport.redirect("m2.exosite.com", server.url)
+        try:
+            with Transport("https://m2.exosite.com:443") as client:
+                assert client.base_url == server.url
+                client.request("GET", "/x")
+            with Transport("http://acme.m2.exosite.com") as client:  # whitebox subdomains too
+                client.request("GET", "/y")
+        finally:
+            transport.redirect("m2.exosite.com", None)
+        assert transport.redirected("https://m2.exosite.com:443") == "https://m2.exosite.com:443"
+        assert [r.target for r in server.requests] == ["/x", "/y"]
+
+
+def test_forwarding_proxy_gets_absolute_target(monkeypatch):
+    with ScriptedServer(echo) as proxy:
+        with Transport("http://example.invalid:8080", proxy=proxy.url) as client:
+            client.request("GET", "/path?q=1")
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        with Transport("http://example.invalid") as client:
+            client.request("GET", "/env")
+        assert [(r.target, r.headers["host"]) for r in proxy.requests] == [
+            ("http://example.invalid:8080/path?q=1", "example.invalid:8080"),
+            ("http://example.invalid/env", "example.invalid"),
+        ]
+        monkeypatch.setenv("no_proxy", "example.invalid")
+        assert transport.env_proxy("http://example.invalid") is None
+
+
+def test_unsupported_url():
+    with pytest.raises(TransportError, match="unsupported URL"):
+        Transport("ftp://example.invalid")
