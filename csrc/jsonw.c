@@ -250,8 +250,10 @@ char *pf_put_string(char *p, const char *str, size_t n)
         }
         copied = ++i;
     }
-    memcpy(p, s + copied, n - copied);
-    p += n - copied;
+    if (n > copied) {  /* s may be NULL when n is 0 */
+        memcpy(p, s + copied, n - copied);
+        p += n - copied;
+    }
     *p++ = '"';
     return p;
 }

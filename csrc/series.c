@@ -48,8 +48,17 @@ pf_series *pf_series_new(int value_kind)
         return NULL;
     }
     pf_series *s = calloc(1, sizeof *s);
-    if (s != NULL) {
-        s->kind = value_kind;
+    if (s == NULL) {
+        return NULL;
+    }
+    s->kind = value_kind;
+    if (value_kind == PF_VALUE_STRING) {  /* never NULL, even with only empty strings */
+        s->data_cap = 256;
+        s->data = malloc(s->data_cap);
+        if (s->data == NULL) {
+            free(s);
+            return NULL;
+        }
     }
     return s;
 }
@@ -243,8 +252,11 @@ int pf_series_append_string(pf_series *s, const int64_t *ts, const char *data, c
         return rc;
     }
     uint64_t bytes = ends[n - 1];
-    if (bytes > 0 && data == NULL) {
-        return PF_EARG;
+    if (data == NULL) {
+        if (bytes > 0) {
+            return PF_EARG;
+        }
+        data = "";  /* n empty strings */
     }
     /* The columns grow first (that changes no point); the new points count
      * only once s->end moves past them, after everything checked out. */
@@ -272,7 +284,7 @@ int pf_series_append_string(pf_series *s, const int64_t *ts, const char *data, c
     }
     size_t need = (size_t)(base + bytes);
     if (need > s->data_cap) {
-        size_t cap = s->data_cap < 256 ? 256 : s->data_cap;
+        size_t cap = s->data_cap;
         while (cap < need) {
             cap *= 2;
         }
