@@ -51,12 +51,20 @@ async def read_body(request):
     length = request.content_length
     if length is not None and length > limit:
         return _closing(_json(request_error(413, "body"), 413))
+    if length == 0:
+        return b""
     try:
         if length is not None:
             return await asyncio.wait_for(request.content.readexactly(length), config["body_timeout"])
         return await asyncio.wait_for(_read_chunked(request.content, limit), config["body_timeout"])
     except asyncio.TimeoutError:
-        return _closing(_json(request_error(408, "body"), 408))
+        # answer, then close at once: waiting for the rest of the body is what timed out
+        response = _closing(_json(request_error(408, "body"), 408))
+        await response.prepare(request)
+        await response.write_eof()
+        if request.transport is not None:
+            request.transport.close()
+        return response
     except asyncio.IncompleteReadError:
         return _closing(_json(request_error(400, "body"), 400))
     except OverflowError:
@@ -77,7 +85,9 @@ async def _read_chunked(content, limit):
 
 
 def _closing(response):
+    """response, sent with `Connection: close` and followed by a close."""
     response.force_close()
+    response.headers["Connection"] = "close"
     return response
 
 
@@ -89,27 +99,26 @@ class ConnectionBudget:
         self.limit = requests_per_connection
         self.counts = weakref.WeakKeyDictionary()
 
-    def spend(self, request, response):
-        if not self.limit or request.transport is None:
-            return response
+    async def on_response_prepare(self, request, response):
+        if request.transport is None:
+            return
         count = self.counts.get(request.transport, 0) + 1
         self.counts[request.transport] = count
-        return _closing(response) if count >= self.limit else response
+        if count >= self.limit:
+            _closing(response)
 
 
 async def rpc_handler(request):
     body = await read_body(request)
-    if isinstance(body, web.Response):
+    if isinstance(body, web.StreamResponse):
         return body
     app = request.app
     envelope = decode_envelope(body)
     if envelope is None:
-        response = _json(request_error(-1, "request"))
-    elif app[CONFIG]["null"]:
-        response = _json(null_answer(envelope))
-    else:
-        response = _json(await app[ENGINE].process(envelope))
-    return app[CONFIG]["budget"].spend(request, response)
+        return _json(request_error(-1, "request"))
+    if app[CONFIG]["null"]:
+        return _json(null_answer(envelope))
+    return _json(await app[ENGINE].process(envelope))
 
 
 def null_answer(envelope):
@@ -175,7 +184,7 @@ async def stack_alias_handler(request):
     at = int(time.time())
     if request.method == "POST":
         body = await read_body(request)
-        if isinstance(body, web.Response):
+        if isinstance(body, web.StreamResponse):
             return body
         writes = []
         for alias, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
@@ -244,7 +253,7 @@ async def stack_record_handler(request):
     store = request.app[STORE]
     client = _device(request)
     body = await read_body(request)
-    if isinstance(body, web.Response):
+    if isinstance(body, web.StreamResponse):
         return body
     at = int(time.time())
     per_alias = {}
@@ -300,8 +309,9 @@ def build_app(store, *, null=False, max_body=DEFAULT_MAX_BODY, body_timeout=BODY
     app = web.Application(client_max_size=max_body)
     app[STORE] = store
     app[ENGINE] = Engine(store)
-    app[CONFIG] = {"null": null, "max_body": max_body, "body_timeout": body_timeout,
-                   "budget": ConnectionBudget(requests_per_connection)}
+    app[CONFIG] = {"null": null, "max_body": max_body, "body_timeout": body_timeout}
+    if requests_per_connection:
+        app.on_response_prepare.append(ConnectionBudget(requests_per_connection).on_response_prepare)
     app.router.add_post("/onep:v1/rpc/process", rpc_handler)
     app.router.add_get("/api/create", fountain_handler)
     app.router.add_get("/", fountain_handler)

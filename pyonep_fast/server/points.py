@@ -44,6 +44,8 @@ def preprocess(store, res, value):
         value = _apply(op, value, operand)
         if value is INVALID:
             return INVALID
+    if res.type != "dataport":
+        return value          # a datarule compares the preprocessed input itself
     if kind == KIND_INT and isinstance(value, float):
         return int(value) if math.isfinite(value) else INVALID
     return convert_value(kind, value)
@@ -116,9 +118,10 @@ def store_columns(store, res, columns, at, depth=0):
             sub = store.get(rid)
             if sub is None or sub.series is None:
                 continue
-            kind = sub.series.kind
-            pairs = [(t, convert_value(kind, v)) for t, v in columns.view().pairs()]
-            pairs = [(t, v) for t, v in pairs if v is not INVALID]
+            pairs = columns.view().pairs()
+            if sub.type == "dataport":   # rules and dispatches take the source's values as they are
+                pairs = [(t, convert_value(sub.series.kind, v)) for t, v in pairs]
+                pairs = [(t, v) for t, v in pairs if v is not INVALID]
             if pairs:
                 ingest_pairs(store, sub, pairs, at, depth + 1)
 

@@ -1,0 +1,152 @@
+"""The embedded server's HTTP side: fountain, bad input, body limits and
+timeouts, keep-alive, --null mode, HTTP Data Interface (spec 1, 6.2, 7)."""
+import socket
+import time
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+import urllib3
+
+from pyonep_fast.server import EmbeddedServer
+from test_server_rpc import make_dataport, ok
+
+RPC = "/onep:v1/rpc/process"
+
+
+def test_fountain(server, http, rpc):
+    made = orjson.loads(http.request("GET", server.url + "/api/create?vendor").data)
+    assert set(made) == {"cik", "rid", "vendor", "vendortoken"}
+    assert server.store.vendor_by_token(made["vendortoken"]).name == made["vendor"]
+    info = ok(rpc, made["cik"], "info", {"alias": ""}, {"basic": True, "description": True})
+    assert info["basic"]["status"] == "activated"
+    assert set(info["description"]["limits"].values()) == {"inherit"}
+    assert ok(rpc, made["cik"], "listing", {"alias": ""}, ["client", "dataport"], {}) == {"client": [], "dataport": []}
+    for path in ("/", "/api/create"):
+        text = http.request("GET", server.url + path)
+        assert text.headers["Content-Type"].startswith("text/plain")
+        assert len(text.data) == 40 and ok(rpc, text.data.decode(), "lookup", "alias", "")
+    assert ok(rpc, server.root_cik, "lookup", "owner", made["rid"]) == server.root_rid
+
+
+def raw_exchange(url, data, read_timeout=10.0):
+    """Sends raw bytes on a fresh connection; returns everything read until close."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=read_timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return received
+            received += chunk
+
+
+def test_oversized_body_gets_413_and_server_keeps_serving(rpc):
+    with EmbeddedServer(max_body=1000) as small:
+        pool = urllib3.PoolManager(retries=False)
+        body = orjson.dumps({"auth": {"cik": small.root_cik}, "calls": [
+            {"id": 1, "procedure": "create", "arguments": ["dataport", {"format": "string"}]}]})
+        rid = orjson.loads(pool.request("POST", small.url + RPC, body=body).data)[0]["result"]
+        big = orjson.dumps({"auth": {"cik": small.root_cik}, "calls": [
+            {"id": 1, "procedure": "write", "arguments": [rid, "x" * 2000, {}]}]})
+        response = pool.request("POST", small.url + RPC, body=big)
+        assert response.status == 413
+        assert orjson.loads(response.data)["error"]["code"] == 413
+        chunked = pool.request("POST", small.url + RPC, body=iter([big[:600], big[600:]]), chunked=True)
+        assert chunked.status == 413
+        read = {"auth": {"cik": small.root_cik}, "calls": [{"id": 1, "procedure": "read", "arguments": [rid, {}]}]}
+        assert orjson.loads(pool.request("POST", small.url + RPC, body=orjson.dumps(read)).data)[0]["result"] == []
+
+
+def test_body_that_never_finishes_is_closed_cleanly():
+    with EmbeddedServer(body_timeout=0.5) as quick:
+        host = urlsplit(quick.url)
+        head = (f"POST {RPC} HTTP/1.1\r\nHost: {host.hostname}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: 100\r\n\r\n{{\"auth\":").encode()
+        answer = raw_exchange(quick.url, head)
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert b'"code":408' in answer
+        # and the server still answers
+        assert urllib3.PoolManager().request("GET", quick.url + "/timestamp").status == 200
+
+
+def test_garbage_does_not_hurt_stored_data(server, http, rpc, fresh_client):
+    cik = fresh_client["cik"]
+    port = make_dataport(rpc, cik, "integer")
+    ok(rpc, cik, "write", port, 42, {})
+    for body in (b"", b"\xff\xfe\x00", b"nul\x00l", b"{" * 10000, b'{"auth": {"cik": 5}, "calls": [1]}',
+                 orjson.dumps({"auth": {"cik": cik}, "calls": [{"id": 1, "procedure": "write",
+                                                                 "arguments": [[port], {}, []]}]})):
+        response = http.request("POST", server.url + RPC, body=body)
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+        orjson.loads(response.data)          # always JSON
+    garbled = raw_exchange(server.url, b"NOT HTTP AT ALL\r\n\r\n")
+    assert garbled.startswith(b"HTTP/1.") and b" 400 " in garbled.split(b"\r\n")[0]
+    assert ok(rpc, cik, "read", port, {})[0][1] == 42
+
+
+def test_keep_alive_and_connection_budget():
+    with EmbeddedServer(requests_per_connection=3) as budget:
+        pool = urllib3.HTTPConnectionPool(urlsplit(budget.url).hostname, urlsplit(budget.url).port, maxsize=1)
+        headers = [pool.request("GET", "/timestamp").headers.get("Connection", "keep-alive") for _ in range(6)]
+        assert [h.lower() for h in headers] == ["keep-alive", "keep-alive", "close"] * 2
+
+
+def test_null_mode():
+    with EmbeddedServer(null=True) as null:
+        pool = urllib3.PoolManager()
+        body = orjson.dumps({"auth": {"cik": "0" * 40}, "calls": [
+            {"id": 1, "procedure": "write", "arguments": ["x", 1]}, {"procedure": "write", "arguments": []},
+            {"id": "b", "procedure": "anything", "arguments": []}]})
+        assert orjson.loads(pool.request("POST", null.url + RPC, body=body).data) == [
+            {"id": 1, "status": "ok"}, {"id": "b", "status": "ok"}]
+        assert orjson.loads(pool.request("POST", null.url + RPC, body=b"[").data)["error"]["code"] == -1
+        assert orjson.loads(pool.request("POST", null.url + RPC, body=b'{"auth": {}}').data)["error"]["code"] == 400
+        assert null.store.get(null.root_rid).children == {}
+
+
+def test_http_data_interface(server, http, rpc, fresh_client):
+    cik = fresh_client["cik"]
+    make_dataport(rpc, cik, "integer", alias="a")
+    make_dataport(rpc, cik, "string", alias="b")
+    url = server.url + "/onep:v1/stack/alias"
+    form = {"X-Exosite-CIK": cik, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    assert http.request("GET", url + "?a&b", headers={"X-Exosite-CIK": cik}).status == 204
+    assert http.request("POST", url, body="a=5&b=h%C3%A9&nosuch=1", headers=form).status == 204
+    read = http.request("GET", url + "?a&b&nosuch", headers={"X-Exosite-CIK": cik})
+    assert read.status == 200 and read.data == b"b=h%C3%A9&a=5"          # reverse of the request order
+    hybrid = http.request("POST", url + "?a", body="a=6", headers=form)
+    assert hybrid.data == b"a=6"
+    assert http.request("POST", url, body="a=notanumber", headers=form).status == 400
+    assert http.request("GET", url + "?a", headers={"X-Exosite-CIK": "0" * 40}).status == 401
+    assert http.request("GET", url + "?a").status == 401
+    since = str(int(time.time()) + 1000)
+    poll = http.request("GET", url + "?a", headers={"X-Exosite-CIK": cik, "Request-Timeout": "100",
+                                                    "If-Modified-Since": since})
+    assert poll.status == 304
+    got = http.request("GET", url + "?a", headers={"X-Exosite-CIK": cik, "Request-Timeout": "1000",
+                                                   "If-Modified-Since": "0"})
+    assert got.status == 200 and got.data == b"a=6" and got.headers["Last-Modified"].endswith("GMT")
+    record = http.request("POST", server.url + "/onep:v1/stack/record", body="alias=a&10=1&11=2&alias=b&10=x",
+                          headers=form)
+    assert record.status == 204
+    assert ok(rpc, cik, "read", {"alias": "a"}, {"starttime": 10, "endtime": 11, "limit": 5, "sort": "asc"}) == [
+        [10, 1], [11, 2]]
+    conflict = http.request("POST", server.url + "/onep:v1/stack/record", body="alias=a&12=1&12=2", headers=form)
+    assert conflict.status == 409 and conflict.data == b"a=12"
+
+
+def test_timestamp_and_ip(server, http):
+    now = int(http.request("GET", server.url + "/timestamp").data)
+    assert abs(now - time.time()) < 5
+    ip = http.request("GET", server.url + "/ip").data.decode()
+    assert ip == f"127,0,0,1:{urlsplit(server.url).port}"
+
+
+@pytest.mark.parametrize("body", [b'{"auth": {"cik": "x"}, "calls": "no"}', b'{"auth": [], "calls": []}'])
+def test_envelope_errors_in_null_mode_too(body):
+    with EmbeddedServer(null=True) as null:
+        answer = orjson.loads(urllib3.PoolManager().request("POST", null.url + RPC, body=body).data)
+        assert answer["error"]["code"] == 400
