@@ -1,4 +1,5 @@
 """`pyonep-fast serve`: run the embedded server in the foreground."""
+import argparse
 import asyncio
 import json
 import logging
@@ -6,7 +7,7 @@ import os
 import signal
 import sys
 
-from ..server import serve
+from ..server import new_event_loop, serve
 from ..server.app import BODY_TIMEOUT, DEFAULT_MAX_BODY
 from ..server.store import Store, default_db_path
 
@@ -53,7 +54,21 @@ def run(args):
                     body_timeout=args.body_timeout, requests_per_connection=args.requests_per_connection)
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(main())
     finally:
         store.close()
     return 0
+
+
+def main(argv=None):
+    """`python -m pyonep_fast.cli.serve [options]`: this command alone, without
+    importing the other subcommands (spawn() starts servers this way)."""
+    parser = argparse.ArgumentParser(prog="pyonep-fast")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

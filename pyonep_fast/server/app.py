@@ -54,10 +54,11 @@ async def read_body(request):
     if length == 0:
         return b""
     try:
-        if length is not None:
-            return await asyncio.wait_for(request.content.readexactly(length), config["body_timeout"])
-        return await asyncio.wait_for(_read_chunked(request.content, limit), config["body_timeout"])
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(config["body_timeout"]):
+            if length is not None:
+                return await request.content.readexactly(length)
+            return await _read_chunked(request.content, limit)
+    except TimeoutError:
         # answer, then close at once: waiting for the rest of the body is what timed out
         response = _closing(_json(request_error(408, "body"), 408))
         await response.prepare(request)

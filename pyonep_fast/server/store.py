@@ -190,6 +190,35 @@ class Vendor:
         self.created = created
 
 
+class Checkpointer(threading.Thread):
+    """Copies the WAL into the database file in the background (PASSIVE
+    checkpoints on a connection of its own; WAL lets writers go on)."""
+
+    INTERVAL = 1.0
+
+    def __init__(self, path):
+        super().__init__(name="pyonep-fast-checkpoint", daemon=True)
+        self.path = path
+        self._stopping = threading.Event()
+        self.start()
+
+    def run(self):
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopping.wait(self.INTERVAL):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.OperationalError:   # busy: the next round catches up
+                    continue
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+
+    def stop(self):
+        self._stopping.set()
+        self.join()
+
+
 class Store:
     def __init__(self, path=":memory:", synchronous="NORMAL"):
         if synchronous.upper() not in ("NORMAL", "FULL"):
@@ -198,8 +227,13 @@ class Store:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.checkpointer = None
         if path != ":memory:":
             self.db.execute("PRAGMA journal_mode=WAL")
+            # checkpoints (the only fsyncs under NORMAL) run in a thread of
+            # their own, never inside a commit on the event loop
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
+            self.checkpointer = Checkpointer(path)
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.execute("PRAGMA cache_size=-16384")
         self.db.executescript(SCHEMA + CHUNK_SCHEMA)
@@ -334,6 +368,8 @@ class Store:
     def close(self):
         with self.lock:
             self.commit()
+            if self.checkpointer is not None:
+                self.checkpointer.stop()
             self.db.close()
 
     # --- identifiers ---------------------------------------------------------

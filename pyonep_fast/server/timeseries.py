@@ -161,15 +161,17 @@ CREATE TABLE IF NOT EXISTS chunks (
     vals BLOB NOT NULL,
     ends BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS chunks_by_series ON chunks (series, t_first, t_last);
+CREATE INDEX IF NOT EXISTS chunks_of_series ON chunks (series);
 """
 
 
 def load_indexes(db):
     """{series id: [Chunk, ...] sorted by t_first} for every stored series."""
     indexes = {}
-    for row in db.execute("SELECT series, id, t_first, t_last, n, size FROM chunks ORDER BY series, t_first"):
+    for row in db.execute("SELECT series, id, t_first, t_last, n, size FROM chunks"):
         indexes.setdefault(row[0], []).append(Chunk(*row[1:]))
+    for chunks in indexes.values():
+        chunks.sort(key=lambda c: c.t_first)
     return indexes
 
 
@@ -251,13 +253,18 @@ class Series:
             return
         view = columns.view()
         t_first, t_last = view.ts[0], view.ts[-1]
-        if not self.chunks or t_first > self.chunks[-1].t_last:
-            tail = self.chunks[-1] if self.chunks else None
-            if tail is not None and tail.n < TAIL_MAX and tail.n + n <= TAIL_MAX:
-                self._grow_tail(tail, columns, t_last)
+        tail = self.chunks[-1] if self.chunks else None
+        if tail is None or t_first > tail.t_last:
+            if tail is not None and tail.n + n <= TAIL_MAX:
+                self._rewrite_tail(tail, [self._load(tail), columns])
             else:
                 self._replace([], [columns])
             self._compact_tail()
+            return
+        if t_first == tail.t_last and tail.n + n <= TAIL_MAX:
+            # the common same-second rewrite: only the newest point is replaced
+            kept = self._load(tail).view().columns(0, tail.n - 1)
+            self._rewrite_tail(tail, [kept, columns] if len(kept) else [columns])
             return
         overlapping = [c for c in self.chunks if c.t_first <= t_last and c.t_last >= t_first]
         if not overlapping:
@@ -269,13 +276,16 @@ class Series:
         merged.update(view.pairs())
         self._replace(overlapping, [Columns.from_pairs(self.kind, sorted(merged.items()))])
 
-    def _grow_tail(self, tail, columns, t_last):
-        grown = concat([self._load(tail), columns])
-        tail.t_last = t_last
+    def _rewrite_tail(self, tail, parts):
+        """The newest chunk becomes the concatenation of parts, in place."""
+        grown = concat(parts)
+        view = grown.view()
+        tail.t_first, tail.t_last = view.ts[0], view.ts[-1]
         tail.n = len(grown)
         tail.size = grown.size
-        self.db.execute("UPDATE chunks SET t_last = ?, n = ?, size = ?, ts = ?, vals = ?, ends = ? WHERE id = ?",
-                        (tail.t_last, tail.n, tail.size, grown.ts, grown.vals, grown.ends, tail.id))
+        self.db.execute("UPDATE chunks SET t_first = ?, t_last = ?, n = ?, size = ?, ts = ?, vals = ?, ends = ? "
+                        "WHERE id = ?", (tail.t_first, tail.t_last, tail.n, tail.size, grown.ts, grown.vals,
+                                         grown.ends, tail.id))
         self._tail = (tail.id, grown)
 
     def _compact_tail(self):

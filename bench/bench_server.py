@@ -1,0 +1,165 @@
+"""Embedded server throughput, durable storage (SQLite WAL, synchronous=NORMAL).
+
+    python bench/bench_server.py [--seconds 5] [--connections 8] [--points 1000000] [--rss-points 10000000]
+
+Prints:
+  * single-call `write`s per second over N concurrent keep-alive connections,
+    from a client in a separate process (raw asyncio streams, so the
+    measurement is of the server);
+  * one `recordbatch` of --points points: request time and points/s;
+  * the server's peak RSS (VmHWM) after ingesting --rss-points points in
+    1,000,000-point recordbatches.
+The server is a `pyonep-fast serve` subprocess on a temporary database file.
+"""
+import argparse
+import asyncio
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from urllib.parse import urlsplit
+
+import orjson
+
+from pyonep_fast.server import spawn
+
+RPC = "/onep:v1/rpc/process"
+
+
+def request_bytes(host, body):
+    return (f"POST {RPC} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def exchange(reader, writer, data):
+    """Sends one request on a kept-alive connection; returns the response body."""
+    writer.write(data)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    return await reader.readexactly(length)
+
+
+async def _writers(url, cik, rids, seconds):
+    parts = urlsplit(url)
+    deadline = time.monotonic() + seconds
+    counts = []
+
+    async def one_connection(rid):
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        done = 0
+        value = 0
+        while time.monotonic() < deadline:
+            value += 1
+            body = orjson.dumps({"auth": {"cik": cik}, "calls": [
+                {"id": value, "procedure": "write", "arguments": [rid, value, {}]}]})
+            answer = await exchange(reader, writer, request_bytes(parts.netloc, body))
+            if b'"ok"' not in answer:
+                raise SystemExit(f"write failed: {answer!r}")
+            done += 1
+        writer.close()
+        counts.append(done)
+
+    started = time.monotonic()
+    await asyncio.gather(*(one_connection(rid) for rid in rids))
+    return sum(counts), time.monotonic() - started
+
+
+def writer_process(url, cik, rids, seconds, results):
+    results.put(asyncio.run(_writers(url, cik, rids, seconds)))
+
+
+def rpc(url, cik, procedure, *arguments):
+    async def go():
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        body = orjson.dumps({"auth": {"cik": cik}, "calls": [{"id": 1, "procedure": procedure,
+                                                               "arguments": list(arguments)}]})
+        answer = await exchange(reader, writer, request_bytes(parts.netloc, body))
+        writer.close()
+        return orjson.loads(answer)[0]
+    return asyncio.run(go())
+
+
+def timed_post(url, body):
+    async def go():
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        data = request_bytes(parts.netloc, body)
+        started = time.perf_counter()
+        answer = await exchange(reader, writer, data)
+        elapsed = time.perf_counter() - started
+        writer.close()
+        return answer, elapsed
+    return asyncio.run(go())
+
+
+def recordbatch_body(cik, rid, first, n):
+    entries = [[t, t * 0.5] for t in range(first, first + n)]
+    return orjson.dumps({"auth": {"cik": cik}, "calls": [{"id": 1, "procedure": "recordbatch",
+                                                           "arguments": [rid, entries]}]})
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--rss-points", type=int, default=10_000_000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with spawn(db=os.path.join(tmp, "writes.db")) as server:
+            cik = server.root_cik
+            rids = [rpc(server.url, cik, "create", "dataport", {"format": "integer"})["result"]
+                    for _ in range(args.connections)]
+            results = multiprocessing.Queue()
+            client = multiprocessing.Process(target=writer_process,
+                                             args=(server.url, cik, rids, args.seconds, results))
+            client.start()
+            writes, elapsed = results.get()
+            client.join()
+            print(f"single-call writes, {args.connections} keep-alive connections, durable: "
+                  f"{writes / elapsed:,.0f} writes/s ({writes} in {elapsed:.1f} s)")
+
+        with spawn(db=os.path.join(tmp, "batch.db")) as server:
+            cik = server.root_cik
+            rid = rpc(server.url, cik, "create", "dataport", {"format": "float"})["result"]
+            body = recordbatch_body(cik, rid, 1, args.points)
+            answer, elapsed = timed_post(server.url, body)
+            if b'"ok"' not in answer:
+                raise SystemExit(f"recordbatch failed: {answer[:200]!r}")
+            print(f"recordbatch of {args.points:,} points ({len(body) / 1e6:.1f} MB), durable: {elapsed:.3f} s "
+                  f"= {args.points / elapsed:,.0f} points/s")
+
+        with spawn(db=os.path.join(tmp, "rss.db")) as server:
+            cik = server.root_cik
+            rid = rpc(server.url, cik, "create", "dataport", {"format": "float"})["result"]
+            per_request = 1_000_000
+            started = time.perf_counter()
+            for first in range(1, args.rss_points + 1, per_request):
+                n = min(per_request, args.rss_points + 1 - first)
+                answer, _ = timed_post(server.url, recordbatch_body(cik, rid, first, n))
+                if b'"ok"' not in answer:
+                    raise SystemExit(f"recordbatch failed: {answer[:200]!r}")
+            elapsed = time.perf_counter() - started
+            count = rpc(server.url, cik, "info", rid, {"storage": True})["result"]["storage"]["count"]
+            print(f"ingested {count:,} points in {elapsed:.1f} s (incl. client-side encoding); "
+                  f"server peak RSS {peak_rss_kib(server.pid) / 1024:,.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
