@@ -625,3 +625,23 @@ def test_state_survives_a_restart(tmp_path, http):
         assert text(api("GET", "/provision/manage/model/keep/s1")) == f"activated,{rid},"
         dl = f"/provision/download?vendor={client['vendor']}&model=keep&id=f"
         assert Api(http, second.url, cik, "X-Exosite-CIK")("GET", dl).data == b"blob"
+
+
+def test_bad_input_gets_api_errors_and_the_server_keeps_serving(tmp_path, http):
+    with EmbeddedServer(db=str(tmp_path / "small.db"), max_body=1024) as small:
+        client = orjson.loads(http.request("GET", small.url + "/api/create?vendor").data)
+        api = Api(http, small.url, client["vendortoken"])
+        api("POST", "/provision/manage/model/", "model=m&rid=r")
+        api("POST", "/provision/manage/content/m/", "id=big")
+        assert_error(api("POST", "/provision/manage/content/m/big", b"x" * 4096, {"Content-Type": "text/plain"}),
+                     413, "Request Entity Too Large")
+        huge = str(2**64)
+        assert_error(api("GET", f"/provision/manage/model/m/?offset={huge}"), 400, "Bad Request")
+        assert_error(api("POST", "/provision/manage/model/m/", f'[{{"format":"base10","first":0,"last":{huge}}}]',
+                         JS), 400, "Bad Request")
+        api("POST", "/provision/manage/group/m/", "id=g")
+        assert_error(api("POST", "/provision/manage/group/m/g/", f"type=sn&id=a&expire={huge}"), 400, "Bad Request")
+        assert_error(api("GET", "/provision/manage/model/%ZZ%00/"), 404, "Not Found")
+        assert_reset(api("POST", "/provision/manage/model/m/", b"sn=%FF%FE&extra=\xff"))
+        assert len(lines(api("GET", "/provision/manage/model/m/"))) == 1
+        assert text(api("GET", "/provision/manage/model/m")) == "rid=r"

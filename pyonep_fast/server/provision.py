@@ -116,7 +116,10 @@ class Provisioning(ContentEndpoints):
                 handler = methods.get(request.method)
                 if handler is None:
                     raise wire.method_not_allowed(request.method, list(methods))
-                return await handler(request, *(s for p, s in zip(pattern, segments) if p is VAR))
+                try:
+                    return await handler(request, *(s for p, s in zip(pattern, segments) if p is VAR))
+                except web.HTTPRequestEntityTooLarge:  # aiohttp's body limit, in the API's error shape
+                    raise wire.too_large() from None
         raise wire.error(404)
 
     # ------------------------------------------------------------ request helpers

@@ -17,9 +17,12 @@ OCTET_STREAM = "application/octet-stream"
 def _expire(text):
     """A membership's expiry: Unix seconds, 0 or empty = never; else 400."""
     try:
-        return int(text or 0)
+        expire = int(text or 0)
     except ValueError:
         raise wire.error(400) from None
+    if not 0 <= expire <= wire.MAX_INTEGER:
+        raise wire.error(400)
+    return expire
 
 
 class ContentEndpoints:

@@ -19,6 +19,7 @@ JSON_TYPES = ("application/javascript", "application/json")
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 1000
+MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
 
 # aiohttp's exception class per status; each one is raised with our error body.
 _ERRORS = {
@@ -34,6 +35,11 @@ _ERRORS = {
 def error(status, headers=None):
     """The exception to raise for an API error: body `HTTP/1.1 <code> <reason>\\r\\n`."""
     return _ERRORS[status](text=_status_line(status), content_type=TEXT_PLAIN, headers=headers)
+
+
+def too_large():
+    """413 for a body over the server's limit (aiohttp's sizes stay out of the body)."""
+    return web.HTTPRequestEntityTooLarge(0, text=_status_line(413), content_type=TEXT_PLAIN)
 
 
 def method_not_allowed(method, allowed):
@@ -96,7 +102,7 @@ def pagination(form):
         limit = int(first(form, "limit", str(DEFAULT_LIMIT)) or str(DEFAULT_LIMIT))
     except ValueError:
         raise error(400) from None
-    if offset < 0:
+    if not 0 <= offset <= MAX_INTEGER:
         raise error(400)
     return offset, min(max(limit, DEFAULT_LIMIT), MAX_LIMIT)
 
@@ -137,9 +143,9 @@ def parse_ranges(raw):
             raise error(400)
         length, casing = item.get("length"), item.get("casing")
         first_value, last_value = item.get("first"), item.get("last")
-        if not (_is_int(first_value) and _is_int(last_value)) or first_value > last_value:
+        if not (_is_int(first_value) and _is_int(last_value)) or not 0 <= first_value <= last_value <= MAX_INTEGER:
             raise error(400)
-        if length is not None and not (_is_int(length) and length > 0):
+        if length is not None and not (_is_int(length) and 0 < length <= MAX_INTEGER):
             raise error(400)
         if casing not in (None, "upper", "lower"):
             raise error(400)
