@@ -63,10 +63,80 @@ int pf_buf_write_string(pf_buf *b, const char *utf8, size_t len);
 int pf_format_double(double v, char *out);
 
 /* ---------- JSON scanning (jscan.c): spans without building values ------ */
+/* Strict RFC 8259 (see jscan.c for the one narrowing: \u escapes must form
+ * Unicode scalar values). Errors: PF_ETRUNCATED when the text ends where
+ * more was required, PF_EDEPTH past PF_MAX_DEPTH nested containers,
+ * PF_ESYNTAX for any other malformation, PF_ERANGE for a span or offset
+ * outside the buffer. Nothing past len (or past a span's end) is read. */
+typedef struct {
+    uint64_t off;   /* byte offset of the value's first character */
+    uint64_t len;   /* byte length of the value's text */
+} pf_span;
+
+/* Validates the single JSON value starting at or after `off` (leading
+ * whitespace skipped) and stores its span. What follows the value is not
+ * examined. Returns PF_OK or an error. */
+int pf_json_value_span(const char *buf, size_t len, size_t off, pf_span *out);
+/* For the JSON array that `array` holds (whitespace around it allowed
+ * inside the span, nothing else): stores the spans of its elements into out
+ * (up to cap; out may be NULL when cap is 0); returns the element count
+ * (which may exceed cap: call again with more room) or an error: the
+ * value's own error first, then PF_ESYNTAX for text after it, then
+ * PF_ETYPE if it is valid JSON but not an array. */
+int64_t pf_json_array_spans(const char *buf, size_t len, pf_span array, pf_span *out, size_t cap);
+/* The same for a JSON object: stores key spans (of the key string literal,
+ * quotes included) and value spans; returns the member count (may exceed
+ * cap). Duplicate keys are all reported, in order. */
+int64_t pf_json_object_spans(const char *buf, size_t len, pf_span object,
+                             pf_span *keys, pf_span *values, size_t cap);
+
 
 /* ---------- Batch: deferred JSON-RPC calls (batch.c) ---------- */
 
 /* ---------- Demux: map a JSON-RPC response back to its calls (demux.c) -- */
+#define PF_RESPONSE_ARRAY 1     /* a top-level array of entries */
+#define PF_RESPONSE_ERROR 2     /* a top-level object with "error" */
+#define PF_RESPONSE_OTHER 3     /* any other valid JSON value */
+
+#define PF_SLOT_MISSING 0       /* no entry carried this call's id */
+#define PF_SLOT_OK 1            /* "status": "ok" */
+#define PF_SLOT_FAILED 2        /* "status" other than "ok" (string or list) */
+#define PF_SLOT_ERROR 3         /* "error" and no "status" */
+#define PF_SLOT_BARE 4          /* neither "status" nor "error" */
+
+typedef struct {
+    int32_t state;              /* PF_SLOT_* */
+    int32_t duplicates;         /* further entries that carried the same id */
+    int64_t position;           /* index of the entry in the response array */
+    pf_span status;             /* JSON text of "status" (len 0: absent) */
+    pf_span result;             /* JSON text of "result" (len 0: absent) */
+    pf_span error;              /* JSON text of "error" (len 0: absent) */
+} pf_slot;
+
+typedef struct {
+    int32_t kind;               /* PF_RESPONSE_* */
+    pf_span error;              /* PF_RESPONSE_ERROR: the "error" value */
+    uint64_t entries;           /* entries in the array */
+    uint64_t unknown_ids;       /* entries whose id matched no call */
+    uint64_t duplicate_ids;     /* entries whose id was already seen */
+    uint64_t missing;           /* calls with no entry */
+    uint64_t without_id;        /* entries with no "id" (or not an object) */
+} pf_demux_info;
+
+/* One pass over body, which must be one valid JSON value (jscan.c's rules)
+ * with only whitespace around it. Call k (0 <= k < ncalls) was sent with
+ * id first_id + k; slots has ncalls elements, filled in call order. An id
+ * is an integer literal or a string whose decoded text is one
+ * (-?(0|[1-9][0-9]*)), within int64; any other id counts in unknown_ids.
+ * Member names are compared after decoding escapes; of duplicate members
+ * the last wins (as in orjson/json.loads). "ok" is a "status" string that
+ * decodes to ok. The first entry with a given id wins; later ones are
+ * counted in its slot's duplicates. Returns PF_OK, PF_EARG (info NULL, or
+ * slots NULL with ncalls > 0), or the error for a body that is not valid
+ * JSON (slots and info then undefined). */
+int pf_demux(const char *body, size_t len, int64_t first_id, size_t ncalls,
+             pf_slot *slots, pf_demux_info *info);
+
 
 /* ---------- Series: columnar (timestamp, value) buffers (series.c) ------ */
 #define PF_VALUE_INT 1

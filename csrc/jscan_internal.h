@@ -1,0 +1,163 @@
+/*
+ * Tokenizer helpers shared by jscan.c, demux.c and entries.c (not part of
+ * the cdef). Every helper reads s[*pos .. end) only and reports the first
+ * error in left-to-right order, exactly as pyonep_fast/_core/jscan.py does:
+ * PF_ETRUNCATED when the text ends where more was required, PF_ESYNTAX for
+ * anything else, PF_EDEPTH past PF_MAX_DEPTH open containers.
+ */
+#ifndef PF_JSCAN_INTERNAL_H
+#define PF_JSCAN_INTERNAL_H
+#include "pyonep_fast.h"
+
+/* What a number's text holds, for callers that convert it (entries.c). */
+typedef struct {
+    uint64_t mantissa;      /* the first 19 significant digits */
+    uint64_t nsig;          /* significant digits (leading zeros excluded) */
+    int64_t nfrac;          /* digits after the decimal point */
+    int64_t exp10;          /* the explicit exponent, saturated at +-PF_EXP_SATURATION */
+    int negative;
+    int integer;            /* neither fraction nor exponent */
+} pf_number_info;
+
+#define PF_EXP_SATURATION 1000000000000000LL
+
+static inline int pf_is_ws(uint8_t c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline int pf_is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline size_t pf_skip_ws(const uint8_t *s, size_t end, size_t p)
+{
+    while (p < end && pf_is_ws(s[p]))
+        p++;
+    return p;
+}
+
+/* Validates the number at s[*pos] (which the caller saw start with '-' or
+ * a digit, or not: a bad first character is PF_ESYNTAX) and moves *pos
+ * past it. The grammar is RFC 8259's; what follows the number is the
+ * caller's business (so "01" scans as "0"). info may be NULL. */
+static inline int pf_scan_number(const uint8_t *s, size_t end, size_t *pos, pf_number_info *info)
+{
+    size_t p = *pos;
+    uint64_t mantissa = 0, nsig = 0;
+    int64_t nfrac = 0, exp10 = 0;
+    int negative = 0, integer = 1, exp_negative = 0;
+
+#define PF_TAKE_DIGIT()                                         \
+    do {                                                        \
+        unsigned digit_ = (unsigned)(s[p] - '0');               \
+        if (nsig != 0 || digit_ != 0) {                         \
+            if (nsig < 19)                                      \
+                mantissa = mantissa * 10 + digit_;              \
+            nsig++;                                             \
+        }                                                       \
+        p++;                                                    \
+    } while (0)
+
+    if (p >= end)
+        return PF_ETRUNCATED;
+    if (s[p] == '-') {
+        negative = 1;
+        if (++p == end)
+            return PF_ETRUNCATED;
+    }
+    if (s[p] == '0') {
+        p++;
+    } else if (s[p] >= '1' && s[p] <= '9') {
+        do
+            PF_TAKE_DIGIT();
+        while (p < end && pf_is_digit(s[p]));
+    } else {
+        return PF_ESYNTAX;
+    }
+    if (p < end && s[p] == '.') {
+        integer = 0;
+        if (++p == end)
+            return PF_ETRUNCATED;
+        if (!pf_is_digit(s[p]))
+            return PF_ESYNTAX;
+        do {
+            PF_TAKE_DIGIT();
+            nfrac++;
+        } while (p < end && pf_is_digit(s[p]));
+    }
+    if (p < end && (s[p] | 0x20) == 'e') {
+        integer = 0;
+        if (++p == end)
+            return PF_ETRUNCATED;
+        if (s[p] == '+' || s[p] == '-') {
+            exp_negative = s[p] == '-';
+            if (++p == end)
+                return PF_ETRUNCATED;
+        }
+        if (!pf_is_digit(s[p]))
+            return PF_ESYNTAX;
+        do {
+            if (exp10 < PF_EXP_SATURATION)
+                exp10 = exp10 * 10 + (s[p] - '0');
+            p++;
+        } while (p < end && pf_is_digit(s[p]));
+        if (exp10 > PF_EXP_SATURATION)
+            exp10 = PF_EXP_SATURATION;
+    }
+#undef PF_TAKE_DIGIT
+    if (info) {
+        info->mantissa = mantissa;
+        info->nsig = nsig;
+        info->nfrac = nfrac;
+        info->exp10 = exp_negative ? -exp10 : exp10;
+        info->negative = negative;
+        info->integer = integer;
+    }
+    *pos = p;
+    return PF_OK;
+}
+
+/* Validates the string literal at s[*pos] (which must be '"'), UTF-8 and
+ * escapes included; moves *pos past the closing quote. *escaped (may be
+ * NULL) tells whether the literal holds a backslash. */
+int pf_scan_string(const uint8_t *s, size_t end, size_t *pos, int *escaped);
+
+/* Validates one value at s[*pos] (leading whitespace skipped) and moves
+ * *pos past it. depth is the number of containers already open around it. */
+int pf_scan_value(const uint8_t *s, size_t end, size_t *pos, int depth);
+
+/* Decodes a string literal that pf_scan_string accepted (span includes the
+ * quotes) into UTF-8 at out, which has room for literal.len bytes (the
+ * decoded text is never longer); returns the decoded length. */
+size_t pf_unescape(const uint8_t *s, pf_span literal, char *out);
+
+/* Decodes a validated string literal into out (cap bytes); returns the
+ * decoded length, or -1 if it needs more than cap bytes. */
+int64_t pf_decode_bounded(const uint8_t *s, pf_span literal, char *out, size_t cap);
+
+/* Parses a validated string literal holding exactly an integer literal
+ * (-?(0|[1-9][0-9]*), escapes decoded) within int64; 1 on success. */
+int pf_string_int64(const uint8_t *s, pf_span literal, int64_t *out);
+
+/* Converts a validated integer literal's text (info->integer) to int64;
+ * 1 on success, 0 when it is out of range. */
+static inline int pf_integer_int64(const pf_number_info *info, int64_t *out)
+{
+    if (info->nsig > 19)
+        return 0;
+    if (info->negative) {
+        if (info->mantissa > (uint64_t)INT64_MAX + 1)
+            return 0;
+        /* -(2^63) without signed overflow */
+        *out = info->mantissa == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)info->mantissa;
+    } else {
+        if (info->mantissa > (uint64_t)INT64_MAX)
+            return 0;
+        *out = (int64_t)info->mantissa;
+    }
+    return 1;
+}
+
+#endif
