@@ -189,3 +189,20 @@ def test_large_series_chunks_and_compaction(rpc, fresh_client, server):
     chunks = server.store.get(port).series.chunks
     assert len(chunks) < 10
     assert all(a.t_last < b.t_first for a, b in zip(chunks, chunks[1:]))
+
+
+def test_bulk_path_equals_general_path(rpc, fresh_client):
+    """Sorted numeric batches take the list-at-a-time path; shuffled ones the
+    per-entry path: the stored points must be the same."""
+    cik = fresh_client["cik"]
+    entries = [[t, t * 7 if t % 3 else t * 0.25] for t in range(1, 3001)]
+    for fmt in ("float", "integer"):
+        bulk = make_dataport(rpc, cik, fmt)
+        general = make_dataport(rpc, cik, fmt)
+        first = one(rpc, cik, "recordbatch", bulk, entries)
+        second = one(rpc, cik, "recordbatch", general, list(reversed(entries)))
+        in_order = lambda entry: sorted(entry["status"]) if isinstance(entry["status"], list) else entry["status"]
+        assert in_order(first) == in_order(second)
+        read = {"limit": 5000, "sort": "asc"}
+        assert ok(rpc, cik, "read", bulk, read) == ok(rpc, cik, "read", general, read)
+        assert orjson.dumps(ok(rpc, cik, "read", bulk, read)) == orjson.dumps(ok(rpc, cik, "read", general, read))
