@@ -62,15 +62,16 @@ CREATE TABLE IF NOT EXISTS prov_shares (
     model INTEGER NOT NULL, vendor TEXT NOT NULL, PRIMARY KEY (model, vendor));
 """
 
+
 class Model:
     """A row of prov_models plus who is acting on it."""
 
     __slots__ = ("id", "vendor", "name", "rid", "code", "options", "as_sharer")
 
-    def __init__(self, row, as_sharer=None):
+    def __init__(self, row):
         self.id, self.vendor, self.name, self.rid, self.code, options = row
         self.options = options.split(",") if options else []
-        self.as_sharer = as_sharer  # the calling vendor when it acts through a share
+        self.as_sharer = None  # the calling vendor when it acts through a share
 
 
 class Provisioning(ContentEndpoints):
