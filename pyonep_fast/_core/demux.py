@@ -20,6 +20,7 @@ json.loads instead, with integers typed as orjson types them (int within
 import json
 import operator
 import re
+import struct
 
 import orjson
 
@@ -133,6 +134,17 @@ class _Demux:
         """The decoded "error" of call i's entry, or NO_RESULT."""
         return self._member(self._slot(self._index(i))[5])
 
+    # Whole-response views, for batches of thousands of calls where a
+    # Python call per slot would cost more than the demultiplexing itself.
+
+    def states(self):
+        """[state(0), state(1), ...]."""
+        return [self._slot(i)[0] for i in range(self._ncalls)]
+
+    def has_results(self):
+        """[whether call i's entry carries a "result", for each call]."""
+        return [self._slot(i)[4][1] > 0 for i in range(self._ncalls)]
+
 
 class CDemux(_Demux):
     """csrc/demux.c: one C call per response; slots live in one cffi array."""
@@ -159,6 +171,25 @@ class CDemux(_Demux):
         slot = self._slots[i]
         return (slot.state, slot.duplicates, slot.position, (slot.status.off, slot.status.len),
                 (slot.result.off, slot.result.len), (slot.error.off, slot.error.len))
+
+    def _field(self, offset, fmt):
+        """The `fmt` item at byte `offset` of every slot, read from the slot
+        array in one strided slice."""
+        if not self._ncalls:
+            return []
+        ffi, _ = native()
+        item = struct.calcsize(fmt)
+        view = memoryview(ffi.buffer(self._slots)).cast(fmt)
+        return view[offset // item::ffi.sizeof("pf_slot") // item].tolist()
+
+    def states(self):
+        ffi, _ = native()
+        return self._field(ffi.offsetof("pf_slot", "state"), "i")
+
+    def has_results(self):
+        ffi, _ = native()
+        lengths = self._field(ffi.offsetof("pf_slot", "result") + ffi.offsetof("pf_span", "len"), "Q")
+        return [length > 0 for length in lengths]
 
 
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
