@@ -92,6 +92,30 @@ int64_t pf_json_object_spans(const char *buf, size_t len, pf_span object,
 
 
 /* ---------- Batch: deferred JSON-RPC calls (batch.c) ---------- */
+typedef struct pf_batch pf_batch;
+
+pf_batch *pf_batch_new(void);                 /* NULL if out of memory */
+void pf_batch_free(pf_batch *b);
+void pf_batch_clear(pf_batch *b);             /* no calls, memory kept */
+size_t pf_batch_count(const pf_batch *b);
+/* Queues one call: procedure (UTF-8, escaped once here; PF_EUTF8 if
+ * invalid) and its arguments as an already encoded JSON array (copied once
+ * into the batch's arena, not re-validated; PF_EARG if empty). O(1)
+ * amortised. Returns the call's index; on error nothing is queued. */
+int64_t pf_batch_add(pf_batch *b, const char *procedure, size_t procedure_len,
+                     const char *arguments_json, size_t arguments_len);
+/* Writes into out (reset first) one complete request body
+ *   {"auth":AUTH,"calls":[{"id":ID,"procedure":"P","arguments":ARGS},...]}
+ * holding calls first, first+1, ... : as many as fit both max_calls and
+ * max_bytes (a single call larger than max_bytes still goes out alone).
+ * Call k of the batch gets id first_id + k. auth_json is written verbatim
+ * (PF_EARG if empty). Returns the number of calls written (>= 1), 0 if
+ * first >= count (out left empty), PF_EARG for max_calls 0, PF_ERANGE if
+ * the id of a call considered for the body overflows int64, or another
+ * error. */
+int64_t pf_batch_encode(const pf_batch *b, size_t first, const char *auth_json, size_t auth_len,
+                        int64_t first_id, size_t max_calls, size_t max_bytes, pf_buf *out);
+
 
 /* ---------- Demux: map a JSON-RPC response back to its calls (demux.c) -- */
 #define PF_RESPONSE_ARRAY 1     /* a top-level array of entries */
