@@ -1,4 +1,6 @@
 """The Provisioning API's wire formats (pure functions of the server side)."""
+from urllib.parse import urlencode
+
 import orjson
 import pytest
 from aiohttp import web
@@ -130,3 +132,13 @@ def test_ranges_json_is_compact():
     assert wire.ranges_json([]) == b"[]"
     assert orjson.loads(wire.ranges_json([("base10", 3, None, 1, 2)])) == [
         {"format": "base10", "length": 3, "casing": None, "first": 1, "last": 2}]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["sn", "sn[]", "extra", "options[]"]),
+                          st.text(st.characters(blacklist_categories=("Cs",)))), max_size=8))
+def test_form_round_trip(pairs):
+    """What a client form-encodes (pyonep's urlencode), the server reads back."""
+    expected = {}
+    for key, value in pairs:
+        expected.setdefault(key.removesuffix("[]"), []).append(value)
+    assert wire.parse_form(urlencode(pairs).encode()) == expected
