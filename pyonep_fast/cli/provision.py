@@ -9,6 +9,7 @@
 Each command prints the response body; an API error prints
 `<status> <reason>` to stderr and exits 1.
 """
+import argparse
 import mimetypes
 import os
 import sys
@@ -20,7 +21,7 @@ from ..provision import CSV_CONTENT_TYPE, PROVISION_MANAGE_CONTENT, PROVISION_MA
 
 def register(subparsers):
     parser = subparsers.add_parser("provision", help="models, serial numbers, activation, content",
-                                   description=__doc__.split("\n\n")[0])
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=os.environ.get("PYONEP_FAST_URL"),
                         help="server base URL (default: $PYONEP_FAST_URL)")
     key = parser.add_mutually_exclusive_group()
