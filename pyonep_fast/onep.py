@@ -1,0 +1,475 @@
+"""`OnepV1`: pyonep 0.13.8's One Platform RPC client, on the C core.
+
+Same constructor, methods, `arguments` arrays, return shapes and
+exceptions as `pyonep.onep.OnepV1` (spec/onep-rpc.md section 4), and the
+same hooks for programs that subclass it (`_callJsonRPC`, `_call`,
+`_composeCalls`). Every request, single or deferred, takes one path: the
+calls go into a `_core.batch.Batch` (arguments encoded once, with orjson),
+the batch writes the request body(ies), `transport.Transport` sends them
+over pooled keep-alive connections, and `_core.demux.demux` maps the
+response entries back to their calls by id in one pass, decoding results
+only when they are returned.
+
+Differences from pyonep 0.13.8, each fixing a bug that lost data or
+misrouted results:
+
+* `send_deferred` returns the triples in request order; pyonep kept the
+  server's order.
+* A response entry is matched to the call with its id in O(1), the first
+  entry with an id wins; pyonep scanned all calls for every entry (the last
+  match won, an entry with an unknown id paired with None, a missing "id"
+  raised KeyError). Entries whose id matches no call are ignored.
+* A single call that gets no response entry raises OnePlatformException
+  (pyonep raised IndexError, or returned the answer of another id).
+* Calls queued for an auth by another thread while `send_deferred` is in
+  flight stay queued for the next send; pyonep's `finally` dropped them.
+* The connection is always kept alive and pooled (`reuseconnection` is
+  accepted and ignored); `close()` closes the pooled connections and the
+  next call reconnects (pyonep raised AttributeError after close() with
+  reuseconnection=True).
+* `agent` is sent as the User-Agent; pyonep's fresh requests session
+  overwrote it with python-requests' own.
+* Arguments are encoded when a call is made or queued, and values JSON
+  cannot carry (NaN, infinity, bytes, arbitrary objects) raise EncodeError
+  at that point; pyonep sent NaN as a bare `NaN` token, which the platform
+  answers with a parse error for the whole request.
+* Large deferred batches are split into several requests (by count and
+  size) sent over several connections at once; results keep call order.
+* Hand-built `callrequests` whose ids are not consecutive integers are
+  renumbered on the wire (the triples still hold the caller's dicts).
+* `wait` (notimeout) keeps a connect timeout; only the read waits forever.
+"""
+import json
+import logging
+import shlex
+import threading
+
+import orjson
+
+from . import transport
+from ._core.batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_CALLS, Batch
+from ._core.demux import ERROR, FAILED, OK, demux
+from ._core import ENONFINITE, ETYPE
+from .exceptions import (DecodeError, EncodeError, JsonRPCRequestException, OneException,
+                         OnePlatformException)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = "/onep:v1/rpc/process"
+
+# Procedures that change nothing: a request made only of these may be re-sent
+# on a fresh connection when the server drops a reused one mid-request.
+READ_ONLY_PROCEDURES = frozenset(("read", "info", "listing", "lookup", "usage", "wait"))
+
+
+class FORMATS:
+    STRING = "string"
+    FLOAT = "float"
+    INTEGER = "integer"
+
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _plain(value):
+    """json.dumps fallback for NumPy values and other array-likes."""
+    tolist = getattr(value, "tolist", None)
+    if tolist is not None:
+        return tolist()
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def encode_json(value):
+    """Compact UTF-8 JSON of a Python value, as json.dumps would read it
+    back: tuples are arrays, non-string keys become strings, ints of any
+    size are exact. NaN and infinity raise EncodeError (orjson would write
+    null, json.dumps a bare NaN)."""
+    try:
+        data = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, or unsupported
+        data = None
+    # orjson writes NaN/inf as null; a null in the output (rare in RPC
+    # arguments) sends us through the strict encoder to tell them apart.
+    # Looking for the byte "n" first is a memchr: numeric data never has one.
+    if data is None or (b"n" in data and b"null" in data):
+        try:
+            data = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                              allow_nan=False, default=_plain).encode("utf-8")
+        except ValueError as exc:  # NaN / infinity; UnicodeEncodeError (lone surrogates)
+            code = ENONFINITE if "Out of range float" in str(exc) else ETYPE
+            raise EncodeError(code, f"cannot encode as JSON: {exc}") from None
+        except (TypeError, RecursionError) as exc:
+            raise EncodeError(ETYPE, f"cannot encode as JSON: {exc}") from None
+    return data
+
+
+class _Calls(list):
+    """The call dicts of one request, plus their pre-encoded Batch (so a
+    list that travels through an overridden _callJsonRPC is not encoded
+    twice; it is used only while the list is as long as the batch), the
+    first id, and whether every call is read-only."""
+
+    __slots__ = ("batch", "first_id", "read_only")
+
+
+def _auth_key(auth):
+    """pyonep's queue key: a string auth as is, a dict as "{k1:v1,k2:v2}"."""
+    if isinstance(auth, str):
+        return auth
+    return "{" + ",".join(f"{key}:{auth[key]}" for key in sorted(auth)) + "}"
+
+
+class _Queue:
+    __slots__ = ("pairs", "batch", "notimeout", "read_only")
+
+    def __init__(self):
+        self.notimeout = False
+        self.reset()
+
+    def reset(self):
+        self.pairs = []
+        self.batch = Batch()
+        self.read_only = True
+
+
+class DeferredRequests:
+    """Per-auth queues of deferred calls, keyed as pyonep keys them.
+
+    Each call's arguments are encoded into the queue's Batch when it is
+    added; the (method, args) pairs are kept for the returned triples."""
+
+    def __init__(self):
+        self._queues = {}
+        self._lock = threading.Lock()
+
+    def add(self, auth, method, args, notimeout=False):
+        encoded = encode_json(args)
+        key = auth if isinstance(auth, str) else _auth_key(auth)
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue is None:
+                queue = self._queues[key] = _Queue()
+            queue.pairs.append((method, args))
+            queue.batch.add(method, encoded)
+            if queue.read_only and method not in READ_ONLY_PROCEDURES:
+                queue.read_only = False
+            if notimeout:
+                queue.notimeout = True  # never reset, as in pyonep
+
+    def reset(self, auth):
+        """Forget the queued calls (the notimeout flag stays)."""
+        with self._lock:
+            queue = self._queues.get(_auth_key(auth))
+            if queue is not None:
+                queue.reset()
+
+    def has_requests(self, auth):
+        queue = self._queues.get(_auth_key(auth))
+        return bool(queue is not None and queue.pairs)
+
+    def get_method_args_pairs(self, auth):
+        queue = self._queues.get(_auth_key(auth))
+        return queue.pairs if queue is not None else []
+
+    def get_notimeout(self, auth):
+        queue = self._queues.get(_auth_key(auth))
+        return queue.notimeout if queue is not None else False
+
+    def take(self, auth):
+        """(pairs, batch, read_only, notimeout) of the queued calls, leaving
+        the queue empty; JsonRPCRequestException if nothing is queued."""
+        with self._lock:
+            queue = self._queues.get(_auth_key(auth))
+            if queue is None or not queue.pairs:
+                raise JsonRPCRequestException("No deferred requests to send.")
+            taken = queue.pairs, queue.batch, queue.read_only, queue.notimeout
+            queue.reset()
+            return taken
+
+
+def _redacted_auth(auth):
+    if not isinstance(auth, dict):
+        return auth
+    return {key: ("<redacted>" if key in ("cik", "token") else value) for key, value in auth.items()}
+
+
+class OnepV1:
+    """One Platform RPC client with pyonep 0.13.8's interface (spec 4.2)."""
+
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    _loggedrequests = []
+
+    #: Limits for one request body; larger deferred batches are split.
+    max_calls_per_request = DEFAULT_MAX_CALLS
+    max_bytes_per_request = DEFAULT_MAX_BYTES
+
+    def __init__(self, host=transport.ONE_PLATFORM_HOST, port="443", url=DEFAULT_PATH, https=True,
+                 httptimeout=10, agent=None, reuseconnection=False, logrequests=False,
+                 curldebug=False, startid=0):
+        self.host = f"{host}:{port}"
+        self.https = https
+        self.url = url
+        self.httptimeout = int(httptimeout)
+        self.reuseconnection = reuseconnection
+        self.logrequests = logrequests
+        self.curldebug = curldebug
+        self.startid = startid
+        self.deferred = DeferredRequests()
+        self._clientid = None
+        self._resourceid = None
+        self._id_lock = threading.Lock()
+        if agent is not None:
+            self.headers["User-Agent"] = agent  # class-level, shared: as pyonep
+        scheme = "https" if https else "http"
+        self.onephttp = transport.Transport(f"{scheme}://{host}:{port}", timeout=self.httptimeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Close the pooled connections; the next call opens new ones."""
+        self.onephttp.close()
+
+    def loggedrequests(self):
+        """The request dicts sent by OnepV1 instances with logrequests set
+        (one list shared by all instances, as in pyonep)."""
+        return self._loggedrequests
+
+    # ---- auth -----------------------------------------------------------
+
+    def connect_as(self, clientid):
+        """Act as the client `clientid` (a descendant of the auth's client)."""
+        self._clientid = clientid
+        self._resourceid = None
+
+    def connect_owner(self, resourceid):
+        """Act as the owner of `resourceid`."""
+        self._resourceid = resourceid
+        self._clientid = None
+
+    def _getAuth(self, auth):
+        if isinstance(auth, dict):
+            return auth
+        if self._clientid is not None:
+            return {"cik": auth, "client_id": self._clientid}
+        if self._resourceid is not None:
+            return {"cik": auth, "resource_id": self._resourceid}
+        return {"cik": auth}
+
+    # ---- the call path ----------------------------------------------------
+
+    def _reserve_ids(self, count):
+        with self._id_lock:
+            first = self.startid
+            self.startid = first + count
+        return first
+
+    def _composeCalls(self, procedures, batch=None, read_only=None):
+        """Call dicts with ids from startid for [(procedure, arguments), ...].
+        `batch`, when given, already holds exactly these calls encoded (and
+        read_only says whether they are all read-only procedures)."""
+        first = self._reserve_ids(len(procedures))
+        calls = _Calls([{"id": call_id, "procedure": procedure, "arguments": arguments}
+                        for call_id, (procedure, arguments) in enumerate(procedures, first)])
+        if batch is None:
+            batch = Batch()
+            for procedure, arguments in procedures:
+                batch.add(procedure, encode_json(arguments))
+        if read_only is None:
+            read_only = all(procedure in READ_ONLY_PROCEDURES for procedure, _ in procedures)
+        calls.batch = batch
+        calls.first_id = first
+        calls.read_only = read_only
+        return calls
+
+    def _call(self, method, auth, arg, defer, notimeout=False):
+        if defer:
+            self.deferred.add(auth, method, arg, notimeout=notimeout)
+            return True
+        calls = self._composeCalls([(method, arg)])
+        return self._callJsonRPC(auth, calls, notimeout=notimeout)
+
+    def _callJsonRPC(self, auth, callrequests, returnreq=False, notimeout=False):
+        """Send callrequests (call dicts) in one logical request. Returns the
+        [(call, isok, value), ...] triples in call order with returnreq,
+        else (isok, value) of the first call."""
+        authdict = self._getAuth(auth)
+        if self.logrequests:
+            self._loggedrequests.append({"auth": authdict, "calls": callrequests})
+        triples = self._exchange(authdict, callrequests, notimeout)
+        if returnreq:
+            return triples
+        if not triples:
+            raise OnePlatformException("No response for the call with id "
+                                       f"{callrequests[0].get('id') if callrequests else None}")
+        return triples[0][1:]
+
+    def _prepared(self, callrequests):
+        """(batch, first wire id, read-only) for callrequests."""
+        batch = getattr(callrequests, "batch", None)
+        if batch is not None and len(batch) == len(callrequests):
+            return batch, callrequests.first_id, callrequests.read_only
+        batch = Batch()
+        for call in callrequests:
+            batch.add(call["procedure"], encode_json(call["arguments"]))
+        first = callrequests[0].get("id")
+        consecutive = type(first) is int and all(
+            call.get("id") == call_id for call_id, call in enumerate(callrequests, first))
+        read_only = all(call["procedure"] in READ_ONLY_PROCEDURES for call in callrequests)
+        return batch, first if consecutive else self._reserve_ids(len(callrequests)), read_only
+
+    def _exchange(self, authdict, callrequests, notimeout):
+        if not callrequests:
+            raise JsonRPCRequestException("No calls to send.")
+        batch, first_id, idempotent = self._prepared(callrequests)
+        auth_json = encode_json(authdict)
+        parts = batch.bodies(auth_json, first_id, self.max_calls_per_request,
+                             self.max_bytes_per_request)
+        timeout = (self.httptimeout, None) if notimeout else self.httptimeout
+        if self.curldebug and log.isEnabledFor(logging.DEBUG):
+            for body, _, _ in parts:
+                log.debug("%s", self._curl(body, authdict, auth_json, timeout))
+        if len(parts) == 1:
+            responses = [self.onephttp.request("POST", self.url, parts[0][0], self.headers,
+                                               timeout, idempotent)]
+        else:
+            responses = self.onephttp.request_many("POST", self.url, [body for body, _, _ in parts],
+                                                   self.headers, timeout, idempotent)
+        triples = []
+        for (_, first_index, count), response in zip(parts, responses):
+            self._demux_into(triples, response.data, callrequests, first_id, first_index, count)
+        return triples
+
+    @staticmethod
+    def _demux_into(triples, body, callrequests, first_id, first_index, count):
+        """Append (call, isok, value) for the calls of one response body."""
+        try:
+            answer = demux(body, first_id + first_index, count)
+        except DecodeError as exc:
+            text = body.decode("utf-8", errors="replace")
+            raise OnePlatformException(f"Exception while parsing JSON response: {text}\n{exc}") from None
+        if answer.kind == "error":
+            raise OnePlatformException(str(answer.request_error))
+        if answer.kind != "array":
+            raise OneException("Unknown error")
+        calls = callrequests[first_index:first_index + count]
+        for k, (call, state, with_result) in enumerate(zip(calls, answer.states(),
+                                                          answer.has_results())):
+            if state == OK:
+                triples.append((call, True, answer.result(k) if with_result else "ok"))
+            elif state == FAILED:
+                triples.append((call, False, answer.status(k)))
+            elif state == ERROR:
+                raise OnePlatformException(str(answer.error(k)))
+            # MISSING or BARE: no answer for this call, as pyonep skips them
+
+    def _curl(self, body, authdict, auth_json, timeout):
+        """The request as a curl command line, CIK and token redacted."""
+        prefix = b'{"auth":' + auth_json
+        if body.startswith(prefix):
+            body = b'{"auth":' + encode_json(_redacted_auth(authdict)) + body[len(prefix):]
+        parts = ["curl", self.onephttp.base_url + self.url, "-X", "POST"]
+        read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+        if read_timeout is not None:
+            parts += ["-m", str(read_timeout)]
+        for name, value in self.headers.items():
+            parts += ["-H", f"{name}: {value}"]
+        parts += ["-d", body.decode("utf-8", errors="replace")]
+        return " ".join(shlex.quote(part) for part in parts)
+
+    # ---- deferred requests ------------------------------------------------
+
+    def has_deferred(self, auth):
+        return self.deferred.has_requests(auth)
+
+    def send_deferred(self, auth):
+        """Send every call deferred for `auth` (in as many requests as the
+        size limits need); [(call, isok, value), ...] in the order queued."""
+        pairs, batch, read_only, notimeout = self.deferred.take(auth)
+        calls = self._composeCalls(pairs, batch, read_only)
+        return self._callJsonRPC(auth, calls, returnreq=True, notimeout=notimeout)
+
+    # ---- RPC procedures (spec 4.3) ----------------------------------------
+
+    def activate(self, auth, codetype, code, defer=False):
+        return self._call("activate", auth, [codetype, code], defer)
+
+    def create(self, auth, type, desc, defer=False):
+        return self._call("create", auth, [type, desc], defer)
+
+    def createDataport(self, auth, desc, defer=False):
+        return self._call("create", auth, ["dataport", desc], defer)
+
+    def deactivate(self, auth, codetype, code, defer=False):
+        return self._call("deactivate", auth, [codetype, code], defer)
+
+    def drop(self, auth, resource, defer=False):
+        return self._call("drop", auth, [resource], defer)
+
+    def flush(self, auth, resource, options=None, defer=False):
+        args = [resource] if options is None else [resource, options]
+        return self._call("flush", auth, args, defer)
+
+    def grant(self, auth, resource, permissions, ttl=None, defer=False):
+        args = [resource, permissions] if ttl is None else [resource, permissions, {"ttl": ttl}]
+        return self._call("grant", auth, args, defer)
+
+    def info(self, auth, resource, options={}, defer=False):
+        return self._call("info", auth, [resource, options], defer)
+
+    def listing(self, auth, types, options=None, resource=None, defer=False):
+        if options is None:
+            args = [types]  # oldest form; resource is ignored, as in pyonep
+        elif resource is None:
+            args = [types, options]
+        else:
+            args = [resource, types, options]
+        return self._call("listing", auth, args, defer)
+
+    def lookup(self, auth, type, mapping, defer=False):
+        return self._call("lookup", auth, [type, mapping], defer)
+
+    def map(self, auth, resource, alias, defer=False):
+        return self._call("map", auth, ["alias", resource, alias], defer)
+
+    def move(self, auth, resource, destinationresource, options={"aliases": True}, defer=False):
+        return self._call("move", auth, [resource, destinationresource, options], defer)
+
+    def read(self, auth, resource, options, defer=False):
+        return self._call("read", auth, [resource, options], defer)
+
+    def record(self, auth, resource, entries, options={}, defer=False):
+        return self._call("record", auth, [resource, entries, options], defer)
+
+    def recordbatch(self, auth, resource, entries, defer=False):
+        return self._call("recordbatch", auth, [resource, entries], defer)
+
+    def revoke(self, auth, codetype, code, defer=False):
+        return self._call("revoke", auth, [codetype, code], defer)
+
+    def share(self, auth, resource, options={}, defer=False):
+        return self._call("share", auth, [resource, options], defer)
+
+    def tag(self, auth, resource, action, tag, defer=False):
+        return self._call("tag", auth, [resource, action, tag], defer)
+
+    def unmap(self, auth, alias, defer=False):
+        return self._call("unmap", auth, ["alias", alias], defer)
+
+    def update(self, auth, resource, desc={}, defer=False):
+        return self._call("update", auth, [resource, desc], defer)
+
+    def usage(self, auth, resource, metric, starttime, endtime, defer=False):
+        return self._call("usage", auth, [resource, metric, starttime, endtime], defer)
+
+    def wait(self, auth, resource, options, defer=False):
+        return self._call("wait", auth, [resource, options], defer, notimeout=True)
+
+    def write(self, auth, resource, value, options={}, defer=False):
+        return self._call("write", auth, [resource, value, options], defer)
+
+    def writegroup(self, auth, entries, defer=False):
+        return self._call("writegroup", auth, [entries], defer)

@@ -1,0 +1,107 @@
+"""pyonep_fast.compat: upstream import names resolve to ours, and an unchanged
+pyonep program runs against the embedded server."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyonep_fast import compat, exceptions, onep, transport
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pyonep_program.py"
+
+
+@pytest.fixture
+def installed():
+    compat.install()
+    yield
+    compat.uninstall()
+
+
+def test_upstream_names_resolve_to_ours(installed):
+    import pyonep
+    import pyonep.exceptions
+    from pyonep import onep as upstream_onep
+    from pyonep.onep import DeferredRequests, OnepV1
+
+    assert pyonep.__version__ == "0.13.8"
+    assert upstream_onep is onep
+    assert OnepV1 is onep.OnepV1 and pyonep.OnepV1 is onep.OnepV1
+    assert DeferredRequests is onep.DeferredRequests and pyonep.DeferredRequests is DeferredRequests
+    assert pyonep.exceptions is exceptions
+    assert pyonep.exceptions.OnePlatformException is exceptions.OnePlatformException
+    assert onep.__spec__.name == "pyonep_fast.onep"  # our module keeps its own identity
+    with pytest.raises(AttributeError):
+        pyonep.no_such_thing
+
+
+def test_provision_and_datastore_are_mapped_lazily(installed):
+    import pyonep
+
+    assert "pyonep.provision" not in sys.modules or sys.modules["pyonep.provision"].__name__ == \
+        "pyonep_fast.provision"
+    from pyonep.provision import Provision
+
+    import pyonep_fast.provision
+    assert Provision is pyonep_fast.provision.Provision is pyonep.Provision
+    import pyonep.datastore
+
+    import pyonep_fast.datastore
+    assert pyonep.datastore is pyonep_fast.datastore
+
+
+def test_uninstall_forgets_the_names():
+    compat.install()
+    import pyonep  # noqa: F401
+    compat.uninstall()
+    assert "pyonep" not in sys.modules
+    with pytest.raises(ImportError):
+        import pyonep  # noqa: F401,F811
+
+
+def test_unchanged_program_runs_against_the_server(server, fresh_client, tmp_path):
+    environment = dict(os.environ, PYONEP_FAST_URL=server.url)
+    result = subprocess.run(
+        [sys.executable, "-m", "pyonep_fast.compat", str(EXAMPLE), fresh_client["cik"]],
+        env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "pyonep 0.13.8",
+        "create: True 40",
+        "map: True ok",
+        "write: True ok",
+        "read back value: 21.5",
+        "record: True ok",
+        "recordbatch: True ok",
+        "history: 1.5,2.5,3.5,4.5",
+        "listing: True 1",
+        "legacy listing: True [1, 0]",
+        "missing alias: False invalid",
+        "has deferred: True",
+        "deferred write: True ok",
+        "deferred write: True ok",
+        "deferred write: True ok",
+        "deferred read: True 30.0",
+        "has deferred after send: False",
+        "bad cik: OnePlatformException {'code': 401, 'message': 'Invalid', 'context': 'auth'}",
+    ]
+
+
+def test_main_with_url_runs_a_script_in_process(server, fresh_client, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # main() sets them up for the script
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nfrom pyonep import onep\n"
+                      "print(onep.OnepV1().lookup(sys.argv[1], 'alias', '')[0])\n")
+    try:
+        assert compat.main(["--url", server.url, str(script), fresh_client["cik"]]) == 0
+    finally:
+        compat.uninstall()
+        transport.redirect(transport.ONE_PLATFORM_HOST, None)
+    assert capsys.readouterr().out == "True\n"
+
+
+def test_main_usage():
+    assert compat.main([]) == 2
+    assert compat.main(["-m"]) == 2
