@@ -10,7 +10,7 @@ client, N serial numbers per model, all enabled. Timed, per device: POST
 /provision/activate, then one RPC `write` authenticated with the CIK it
 returned.
 
-  ours:      pyonep_fast.provision.Provision + pyonep_fast.transport (pooled
+  ours:      pyonep_fast.provision.Provision + pyonep_fast.onep.OnepV1 (pooled
              keep-alive connections), --threads devices in flight at once;
   requests:  one requests.Session (keep-alive), one request at a time, the
              way a pyonep-era script walks a fleet.
@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
+from pyonep_fast.onep import OnepV1
 from pyonep_fast.provision import Provision
 from pyonep_fast.server import spawn
 from pyonep_fast.transport import Transport
@@ -49,21 +50,24 @@ def check_write(status, data):
         raise SystemExit(f"write failed: {status} {data[:200]!r}")
 
 
+def must(answer):
+    """The result of an OnepV1 call that has to succeed."""
+    ok, result = answer
+    if not ok:
+        raise SystemExit(f"call failed: {result}")
+    return result
+
+
 def setup(url, devices, threads):
     """Vendor, template, two models with `devices` enabled serial numbers each."""
-    onep = Transport(url)
-    vendor = orjson.loads(onep.request("GET", "/api/create?vendor").data)
-
-    def call(cik, procedure, arguments):
-        body = orjson.dumps({"auth": {"cik": cik}, "calls": [{"id": 1, "procedure": procedure,
-                                                                "arguments": arguments}]})
-        return orjson.loads(onep.request("POST", RPC, body, RPC_HEADERS).data)[0].get("result")
-    template = call(vendor["cik"], "create", ["client", {"limits": {"dataport": "inherit"}}])
-    template_cik = call(vendor["cik"], "info", [template, {"key": True}])["key"]
-    port = call(template_cik, "create", ["dataport", {"format": "integer"}])
-    call(template_cik, "map", ["alias", port, "reading"])
-
+    with Transport(url) as fountain:
+        vendor = orjson.loads(fountain.request("GET", "/api/create?vendor").data)
     parts = urlsplit(url)
+    with OnepV1(parts.hostname, parts.port, https=False) as onep:
+        template = must(onep.create(vendor["cik"], "client", {"limits": {"dataport": "inherit"}}))
+        template_cik = must(onep.info(vendor["cik"], template, {"key": True}))["key"]
+        must(onep.map(template_cik, must(onep.create(template_cik, "dataport", {"format": "integer"})), "reading"))
+
     provision = Provision(parts.hostname, parts.port, manage_by_cik=False, httptimeout=60,
                           raise_api_exceptions=True)
     token = vendor["vendortoken"]
@@ -75,7 +79,6 @@ def setup(url, devices, threads):
                 provision.serialnumber_add_batch(token, model, sns[start:start + 5000])
             list(pool.map(lambda sn, m=model: provision.serialnumber_enable(token, m, sn, vendor["rid"]), sns))
     provision.close()
-    onep.close()
     return vendor["vendor"]
 
 
@@ -87,12 +90,11 @@ def run_ours(url, vendor, devices, threads):
     parts = urlsplit(url)
     provision = Provision(parts.hostname, parts.port, manage_by_cik=False, httptimeout=60,
                           raise_api_exceptions=True)
-    onep = Transport(url, pool_maxsize=threads)
+    onep = OnepV1(parts.hostname, parts.port, https=False, httptimeout=60)
 
     def device(index, sn):
         cik = provision.serialnumber_activate(MODEL_OURS, sn, vendor).body
-        response = onep.request("POST", RPC, write_body(cik, index), RPC_HEADERS)
-        check_write(response.status, response.data)
+        must(onep.write(cik, {"alias": "reading"}, index))
 
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
