@@ -109,7 +109,7 @@ class _Calls(list):
     twice; it is used only while the list is as long as the batch), the
     first id, and whether every call is read-only."""
 
-    __slots__ = ("batch", "first_id", "read_only")
+    __slots__ = ("batch", "size", "first_id", "read_only")
 
 
 def _auth_key(auth):
@@ -281,6 +281,7 @@ class OnepV1:
         if read_only is None:
             read_only = all(procedure in READ_ONLY_PROCEDURES for procedure, _ in procedures)
         calls.batch = batch
+        calls.size = len(procedures)
         calls.first_id = first
         calls.read_only = read_only
         return calls
@@ -309,9 +310,8 @@ class OnepV1:
 
     def _prepared(self, callrequests):
         """(batch, first wire id, read-only) for callrequests."""
-        batch = getattr(callrequests, "batch", None)
-        if batch is not None and len(batch) == len(callrequests):
-            return batch, callrequests.first_id, callrequests.read_only
+        if type(callrequests) is _Calls and callrequests.size == len(callrequests):
+            return callrequests.batch, callrequests.first_id, callrequests.read_only
         batch = Batch()
         for call in callrequests:
             batch.add(call["procedure"], encode_json(call["arguments"]))
@@ -326,8 +326,13 @@ class OnepV1:
             raise JsonRPCRequestException("No calls to send.")
         batch, first_id, idempotent = self._prepared(callrequests)
         auth_json = encode_json(authdict)
-        parts = batch.bodies(auth_json, first_id, self.max_calls_per_request,
-                             self.max_bytes_per_request)
+        parts = []  # batch.bodies() without its final empty encode
+        first, total = 0, len(callrequests)
+        while first < total:
+            body, count = batch.encode(auth_json, first_id, first, self.max_calls_per_request,
+                                       self.max_bytes_per_request)
+            parts.append((body, first, count))
+            first += count
         timeout = (self.httptimeout, None) if notimeout else self.httptimeout
         if self.curldebug and log.isEnabledFor(logging.DEBUG):
             for body, _, _ in parts:

@@ -364,6 +364,7 @@ class Transport:
         self._default_headers = default_headers
         self._default_names = {name.lower() for name in default_headers}
         self._default_block = _header_bytes(default_headers)
+        self._header_blocks = {}  # tuple(request headers.items()) -> framed block
         if proxy is None:
             proxy = env_proxy(self.base_url)
         self.proxy = proxy or None
@@ -475,15 +476,16 @@ class Transport:
 
     def _frame(self, method, path, body, headers):
         """The complete request bytes: request line, headers, body."""
-        header_block = self._default_block
         if headers:
-            if self._default_names.isdisjoint(name.lower() for name in headers):
-                header_block += _header_bytes(headers)
-            else:
-                merged = {name: value for name, value in self._default_headers.items()
-                          if name.lower() not in {n.lower() for n in headers}}
-                merged.update(headers)
-                header_block = _header_bytes(merged)
+            key = tuple(headers.items())
+            header_block = self._header_blocks.get(key)
+            if header_block is None:
+                header_block = self._header_block(headers)
+                if len(self._header_blocks) >= 64:  # callers with ever-changing headers
+                    self._header_blocks.clear()
+                self._header_blocks[key] = header_block
+        else:
+            header_block = self._default_block
         if body is None and method in IDEMPOTENT_METHODS:
             length = b""
         else:
@@ -493,6 +495,16 @@ class Transport:
             raise TransportError(f"Failed to make http request: invalid request target {path!r}")
         start = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
         return b"".join((start, header_block, self._proxy_block, length, b"\r\n", body or b""))
+
+    def _header_block(self, headers):
+        """Default headers merged with `headers` (which win, whatever the case)."""
+        overridden = {name.lower() for name in headers}
+        if self._default_names.isdisjoint(overridden):
+            return self._default_block + _header_bytes(headers)
+        merged = {name: value for name, value in self._default_headers.items()
+                  if name.lower() not in overridden}
+        merged.update(headers)
+        return _header_bytes(merged)
 
     def _exchange(self, method, message, timeout, idempotent):
         connect_timeout, read_timeout = _split_timeout(timeout)

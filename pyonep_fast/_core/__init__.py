@@ -5,6 +5,7 @@ behaviour: the C module built from csrc/ (`c`, the default) and a
 pure-Python reference (`python`). `PYONEP_FAST_IMPL` picks the one the
 facades use; tests exercise both side by side.
 """
+import functools
 import os
 
 from ..exceptions import CoreError, DecodeError, EncodeError
@@ -62,6 +63,7 @@ def check(rc):
     return rc
 
 
+@functools.cache  # facades call this per request: skip the import machinery
 def native():
     """(ffi, lib) of the compiled module; ImportError if it was not built."""
     from .. import _native

@@ -48,7 +48,7 @@ def _arguments(arguments_json):
 def _limits(first, max_calls, max_bytes):
     """Validated (first, max_calls, max_bytes); sizes past size_t are clamped
     (no body can be that big anyway)."""
-    first, max_calls, max_bytes = (operator.index(v) for v in (first, max_calls, max_bytes))
+    first, max_calls, max_bytes = operator.index(first), operator.index(max_calls), operator.index(max_bytes)
     if first < 0 or max_calls < 1 or max_bytes < 0:
         raise error(EARG)
     return min(first, _SIZE_T_MAX), min(max_calls, _SIZE_T_MAX), min(max_bytes, _SIZE_T_MAX)
@@ -94,20 +94,27 @@ class CBatch(_Bodies):
 
     def add(self, procedure, arguments_json):
         """Queues a call; returns its index in the batch."""
-        ffi = self._ffi
-        name, arguments = _procedure_utf8(procedure), _arguments(arguments_json)
+        if type(arguments_json) is bytes and arguments_json and type(procedure) is str \
+                and procedure.isascii():
+            # The common case, once per deferred call: bytes go to C as they are.
+            name, arguments = procedure.encode(), arguments_json
+        else:
+            ffi = self._ffi
+            name = ffi.from_buffer(_procedure_utf8(procedure))
+            arguments = ffi.from_buffer(_arguments(arguments_json))
         with self._lock:
-            rc = self._lib.pf_batch_add(self._handle, ffi.from_buffer(name), len(name),
-                                        ffi.from_buffer(arguments), len(arguments))
+            rc = self._lib.pf_batch_add(self._handle, name, len(name), arguments, len(arguments))
         if rc < 0:
             raise error(rc)
         return rc
 
     def _encode(self, auth_json, first_id, first, max_calls, max_bytes):
         ffi, lib = self._ffi, self._lib
-        auth, first_id = as_utf8(auth_json), as_int64(first_id)
+        # bytes (the usual auth) go to C as they are; other buffers through cffi
+        auth = auth_json if type(auth_json) is bytes else ffi.from_buffer(as_utf8(auth_json))
+        first_id = as_int64(first_id)
         first, max_calls, max_bytes = _limits(first, max_calls, max_bytes)
-        count = lib.pf_batch_encode(self._handle, first, ffi.from_buffer(auth), len(auth), first_id,
+        count = lib.pf_batch_encode(self._handle, first, auth, len(auth), first_id,
                                     max_calls, max_bytes, self._out)
         if count < 0:
             raise error(count)

@@ -17,10 +17,10 @@ json.loads instead, with integers typed as orjson types them (int within
 [-2**63, 2**64), float beyond), so it differs from orjson only by giving
 +-inf where orjson would give up.
 """
+import functools
 import json
 import operator
 import re
-import struct
 
 import orjson
 
@@ -156,7 +156,11 @@ class CDemux(_Demux):
         self._ncalls = ncalls
         self._slots = ffi.new("pf_slot[]", ncalls)
         info = ffi.new("pf_demux_info *")
-        rc = lib.pf_demux(ffi.from_buffer(body), memoryview(body).nbytes, first_id, ncalls, self._slots, info)
+        if type(body) is bytes:  # the usual case: handed to C as it is
+            rc = lib.pf_demux(body, len(body), first_id, ncalls, self._slots, info)
+        else:
+            rc = lib.pf_demux(ffi.from_buffer(body), memoryview(body).nbytes, first_id, ncalls,
+                              self._slots, info)
         if rc < 0:
             raise error(rc)
         self.kind = KINDS[info.kind]
@@ -172,24 +176,29 @@ class CDemux(_Demux):
         return (slot.state, slot.duplicates, slot.position, (slot.status.off, slot.status.len),
                 (slot.result.off, slot.result.len), (slot.error.off, slot.error.len))
 
-    def _field(self, offset, fmt):
-        """The `fmt` item at byte `offset` of every slot, read from the slot
-        array in one strided slice."""
+    def _field(self, name, fmt):
+        """Field `name` of every slot (a `fmt` item: "i" state, "Q" a span
+        length), read from the slot array in one strided slice."""
         if not self._ncalls:
             return []
         ffi, _ = native()
-        item = struct.calcsize(fmt)
-        view = memoryview(ffi.buffer(self._slots)).cast(fmt)
-        return view[offset // item::ffi.sizeof("pf_slot") // item].tolist()
+        offset, stride = _slot_layout(ffi)[name]
+        return memoryview(ffi.buffer(self._slots)).cast(fmt)[offset::stride].tolist()
 
     def states(self):
-        ffi, _ = native()
-        return self._field(ffi.offsetof("pf_slot", "state"), "i")
+        return self._field("state", "i")
 
     def has_results(self):
-        ffi, _ = native()
-        lengths = self._field(ffi.offsetof("pf_slot", "result") + ffi.offsetof("pf_span", "len"), "Q")
-        return [length > 0 for length in lengths]
+        return [length > 0 for length in self._field("result_len", "Q")]
+
+
+@functools.cache
+def _slot_layout(ffi):
+    """{field: (index, stride)} in units of the field's own item size."""
+    size = ffi.sizeof("pf_slot")
+    state = ffi.offsetof("pf_slot", "state")
+    result_len = ffi.offsetof("pf_slot", "result") + ffi.offsetof("pf_span", "len")
+    return {"state": (state // 4, size // 4), "result_len": (result_len // 8, size // 8)}
 
 
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
