@@ -39,6 +39,7 @@ misrouted results:
   renumbered on the wire (the triples still hold the caller's dicts).
 * `wait` (notimeout) keeps a connect timeout; only the read waits forever.
 """
+import itertools
 import json
 import logging
 import shlex
@@ -361,8 +362,11 @@ class OnepV1:
         if answer.kind != "array":
             raise OneException("Unknown error")
         calls = callrequests[first_index:first_index + count]
-        for k, (call, state, with_result) in enumerate(zip(calls, answer.states(),
-                                                          answer.has_results())):
+        states, with_result = answer.states(), answer.has_results()
+        if states.count(OK) == count and not any(with_result):  # e.g. a batch of writes
+            triples.extend(zip(calls, itertools.repeat(True, count), itertools.repeat("ok", count)))
+            return
+        for k, (call, state, with_result) in enumerate(zip(calls, states, with_result)):
             if state == OK:
                 triples.append((call, True, answer.result(k) if with_result else "ok"))
             elif state == FAILED:

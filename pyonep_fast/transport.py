@@ -31,6 +31,7 @@ import concurrent.futures
 import http.client
 import logging
 import os
+import ssl
 import threading
 import time
 import urllib.request
@@ -513,7 +514,8 @@ class Transport:
             try:
                 return self._attempt(method, message, connect_timeout, read_timeout)
             except _NotSent as exc:
-                if attempt >= self.retries:
+                # a refused certificate does not get better by asking again
+                if attempt >= self.retries or isinstance(exc.error, ssl.SSLError):
                     raise TransportError(f"Failed to make http request: {exc.error}") from exc.error
                 if not isinstance(exc.error, _ClosedEarly):
                     time.sleep(self.backoff * (2 ** attempt))

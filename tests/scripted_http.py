@@ -30,14 +30,16 @@ def http_response(body, status="200 OK", headers=(), close=False):
 
 
 class ScriptedServer:
-    def __init__(self, respond):
+    def __init__(self, respond, tls=None):
+        """tls: an ssl.SSLContext (server side) to serve HTTPS instead."""
         self.respond = respond
+        self.tls = tls
         self.requests = []
         self.connections = 0
         self.closed = 0  # connections this side has closed
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._threads = []
         self._sockets = []
         self._stopping = False
@@ -84,6 +86,11 @@ class ScriptedServer:
 
     def _serve(self, sock, index):
         try:
+            if self.tls is not None:
+                try:
+                    sock = self.tls.wrap_socket(sock, server_side=True)
+                except OSError:  # the client refused our certificate
+                    return
             self._exchange(sock, index)
         finally:
             sock.close()

@@ -1,5 +1,8 @@
 """pyonep_fast.transport against real loopback servers whose answers the tests script."""
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -254,3 +257,34 @@ def test_forwarding_proxy_gets_absolute_target(monkeypatch):
 def test_unsupported_url():
     with pytest.raises(TransportError, match="unsupported URL"):
         Transport("ftp://example.invalid")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (cert path, key path)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def test_tls_is_verified_and_keeps_alive(certificate):
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    count = iter(range(1000))
+    with ScriptedServer(lambda r: http_response(b"secure", close=next(count) == 2), tls=context) as server:
+        with Transport(server.url) as client:  # system CAs: the self-signed certificate is refused
+            with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+                client.request("POST", "/", b"x")
+        assert server.requests == []
+        with Transport(server.url, verify=cert) as client:
+            assert [client.request("POST", "/", b"x").data for _ in range(4)] == [b"secure"] * 4
+        with Transport(server.url, verify=False) as client:
+            assert client.request("GET", "/").data == b"secure"
+    assert [r.connection for r in server.requests] == [1, 1, 1, 2, 3]  # keep-alive until "close"
