@@ -145,14 +145,12 @@ class DeferredRequests:
 
     def add(self, auth, method, args, notimeout=False):
         encoded = encode_json(args)
-        key = auth if isinstance(auth, str) else _auth_key(auth)
+        key = auth if type(auth) is str else _auth_key(auth)
         with self._lock:
-            queue = self._queues.get(key)
-            if queue is None:
-                queue = self._queues[key] = _Queue()
+            queue = self._queues.get(key) or self._queues.setdefault(key, _Queue())
             queue.pairs.append((method, args))
             queue.batch.add(method, encoded)
-            if queue.read_only and method not in READ_ONLY_PROCEDURES:
+            if method not in READ_ONLY_PROCEDURES:
                 queue.read_only = False
             if notimeout:
                 queue.notimeout = True  # never reset, as in pyonep

@@ -54,6 +54,8 @@ IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 # A header block larger than this is not an HTTP response we can trust.
 MAX_HEADER_BYTES = 65536
 RECV_SIZE = 65536
+# Bodies above this are written after the head instead of being copied into one buffer.
+LARGE_BODY = 65536
 
 
 class _UseDefault:
@@ -476,7 +478,8 @@ class Transport:
         return [future.result() for future in futures]
 
     def _frame(self, method, path, body, headers):
-        """The complete request bytes: request line, headers, body."""
+        """What to write: the request line, headers and body as one bytes,
+        or for a large body (head, body), so that it is not copied."""
         if headers:
             key = tuple(headers.items())
             header_block = self._header_blocks.get(key)
@@ -495,6 +498,8 @@ class Transport:
         if " " in target or "\r" in target or "\n" in target:
             raise TransportError(f"Failed to make http request: invalid request target {path!r}")
         start = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
+        if body and len(body) > LARGE_BODY:
+            return b"".join((start, header_block, self._proxy_block, length, b"\r\n")), body
         return b"".join((start, header_block, self._proxy_block, length, b"\r\n", body or b""))
 
     def _header_block(self, headers):
@@ -550,7 +555,11 @@ class Transport:
                 if getattr(conn, "_pyonep_fast_timeout", DEFAULT) != read_timeout:
                     sock.settimeout(read_timeout)
                     conn._pyonep_fast_timeout = read_timeout
-                sock.sendall(message)
+                if type(message) is tuple:
+                    for part in message:
+                        sock.sendall(part)
+                else:
+                    sock.sendall(message)
             except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
                 if reused:
                     # A stale keep-alive connection: count the failure as a
