@@ -34,6 +34,9 @@
 #define HIDDEN_BIT ((uint64_t)1 << MANTISSA_BITS)
 #define Q_MIN (-1074)
 #define MASK63 (((uint64_t)1 << 63) - 1)
+/* The hot loops must inline their helpers: a call per value costs more
+ * than some of the helpers themselves. */
+#define INLINE static inline __attribute__((always_inline))
 
 const char pf_digit_pairs[200] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
@@ -56,13 +59,13 @@ static inline int floor_log10_three_quarters_pow2(int q)
 }
 static inline int floor_log2_pow10(int e) { return (int)(((int64_t)e * 913124641741) >> 38); }
 
-static inline uint64_t mul_high(uint64_t a, uint64_t b)
+INLINE uint64_t mul_high(uint64_t a, uint64_t b)
 {
     return (uint64_t)(((unsigned __int128)a * b) >> 64);
 }
 
 /* g cp / 2^127 rounded to odd, with g = g1 2^63 + g0 (two 63-bit halves). */
-static inline uint64_t round_to_odd(uint64_t g1, uint64_t g0, uint64_t cp)
+INLINE uint64_t round_to_odd(uint64_t g1, uint64_t g0, uint64_t cp)
 {
     unsigned __int128 y = (unsigned __int128)g1 * cp;
     uint64_t z = ((uint64_t)y >> 1) + mul_high(g0, cp);
@@ -70,8 +73,9 @@ static inline uint64_t round_to_odd(uint64_t g1, uint64_t g0, uint64_t cp)
     return floor | (((z & MASK63) + MASK63) >> 63);
 }
 
-/* Shortest decimal f 10^e in the rounding interval of c 2^q (c > 0). */
-static void shortest_decimal(int q, uint64_t c, uint64_t *f_out, int *e_out)
+/* Shortest decimal f 10^e in the rounding interval of c 2^q (c > 0); f
+ * may end in zeros. */
+INLINE void shortest_decimal(int q, uint64_t c, uint64_t *f_out, int *e_out)
 {
     uint64_t open = c & 1;  /* odd c: the interval excludes its bounds */
     uint64_t cb = c << 2, cbr = cb + 2, cbl;
@@ -90,13 +94,13 @@ static void shortest_decimal(int q, uint64_t c, uint64_t *f_out, int *e_out)
     uint64_t vbr = round_to_odd(g[0], g[1], cbr << h);
 
     uint64_t s = vb >> 2;  /* floor(v 10^-k) */
+    *e_out = k;
     if (s >= 10) {
         uint64_t sp10 = s / 10 * 10, tp10 = sp10 + 10;
         int upin = vbl + open <= sp10 << 2;
         int wpin = (tp10 << 2) + open <= vbr;
         if (upin != wpin) {
             *f_out = upin ? sp10 : tp10;
-            *e_out = k;
             return;
         }
     }
@@ -105,14 +109,13 @@ static void shortest_decimal(int q, uint64_t c, uint64_t *f_out, int *e_out)
     int win = (t << 2) + open <= vbr;
     if (uin != win) {
         *f_out = uin ? s : t;
-    } else {
-        int64_t cmp = (int64_t)(vb - ((s + t) << 1));
-        *f_out = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
+        return;
     }
-    *e_out = k;
+    int64_t cmp = (int64_t)(vb - ((s + t) << 1));
+    *f_out = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
 }
 
-static inline int decimal_length(uint64_t v)
+INLINE int decimal_length(uint64_t v)
 {
     v |= 1;  /* 0 has one digit; no power of ten is odd */
     int bits = 64 - __builtin_clzll(v);
@@ -120,9 +123,132 @@ static inline int decimal_length(uint64_t v)
     return guess - (v < POW10[guess]) + 1;
 }
 
-/* Writes the n decimal digits of v (v < 10^n) at p. */
-static inline void put_digits(char *p, uint64_t v, int n)
+/* Powers of ten that doubles hold exactly. */
+static const double EXACT_POW10[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* Fast path for the doubles whose shortest decimal has at most 15
+ * significant digits (what sensors and people write). For a = |v| in
+ * [1e-7, 1e15), d is chosen so that a 10^d < 10^15; m = round(a 10^d) is
+ * then the only candidate at that scale, and m / 10^d == a checks it
+ * exactly (m and 10^d are exact doubles and IEEE division rounds
+ * correctly), so m 10^-d reads back as a. Distinct decimals of at most 15
+ * significant digits are distinct doubles (DBL_DIG), so no shorter decimal
+ * reads back as a: m (trailing zeros aside) is the shortest. Returns 0 when
+ * the check fails: the value needs 16 or 17 digits (or d was one too
+ * small), which the general path settles. */
+INLINE int short_decimal(double a, int binary_exponent, uint64_t *f_out, int *e_out)
 {
+    if (!(a >= 1e-7 && a < 1e15)) {
+        return 0;
+    }
+    int upper = floor_log10_pow2(binary_exponent + 1);  /* a < 10^(upper + 1) */
+    if (upper >= 0 && a < EXACT_POW10[upper]) {
+        upper -= 1;
+    }
+    int d = 14 - upper;  /* 0..21 */
+    double m = (double)(int64_t)(a * EXACT_POW10[d] + 0.5);
+    if (m / EXACT_POW10[d] != a) {
+        return 0;
+    }
+    *f_out = (uint64_t)m;
+    *e_out = -d;
+    return 1;
+}
+
+/* Pass one: the digits of repr(v) for a finite v. */
+INLINE pf_shortest shortest(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    pf_shortest out = {0, 0, 1, (uint8_t)(bits >> 63)};
+    uint64_t t = bits & (HIDDEN_BIT - 1);
+    int bq = (int)(bits >> MANTISSA_BITS) & 0x7ff;
+    uint64_t f;
+    int e;
+    if (bq != 0) {
+        uint64_t c = HIDDEN_BIT | t;
+        int mq = 1075 - bq;  /* |v| = c 2^-mq */
+        if (mq > 0 && mq <= MANTISSA_BITS && (c >> mq) << mq == c) {
+            /* An integer below 2^53 is its own shortest decimal: no other
+             * decimal is within half a gap (<= 1/2) of it. */
+            f = c >> mq;
+            e = 0;
+        } else if (!short_decimal(v < 0 ? -v : v, bq - 1023, &f, &e)) {
+            shortest_decimal(-mq, c, &f, &e);
+        }
+    } else if (t != 0) {
+        shortest_decimal(Q_MIN, t, &f, &e);
+    } else {
+        return out;  /* 0.0 */
+    }
+    /* Strip trailing zeros: coarse steps first; most values have none. */
+    if (f % 10 == 0) {
+        while (f % 100000000 == 0) {
+            f /= 100000000;
+            e += 8;
+        }
+        if (f % 10000 == 0) {
+            f /= 10000;
+            e += 4;
+        }
+        if (f % 100 == 0) {
+            f /= 100;
+            e += 2;
+        }
+        if (f % 10 == 0) {
+            f /= 10;
+            e += 1;
+        }
+    }
+    out.digits = f;
+    out.length = (uint8_t)decimal_length(f);
+    out.exp10 = (int16_t)(e + out.length - 1);
+    return out;
+}
+
+void pf_shortest_batch(const double *values, size_t n, pf_shortest *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = shortest(values[i]);
+    }
+}
+
+/* The 8 digits of x < 10^8, zero-padded, at p: two independent 32-bit
+ * halves, two digits per table lookup. */
+INLINE void put_8_digits(char *p, uint32_t x)
+{
+    uint32_t high = x / 10000, low = x % 10000;
+    memcpy(p, pf_digit_pairs + 2 * (high / 100), 2);
+    memcpy(p + 2, pf_digit_pairs + 2 * (high % 100), 2);
+    memcpy(p + 4, pf_digit_pairs + 2 * (low / 100), 2);
+    memcpy(p + 6, pf_digit_pairs + 2 * (low % 100), 2);
+}
+
+/* Writes exactly n digits of v (v < 10^n, zero-padded) at p. */
+INLINE void put_digits(char *p, uint64_t v, int n)
+{
+    while (n > 8) {
+        n -= 8;
+        put_8_digits(p + n, (uint32_t)(v % 100000000));
+        v /= 100000000;
+    }
+    uint32_t x = (uint32_t)v;
+    while (n >= 2) {
+        n -= 2;
+        memcpy(p + n, pf_digit_pairs + 2 * (x % 100), 2);
+        x /= 100;
+    }
+    if (n) {
+        p[0] = (char)('0' + x);
+    }
+}
+
+char *pf_put_uint64(char *p, uint64_t v)
+{
+    int n = decimal_length(v);
     char *q = p + n;
     while (v >= 100) {
         uint64_t r = v % 100;
@@ -135,12 +261,6 @@ static inline void put_digits(char *p, uint64_t v, int n)
     } else {
         q[-1] = (char)('0' + v);
     }
-}
-
-char *pf_put_uint64(char *p, uint64_t v)
-{
-    int n = decimal_length(v);
-    put_digits(p, v, n);
     return p + n;
 }
 
@@ -153,35 +273,33 @@ char *pf_put_int64(char *p, int64_t v)
     return pf_put_uint64(p, (uint64_t)v);
 }
 
-/* f 10^e (f > 0) in Python's repr layout. */
-static char *put_decimal(char *p, uint64_t f, int e)
+/* Pass two: the text, in Python's repr layout. */
+char *pf_put_shortest(char *p, const pf_shortest *d)
 {
-    /* Strip trailing zeros: coarse steps first, most values have none. */
-    if (f % 10 == 0) {
-        while (f % 100000000 == 0) { f /= 100000000; e += 8; }
-        if (f % 10000 == 0) { f /= 10000; e += 4; }
-        if (f % 100 == 0) { f /= 100; e += 2; }
-        if (f % 10 == 0) { f /= 10; e += 1; }
+    if (d->negative) {
+        *p++ = '-';
     }
-    int n = decimal_length(f);
-    int exp10 = e + n - 1;  /* exponent of the first digit */
-    if (exp10 < -4 || exp10 >= 16) {
-        /* d.ddde+XX: the digits go one place right, the first moves back */
-        put_digits(p + 1, f, n);
-        p[0] = p[1];
+    uint64_t f = d->digits;
+    int n = d->length, exp10 = d->exp10;
+    if (f == 0) {
+        memcpy(p, "0.0", 3);
+        return p + 3;
+    }
+    if (exp10 < -4 || exp10 >= 16) {  /* d.ddde+XX */
         if (n > 1) {
-            p[1] = '.';
-            p += n + 1;
+            uint64_t first = f / POW10[n - 1];
+            *p++ = (char)('0' + first);
+            *p++ = '.';
+            put_digits(p, f - first * POW10[n - 1], n - 1);
+            p += n - 1;
         } else {
-            p += 1;
+            *p++ = (char)('0' + f);
         }
-        *p++ = 'e';
         int x = exp10;
+        memcpy(p, x < 0 ? "e-" : "e+", 2);
+        p += 2;
         if (x < 0) {
-            *p++ = '-';
             x = -x;
-        } else {
-            *p++ = '+';
         }
         if (x >= 100) {
             *p++ = (char)('0' + x / 100);
@@ -196,51 +314,25 @@ static char *put_decimal(char *p, uint64_t f, int e)
         put_digits(p, f, n);
         return p + n;
     }
-    if (n <= exp10 + 1) {  /* an integer: ddd000.0 */
+    int point = exp10 + 1;  /* digits before the point */
+    if (n <= point) {  /* an integer: ddd000.0 */
         put_digits(p, f, n);
-        p += n;
-        memset(p, '0', (size_t)(exp10 + 1 - n));
-        p += exp10 + 1 - n;
-        memcpy(p, ".0", 2);
-        return p + 2;
+        memset(p + n, '0', (size_t)(point - n));
+        memcpy(p + point, ".0", 2);
+        return p + point + 2;
     }
-    /* ddd.ddd: write at p + 1, move the integer part back over the gap */
-    put_digits(p + 1, f, n);
-    memmove(p, p + 1, (size_t)(exp10 + 1));
-    p[exp10 + 1] = '.';
+    int after = n - point;  /* ddd.ddd */
+    uint64_t integer = f / POW10[after];
+    put_digits(p, integer, point);
+    p[point] = '.';
+    put_digits(p + point + 1, f - integer * POW10[after], after);
     return p + n + 1;
 }
 
 char *pf_put_double(char *p, double v)
 {
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    if (bits >> 63) {
-        *p++ = '-';
-    }
-    uint64_t t = bits & (HIDDEN_BIT - 1);
-    int bq = (int)(bits >> MANTISSA_BITS) & 0x7ff;
-    uint64_t f;
-    int e;
-    if (bq != 0) {
-        uint64_t c = HIDDEN_BIT | t;
-        int mq = 1075 - bq;  /* v = c 2^-mq */
-        if (mq > 0 && mq <= MANTISSA_BITS) {
-            /* An integer below 2^53 is its own shortest decimal: no other
-             * decimal is within half a gap (<= 1/2) of it. */
-            uint64_t integer = c >> mq;
-            if (integer << mq == c) {
-                return put_decimal(p, integer, 0);
-            }
-        }
-        shortest_decimal(-mq, c, &f, &e);
-    } else if (t != 0) {
-        shortest_decimal(Q_MIN, t, &f, &e);
-    } else {
-        memcpy(p, "0.0", 3);
-        return p + 3;
-    }
-    return put_decimal(p, f, e);
+    pf_shortest d = shortest(v);
+    return pf_put_shortest(p, &d);
 }
 
 int pf_format_double(double v, char *out)

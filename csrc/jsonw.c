@@ -38,6 +38,8 @@ void pf_buf_reset(pf_buf *b)
 
 size_t pf_buf_len(const pf_buf *b) { return b == NULL ? 0 : b->len; }
 
+size_t pf_buf_capacity(const pf_buf *b) { return b == NULL ? 0 : b->cap; }
+
 const char *pf_buf_data(const pf_buf *b) { return b == NULL ? NULL : b->data; }
 
 int pf_buf_reserve(pf_buf *b, size_t extra)

@@ -32,6 +32,20 @@ char *pf_put_int64(char *p, int64_t v);
 /* repr(v) for a finite v (at most PF_DOUBLE_MAX_CHARS bytes). */
 char *pf_put_double(char *p, double v);
 
+/* The same in two passes, for loops over many values: each pass on its own
+ * has short dependency chains, so the CPU overlaps consecutive values (one
+ * value's digits-to-text chain is longer than its out-of-order window). */
+typedef struct {
+    uint64_t digits;  /* no trailing zeros; 0 for zero */
+    int16_t exp10;    /* decimal exponent of the first digit */
+    uint8_t length;   /* number of digits */
+    uint8_t negative;
+} pf_shortest;
+/* Pass one for finite values[0..n). */
+void pf_shortest_batch(const double *values, size_t n, pf_shortest *out);
+/* Pass two: writes the text of d at p (at most PF_DOUBLE_MAX_CHARS). */
+char *pf_put_shortest(char *p, const pf_shortest *d);
+
 /* Checks that s[0..n) is UTF-8 (RFC 3629: no overlong forms, surrogates,
  * code points past U+10FFFF, or truncated sequences). Returns the length of
  * its JSON string literal, quotes included, or PF_EUTF8 (int64_t keeps

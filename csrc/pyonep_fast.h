@@ -43,6 +43,7 @@ pf_buf *pf_buf_new(size_t capacity);          /* NULL if out of memory */
 void pf_buf_free(pf_buf *b);
 void pf_buf_reset(pf_buf *b);                 /* length 0, capacity kept */
 size_t pf_buf_len(const pf_buf *b);
+size_t pf_buf_capacity(const pf_buf *b);      /* bytes allocated */
 /* Valid until the next write to b. */
 const char *pf_buf_data(const pf_buf *b);
 

@@ -360,14 +360,33 @@ static int check_range(const pf_series *s, size_t first, size_t n, const pf_buf 
     return first > len || n > len - first ? PF_ERANGE : PF_OK;
 }
 
-/* Writes point i's value (absolute index) at p. */
-static inline char *put_value(const pf_series *s, char *p, size_t i)
+/* Doubles are formatted in two passes over batches of points (see
+ * pf_shortest_batch): pass one runs when the k-th point of an encoding
+ * (k counted from 0, in output order) starts a batch. */
+#define SHORTEST_BATCH 64
+
+/* Writes point i's value (absolute index) at p: the k-th of n points
+ * written, in the order that `descending` gives. */
+static inline char *put_value(const pf_series *s, char *p, size_t i, pf_shortest *batch, size_t k, size_t n,
+                              int descending)
 {
     switch (s->kind) {
     case PF_VALUE_INT:
         return pf_put_int64(p, s->ints[i]);
     case PF_VALUE_FLOAT:
-        return pf_put_double(p, s->floats[i]);
+        if (k % SHORTEST_BATCH == 0) {
+            size_t count = n - k < SHORTEST_BATCH ? n - k : SHORTEST_BATCH;
+            if (descending) {
+                double reversed[SHORTEST_BATCH];
+                for (size_t j = 0; j < count; j++) {
+                    reversed[j] = s->floats[i - j];
+                }
+                pf_shortest_batch(reversed, count, batch);
+            } else {
+                pf_shortest_batch(s->floats + i, count, batch);
+            }
+        }
+        return pf_put_shortest(p, &batch[k % SHORTEST_BATCH]);
     default: {
         uint64_t begin = begin_of(s->ends, i);
         return pf_put_string(p, s->data + begin, (size_t)(s->ends[i] - begin));
@@ -386,28 +405,16 @@ int pf_series_encode_entries(const pf_series *s, size_t first, size_t n, int des
     }
     char *p = out->data + out->len;
     *p++ = '[';
-    size_t lo = s->start + first, hi = lo + n;
-    if (s->kind == PF_VALUE_FLOAT && !descending) {  /* the bulk-ingest path, unrolled by hand */
-        const int64_t *ts = s->ts;
-        const double *values = s->floats;
-        for (size_t i = lo; i < hi; i++) {
-            *p++ = '[';
-            p = pf_put_int64(p, ts[i]);
-            *p++ = ',';
-            p = pf_put_double(p, values[i]);
-            memcpy(p, "],", 2);
-            p += 2;
-        }
-    } else {
-        for (size_t k = 0; k < n; k++) {
-            size_t i = descending ? hi - 1 - k : lo + k;
-            *p++ = '[';
-            p = pf_put_int64(p, s->ts[i]);
-            *p++ = ',';
-            p = put_value(s, p, i);
-            memcpy(p, "],", 2);
-            p += 2;
-        }
+    size_t lo = s->start + first;
+    pf_shortest batch[SHORTEST_BATCH];
+    for (size_t k = 0; k < n; k++) {
+        size_t i = descending ? lo + n - 1 - k : lo + k;
+        *p++ = '[';
+        p = pf_put_int64(p, s->ts[i]);
+        *p++ = ',';
+        p = put_value(s, p, i, batch, k, n, descending);
+        memcpy(p, "],", 2);
+        p += 2;
     }
     if (n > 0) {
         p--;  /* the last comma */
@@ -485,14 +492,15 @@ int pf_series_encode_m2x(const pf_series *s, size_t first, size_t n, int64_t tic
     }
     char *p = out->data + out->len;
     *p++ = '[';
-    for (size_t i = s->start + first, hi = i + n; i < hi; i++) {
+    pf_shortest batch[SHORTEST_BATCH];
+    for (size_t k = 0, i = s->start + first; k < n; k++, i++) {
         memcpy(p, M2X_HEAD, sizeof M2X_HEAD - 1);
         p = put_iso_time(p + sizeof M2X_HEAD - 1, s->ts[i], ticks_per_second);
         if (p == NULL) {
             return PF_ERANGE;  /* out->len unchanged: nothing written */
         }
         memcpy(p, M2X_MID, sizeof M2X_MID - 1);
-        p = put_value(s, p + sizeof M2X_MID - 1, i);
+        p = put_value(s, p + sizeof M2X_MID - 1, i, batch, k, n, 0);
         memcpy(p, "},", 2);
         p += 2;
     }

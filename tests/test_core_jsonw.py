@@ -66,6 +66,27 @@ def test_format_double_short_decimals(units, places):
     assert_repr_exact(units / 10**places)
 
 
+@given(st.integers(1, 10**15 - 1), st.integers(0, 24))
+@example(1, 7)
+@example(999999999999999, 0)
+@example(999999999999999, 22)
+def test_format_double_fifteen_digit_decimals(digits, places):
+    # the fast path for decimals of at most 15 significant digits, at every
+    # scale it handles (1e-7 <= |x| < 1e15) and just outside
+    assert_repr_exact(digits / 10**places)
+    assert_repr_exact(-digits / 10**places)
+
+
+@pytest.mark.parametrize("x", [
+    1e-7, math.nextafter(1e-7, 0.0), math.nextafter(1e-7, 1.0), 1e15, math.nextafter(1e15, 0.0),
+    999999999999999.9, 99999999999999.99, 0.1 + 0.2, 123456789012345.6, 1.00000000000001, 8.0, 9.999999999999998,
+    0.30000000000000004, 1e-6 + 1e-22, 4503599627370495.5, 2.0**-1022, 2.0**-1023,
+])
+def test_format_double_fast_path_boundaries(x):
+    assert_repr_exact(x)
+    assert_repr_exact(-x)
+
+
 @pytest.mark.parametrize("x,text", [
     (0.0, "0.0"), (-0.0, "-0.0"), (1.0, "1.0"), (-2.5, "-2.5"), (0.1, "0.1"), (1 / 3, "0.3333333333333333"),
     (1e16, "1e+16"), (1e15, "1000000000000000.0"), (9999999999999998.0, "9999999999999998.0"),
