@@ -10,8 +10,7 @@ over pooled keep-alive connections, and `_core.demux.demux` maps the
 response entries back to their calls by id in one pass, decoding results
 only when they are returned.
 
-Differences from pyonep 0.13.8, each fixing a bug that lost data or
-misrouted results:
+Upstream bugs fixed here (they lost data or misrouted results):
 
 * `send_deferred` returns the triples in request order; pyonep kept the
   server's order.
@@ -23,21 +22,28 @@ misrouted results:
   (pyonep raised IndexError, or returned the answer of another id).
 * Calls queued for an auth by another thread while `send_deferred` is in
   flight stay queued for the next send; pyonep's `finally` dropped them.
-* The connection is always kept alive and pooled (`reuseconnection` is
-  accepted and ignored); `close()` closes the pooled connections and the
-  next call reconnects (pyonep raised AttributeError after close() with
-  reuseconnection=True).
+* `close()` closes the pooled connections and the next call reconnects
+  (pyonep raised AttributeError after close() with reuseconnection=True).
 * `agent` is sent as the User-Agent; pyonep's fresh requests session
   overwrote it with python-requests' own.
-* Arguments are encoded when a call is made or queued, and values JSON
-  cannot carry (NaN, infinity, bytes, arbitrary objects) raise EncodeError
-  at that point; pyonep sent NaN as a bare `NaN` token, which the platform
-  answers with a parse error for the whole request.
+* Values JSON cannot carry (NaN, infinity, bytes, arbitrary objects) raise
+  EncodeError when the call is made or queued; pyonep sent NaN as a bare
+  `NaN` token, which fails the whole request at the server.
+
+Other differences:
+
+* The connection is always kept alive and pooled; `reuseconnection` is
+  accepted and ignored.
+* Arguments are encoded when a call is made or queued (pyonep: when sent),
+  so changing an argument object after queueing it does not change the call.
 * Large deferred batches are split into several requests (by count and
-  size) sent over several connections at once; results keep call order.
+  size, `max_calls_per_request`, `max_bytes_per_request`) sent over several
+  connections at once; results keep call order. If one of them fails, the
+  exception is raised once all have finished; calls in the others may have run.
 * Hand-built `callrequests` whose ids are not consecutive integers are
   renumbered on the wire (the triples still hold the caller's dicts).
 * `wait` (notimeout) keeps a connect timeout; only the read waits forever.
+* No handler is attached to the `pyonep_fast.onep` logger.
 """
 import itertools
 import json
@@ -48,9 +54,9 @@ import threading
 import orjson
 
 from . import transport
+from ._core import ENONFINITE, ETYPE, EUTF8
 from ._core.batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_CALLS, Batch
 from ._core.demux import ERROR, FAILED, OK, demux
-from ._core import ENONFINITE, ETYPE
 from .exceptions import (DecodeError, EncodeError, JsonRPCRequestException, OneException,
                          OnePlatformException)
 
@@ -96,7 +102,9 @@ def encode_json(value):
         try:
             data = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
                               allow_nan=False, default=_plain).encode("utf-8")
-        except ValueError as exc:  # NaN / infinity; UnicodeEncodeError (lone surrogates)
+        except UnicodeEncodeError as exc:  # a lone surrogate
+            raise EncodeError(EUTF8, f"cannot encode as JSON: {exc}") from None
+        except ValueError as exc:  # NaN / infinity, circular references
             code = ENONFINITE if "Out of range float" in str(exc) else ETYPE
             raise EncodeError(code, f"cannot encode as JSON: {exc}") from None
         except (TypeError, RecursionError) as exc:
@@ -360,11 +368,11 @@ class OnepV1:
         if answer.kind != "array":
             raise OneException("Unknown error")
         calls = callrequests[first_index:first_index + count]
-        states, with_result = answer.states(), answer.has_results()
-        if states.count(OK) == count and not any(with_result):  # e.g. a batch of writes
+        states, results_present = answer.states(), answer.has_results()
+        if states.count(OK) == count and not any(results_present):  # e.g. a batch of writes
             triples.extend(zip(calls, itertools.repeat(True, count), itertools.repeat("ok", count)))
             return
-        for k, (call, state, with_result) in enumerate(zip(calls, states, with_result)):
+        for k, (call, state, with_result) in enumerate(zip(calls, states, results_present)):
             if state == OK:
                 triples.append((call, True, answer.result(k) if with_result else "ok"))
             elif state == FAILED:
