@@ -393,9 +393,7 @@ int pf_json_value_span(const char *buf, size_t len, size_t off, pf_span *out)
     return PF_OK;
 }
 
-/* For a container span whose first non-blank character is not `open`:
- * the value's own error, else trailing text, else PF_ETYPE. */
-static int not_a(const uint8_t *s, size_t p, size_t end)
+int pf_not_a_container(const uint8_t *s, size_t p, size_t end)
 {
     int rc = pf_scan_value(s, end, &p, 0);
     if (rc != PF_OK)
@@ -415,7 +413,7 @@ int64_t pf_json_array_spans(const char *buf, size_t len, pf_span array, pf_span 
     if (p >= end)
         return PF_ETRUNCATED;
     if (s[p] != '[')
-        return not_a(s, p, end);
+        return pf_not_a_container(s, p, end);
     p = pf_skip_ws(s, end, p + 1);
     if (p >= end)
         return PF_ETRUNCATED;
@@ -455,7 +453,7 @@ int64_t pf_json_object_spans(const char *buf, size_t len, pf_span object,
     if (p >= end)
         return PF_ETRUNCATED;
     if (s[p] != '{')
-        return not_a(s, p, end);
+        return pf_not_a_container(s, p, end);
     p = pf_skip_ws(s, end, p + 1);
     if (p >= end)
         return PF_ETRUNCATED;

@@ -7,11 +7,13 @@
  */
 #ifndef PF_JSCAN_INTERNAL_H
 #define PF_JSCAN_INTERNAL_H
+#include <string.h>
+
 #include "pyonep_fast.h"
 
 /* What a number's text holds, for callers that convert it (entries.c). */
 typedef struct {
-    uint64_t mantissa;      /* the first 19 significant digits */
+    uint64_t mantissa;      /* the significant digits, exact when nsig <= 19 */
     uint64_t nsig;          /* significant digits (leading zeros excluded) */
     int64_t nfrac;          /* digits after the decimal point */
     int64_t exp10;          /* the explicit exponent, saturated at +-PF_EXP_SATURATION */
@@ -38,27 +40,52 @@ static inline size_t pf_skip_ws(const uint8_t *s, size_t end, size_t p)
     return p;
 }
 
-/* Validates the number at s[*pos] (which the caller saw start with '-' or
- * a digit, or not: a bad first character is PF_ESYNTAX) and moves *pos
- * past it. The grammar is RFC 8259's; what follows the number is the
- * caller's business (so "01" scans as "0"). info may be NULL. */
-static inline int pf_scan_number(const uint8_t *s, size_t end, size_t *pos, pf_number_info *info)
+/* Eight ASCII digits in a little-endian word (SWAR), or not. */
+static inline int pf_eight_digits(uint64_t w)
 {
-    size_t p = *pos;
+    return ((w & UINT64_C(0xF0F0F0F0F0F0F0F0)) | (((w + UINT64_C(0x0606060606060606)) & UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4))
+           == UINT64_C(0x3333333333333333);
+}
+
+static inline uint64_t pf_eight_digits_value(uint64_t w)
+{
+    w = (w & UINT64_C(0x0F0F0F0F0F0F0F0F)) * 2561 >> 8;
+    w = (w & UINT64_C(0x00FF00FF00FF00FF)) * 6553601 >> 16;
+    return (w & UINT64_C(0x0000FFFF0000FFFF)) * UINT64_C(42949672960001) >> 32;
+}
+
+/* A run of digits at s[p]: returns its end, accumulating into *mantissa
+ * (which wraps past 19 digits; callers only trust it when nsig <= 19). */
+static inline size_t pf_digit_run(const uint8_t *s, size_t end, size_t p, uint64_t *mantissa)
+{
+    uint64_t m = *mantissa;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, s + p, 8);
+        if (!pf_eight_digits(w))
+            break;
+        m = m * 100000000 + pf_eight_digits_value(w);
+        p += 8;
+    }
+#endif
+    while (p < end && pf_is_digit(s[p]))
+        m = m * 10 + (uint64_t)(s[p++] - '0');
+    *mantissa = m;
+    return p;
+}
+
+/* Validates the number at s[*pos] (a bad first character is PF_ESYNTAX)
+ * and moves *pos past it. The grammar is RFC 8259's; what follows the
+ * number is the caller's business (so "01" scans as "0"). info may be
+ * NULL. */
+static inline __attribute__((always_inline)) int pf_scan_number(const uint8_t *s, size_t end, size_t *pos,
+                                                               pf_number_info *info)
+{
+    size_t p = *pos, run;
     uint64_t mantissa = 0, nsig = 0;
     int64_t nfrac = 0, exp10 = 0;
     int negative = 0, integer = 1, exp_negative = 0;
-
-#define PF_TAKE_DIGIT()                                         \
-    do {                                                        \
-        unsigned digit_ = (unsigned)(s[p] - '0');               \
-        if (nsig != 0 || digit_ != 0) {                         \
-            if (nsig < 19)                                      \
-                mantissa = mantissa * 10 + digit_;              \
-            nsig++;                                             \
-        }                                                       \
-        p++;                                                    \
-    } while (0)
 
     if (p >= end)
         return PF_ETRUNCATED;
@@ -70,9 +97,9 @@ static inline int pf_scan_number(const uint8_t *s, size_t end, size_t *pos, pf_n
     if (s[p] == '0') {
         p++;
     } else if (s[p] >= '1' && s[p] <= '9') {
-        do
-            PF_TAKE_DIGIT();
-        while (p < end && pf_is_digit(s[p]));
+        run = p;
+        p = pf_digit_run(s, end, p, &mantissa);
+        nsig = p - run;
     } else {
         return PF_ESYNTAX;
     }
@@ -82,10 +109,14 @@ static inline int pf_scan_number(const uint8_t *s, size_t end, size_t *pos, pf_n
             return PF_ETRUNCATED;
         if (!pf_is_digit(s[p]))
             return PF_ESYNTAX;
-        do {
-            PF_TAKE_DIGIT();
-            nfrac++;
-        } while (p < end && pf_is_digit(s[p]));
+        size_t point = p;
+        if (nsig == 0)                          /* 0.000ddd: zeros before the first significant digit */
+            while (p < end && s[p] == '0')
+                p++;
+        run = p;
+        p = pf_digit_run(s, end, p, &mantissa);
+        nsig += p - run;
+        nfrac = (int64_t)(p - point);
     }
     if (p < end && (s[p] | 0x20) == 'e') {
         integer = 0;
@@ -106,7 +137,6 @@ static inline int pf_scan_number(const uint8_t *s, size_t end, size_t *pos, pf_n
         if (exp10 > PF_EXP_SATURATION)
             exp10 = PF_EXP_SATURATION;
     }
-#undef PF_TAKE_DIGIT
     if (info) {
         info->mantissa = mantissa;
         info->nsig = nsig;
@@ -127,6 +157,11 @@ int pf_scan_string(const uint8_t *s, size_t end, size_t *pos, int *escaped);
 /* Validates one value at s[*pos] (leading whitespace skipped) and moves
  * *pos past it. depth is the number of containers already open around it. */
 int pf_scan_value(const uint8_t *s, size_t end, size_t *pos, int depth);
+
+/* The error for a span that should hold one container but whose value at
+ * s[p] (first non-blank) is not one: the value's own error, else
+ * PF_ESYNTAX for text after it before end, else PF_ETYPE. */
+int pf_not_a_container(const uint8_t *s, size_t p, size_t end);
 
 /* Decodes a string literal that pf_scan_string accepted (span includes the
  * quotes) into UTF-8 at out, which has room for literal.len bytes (the

@@ -216,6 +216,55 @@ int pf_series_encode_m2x(const pf_series *s, size_t first, size_t n, int64_t tic
 int pf_series_drop_front(pf_series *s, size_t n);
 
 /* ---------- Entries: the server's ingest parser (entries.c) ---------- */
+#define PF_ENTRY_INVALID 0      /* kinds beyond PF_VALUE_* */
+
+typedef struct pf_entries pf_entries;
+
+pf_entries *pf_entries_new(void);             /* NULL if out of memory */
+void pf_entries_free(pf_entries *e);
+/* Parses the JSON array at span (a record/recordbatch entries argument,
+ * inside a bigger body: nothing outside the span is read) into columns,
+ * replacing previous contents, without building values. The span must
+ * hold one array with only whitespace around it; errors as for
+ * pf_json_array_spans (jscan.c's rules; PF_ETYPE for another value).
+ * Each element becomes one entry: [t, v] with t an integer literal in
+ * int64 and v a number or string gets kind PF_VALUE_INT (integer literal
+ * in int64), PF_VALUE_FLOAT (any other number, correctly rounded; inf
+ * after rounding -> PF_ENTRY_INVALID) or PF_VALUE_STRING (unescaped
+ * UTF-8); any other element is PF_ENTRY_INVALID with its t when its first
+ * item was such a t, else t = 0 and no time. For every entry, ints[i] is
+ * 0 unless it is INT, floats[i] is 0.0 unless it is FLOAT, and its string
+ * is empty unless it is STRING. Returns the entry count, or an error (the
+ * columns are then empty). */
+int64_t pf_entries_parse(pf_entries *e, const char *buf, size_t len, pf_span array);
+/* Applies the server's timestamp and typing rules for a dataport of
+ * value_kind (PF_VALUE_*), in place, once per parse (PF_EARG otherwise):
+ *  - t < 0 becomes now + t (an int64 overflow makes the entry invalid);
+ *  - values convert to the port's kind (rules in entries.c, identical to
+ *    pyonep_fast._core.entries.convert_value), else the entry is invalid;
+ *    strings longer than max_string_bytes are invalid;
+ *  - valid entries are sorted by t (stable) and only the last of equal t's
+ *    is kept; invalid entries are moved out, keeping their order, to the
+ *    invalid list.
+ * Afterwards every entry has the port's kind; a string port's numbers are
+ * text (decimal for integers, repr for floats). Returns the number of
+ * valid entries; on error nothing has changed. */
+int64_t pf_entries_normalize(pf_entries *e, int value_kind, int64_t now, size_t max_string_bytes);
+size_t pf_entries_len(const pf_entries *e);
+/* Columns of pf_entries_len entries, valid until the next parse or
+ * normalize (may be NULL while the length is 0). */
+const int64_t *pf_entries_timestamps(const pf_entries *e);
+const uint8_t *pf_entries_kinds(const pf_entries *e);
+const int64_t *pf_entries_ints(const pf_entries *e);         /* meaningful for INT entries */
+const double *pf_entries_floats(const pf_entries *e);        /* meaningful for FLOAT entries */
+const char *pf_entries_string_data(const pf_entries *e);
+const uint64_t *pf_entries_string_ends(const pf_entries *e); /* as in pf_series_append_string */
+/* After normalize: the invalid entries' timestamps as given in the input
+ * (before relative-time resolution; 0 when it had none), in input order. */
+size_t pf_entries_invalid_len(const pf_entries *e);
+const int64_t *pf_entries_invalid_timestamps(const pf_entries *e);
+const uint8_t *pf_entries_invalid_has_time(const pf_entries *e);
+
 
 /* CDEF END */
 #endif

@@ -371,7 +371,7 @@ class CScanner:
     @staticmethod
     def array_spans(buf, span=None):
         ffi, lib = native()
-        data, size, span = _c_arguments(ffi, buf, span)
+        data, size, span = c_span_arguments(ffi, buf, span)
         cap = 16
         while True:
             out = ffi.new("pf_span[]", cap)
@@ -385,7 +385,7 @@ class CScanner:
     @staticmethod
     def object_spans(buf, span=None):
         ffi, lib = native()
-        data, size, span = _c_arguments(ffi, buf, span)
+        data, size, span = c_span_arguments(ffi, buf, span)
         cap = 16
         while True:
             keys, values = ffi.new("pf_span[]", cap), ffi.new("pf_span[]", cap)
@@ -397,7 +397,7 @@ class CScanner:
             cap = count
 
 
-def _c_arguments(ffi, buf, span):
+def c_span_arguments(ffi, buf, span):
     """(pointer, size, pf_span) for a C call; ERANGE for a span outside the
     buffer, checked here too because cffi cannot pass a negative one."""
     size = memoryview(buf).nbytes
