@@ -552,9 +552,8 @@ class Transport:
                     else:
                         conn.connect()
                 sock = conn.sock
-                if getattr(conn, "_pyonep_fast_timeout", DEFAULT) != read_timeout:
+                if sock.gettimeout() != read_timeout:
                     sock.settimeout(read_timeout)
-                    conn._pyonep_fast_timeout = read_timeout
                 if type(message) is tuple:
                     for part in message:
                         sock.sendall(part)
@@ -577,6 +576,5 @@ class Transport:
         finally:
             if not keep:
                 conn.close()
-                conn._pyonep_fast_timeout = DEFAULT
             pool._put_conn(conn)
 

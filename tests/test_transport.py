@@ -288,3 +288,22 @@ def test_tls_is_verified_and_keeps_alive(certificate):
         with Transport(server.url, verify=False) as client:
             assert client.request("GET", "/").data == b"secure"
     assert [r.connection for r in server.requests] == [1, 1, 1, 2, 3]  # keep-alive until "close"
+
+
+def test_read_timeout_applies_to_a_reconnected_socket():
+    release = threading.Event()
+
+    def respond(request):
+        if request.target == "/slow":
+            release.wait(3)  # answers after 3 s unless released: the client must give up first
+            return http_response(b"late")
+        return (http_response(b"then close"), True)
+
+    with ScriptedServer(respond) as server, Transport(server.url, timeout=(5, 0.2)) as client:
+        try:
+            client.request("GET", "/fast")
+            wait_until(lambda: server.closed == 1)
+            with pytest.raises(TransportError, match="timed out after 0.2 s"):
+                client.request("GET", "/slow")
+        finally:
+            release.set()
