@@ -121,7 +121,7 @@ class IngestReport:
 
     points: int = 0                 # points the server acknowledged, all runs
     sent_points: int = 0            # points sent in this run
-    bytes: int = 0                  # request bytes sent in this run
+    bytes: int = 0                  # bytes of recordbatch arguments sent in this run
     duration: float = 0.0           # seconds, this run
     chunks: int = 0                 # chunks acknowledged in this run (sent or known done)
     retries: int = 0
@@ -371,6 +371,7 @@ class _Ingest:
 
     def _send(self, job):
         calls = self._calls(job)
+        job.chunk.parts = ()  # encoded: the columns can go (the chunk waits for the low-water mark)
         size = sum(len(args) for _, args, _ in calls)
         reason = "nothing sent"
         for attempt in range(self.retries + 1):
