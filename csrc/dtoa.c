@@ -158,6 +158,33 @@ INLINE int short_decimal(double a, int binary_exponent, uint64_t *f_out, int *e_
     return 1;
 }
 
+/* n / 10^k if 10^k divides n (then also *divides = 1), else n: n times
+ * the inverse of 5^k modulo 2^64 is n / 5^k when 5^k divides n and large
+ * otherwise, and rotating right by k divides by 2^k when that is exact
+ * and makes the result large otherwise (Granlund and Montgomery). */
+#define STRIP_STEP(n, e, k, inverse, limit)                                      \
+    do {                                                                         \
+        uint64_t product = (n) * (uint64_t)(inverse);                            \
+        uint64_t rotated = (product >> (k)) | (product << (64 - (k)));           \
+        int divides = rotated <= (uint64_t)(limit);                              \
+        (n) = divides ? rotated : (n);                                           \
+        (e) += divides ? (k) : 0;                                                \
+    } while (0)
+
+/* Removes the trailing zeros of 0 < *f < 10^16 without branches (the fast
+ * path's digits have many, in varying number). */
+INLINE void strip_zeros(uint64_t *f, int *e)
+{
+    uint64_t n = *f;
+    int k = *e;
+    STRIP_STEP(n, k, 8, 0xc767074b22e90e21u, 184467440737u);
+    STRIP_STEP(n, k, 4, 0xd288ce703afb7e91u, 1844674407370955u);
+    STRIP_STEP(n, k, 2, 0x8f5c28f5c28f5c29u, 184467440737095516u);
+    STRIP_STEP(n, k, 1, 0xcccccccccccccccdu, 1844674407370955161u);
+    *f = n;
+    *e = k;
+}
+
 /* Pass one: the digits of repr(v) for a finite v. */
 INLINE pf_shortest shortest(double v)
 {
@@ -176,7 +203,9 @@ INLINE pf_shortest shortest(double v)
              * decimal is within half a gap (<= 1/2) of it. */
             f = c >> mq;
             e = 0;
-        } else if (!short_decimal(v < 0 ? -v : v, bq - 1023, &f, &e)) {
+        } else if (short_decimal(v < 0 ? -v : v, bq - 1023, &f, &e)) {
+            strip_zeros(&f, &e);  /* f < 10^15: at most 14 zeros, 8+4+2 */
+        } else {
             shortest_decimal(-mq, c, &f, &e);
         }
     } else if (t != 0) {
