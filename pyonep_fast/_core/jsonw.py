@@ -25,12 +25,13 @@ INT64_MAX = (1 << 63) - 1
 
 def as_int64(value):
     """An int in int64 range from an integer (not a bool), else ETYPE/ERANGE."""
-    if isinstance(value, bool):
-        raise error(ETYPE)
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise error(ETYPE) from None
+    if type(value) is not int:
+        if isinstance(value, bool):
+            raise error(ETYPE)
+        try:
+            value = operator.index(value)
+        except TypeError:
+            raise error(ETYPE) from None
     if not INT64_MIN <= value <= INT64_MAX:
         raise error(ERANGE)
     return value
@@ -38,6 +39,8 @@ def as_int64(value):
 
 def as_double(value):
     """A float from a real number (not a bool), else ETYPE/ERANGE (huge ints)."""
+    if type(value) is float:
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise error(ETYPE)
     try:
@@ -77,9 +80,18 @@ def py_format_double(value):
 def c_format_double(value):
     """repr(float(value)); EncodeError for NaN/inf (C: csrc/dtoa.c)."""
     value = as_double(value)
-    ffi, lib = native()
+    ffi, lib = _native or _load_native()
     out = ffi.new("char[32]")
     return ffi.unpack(out, check(lib.pf_format_double(value, out))).decode("ascii")
+
+
+_native = None
+
+
+def _load_native():
+    global _native
+    _native = native()
+    return _native
 
 
 class PyJsonWriter:
