@@ -125,6 +125,16 @@ def test_m2x_values_equal_and_match_datetime(points, ticks_per_second):
     assert all(list(item) == ["timestamp", "value"] for item in decoded)
 
 
+@given(st.lists(st.tuples(M2X_MS, st.one_of(INT64, st.text(max_size=6))), max_size=15))
+def test_m2x_int_and_string_values_equal(points):
+    for kind, accepted in (("int", int), ("string", str)):
+        chosen = [(t, v) for t, v in points if isinstance(v, accepted)]
+        c, py = both(kind, [t for t, _ in chosen], [v for _, v in chosen])
+        body = c.encode_m2x(ticks_per_second=1000)
+        assert body == py.encode_m2x(ticks_per_second=1000)
+        assert [item["value"] for item in orjson.loads(body)] == [v for _, v in chosen]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_m2x_text_rounds_toward_the_past(backend):
     s = backend("int")
@@ -351,6 +361,9 @@ def test_c_series_guards():
     assert lib.pf_series_kind(ffi.NULL) == _core.EARG and lib.pf_series_kind(s) == lib.PF_VALUE_STRING
     assert lib.pf_series_ints(s) == ffi.NULL and lib.pf_series_floats(s) == ffi.NULL
     assert lib.pf_buf_len(out) == 0
+    ints = ffi.gc(lib.pf_series_new(lib.PF_VALUE_INT), lib.pf_series_free)
+    assert lib.pf_series_append_int(ints, ts, ts, 2**62) == _core.ETOOBIG  # refused before reading
+    assert lib.pf_series_len(ints) == 0
     lib.pf_series_free(ffi.NULL)
 
 
