@@ -24,11 +24,23 @@
  * digit, scientific notation when E < -4 or E >= 16 ("1e+16", "1.5e-05",
  * at least two exponent digits, no ".0"), else fixed notation with at least
  * one digit after the point ("100.0", "0.0001").
+ *
+ * Speed: integers below 2^53 and decimals of at most 15 significant digits
+ * (sensor readings) skip Schubfach through exact checks (short_decimal);
+ * loops over many values format in two passes, the digits of a batch
+ * (pf_shortest_batch) and then their text (pf_put_shortest), so that the
+ * CPU overlaps consecutive values; digits are written two per table
+ * lookup, eight per 32-bit chunk.
  */
+#include <float.h>
 #include <string.h>
 
 #include "dtoa_table.h"
 #include "jsonw.h"
+
+#if FLT_EVAL_METHOD != 0
+#error "short_decimal relies on doubles evaluated in double precision (SSE2, not x87)"
+#endif
 
 #define MANTISSA_BITS 52
 #define HIDDEN_BIT ((uint64_t)1 << MANTISSA_BITS)
