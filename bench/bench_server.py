@@ -1,6 +1,7 @@
 """Embedded server throughput, durable storage (SQLite WAL, synchronous=NORMAL).
 
     python bench/bench_server.py [--seconds 5] [--connections 8] [--points 1000000] [--rss-points 10000000]
+                                 [--only writes,batch,rss]
 
 Prints:
   * single-call `write`s per second over N concurrent keep-alive connections,
@@ -44,19 +45,19 @@ async def exchange(reader, writer, data):
     return await reader.readexactly(length)
 
 
-async def _writers(url, cik, rids, seconds):
+async def _writers(url, cik, aliases, seconds):
     parts = urlsplit(url)
     deadline = time.monotonic() + seconds
     counts = []
 
-    async def one_connection(rid):
+    async def one_connection(alias):
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         done = 0
         value = 0
         while time.monotonic() < deadline:
             value += 1
             body = orjson.dumps({"auth": {"cik": cik}, "calls": [
-                {"id": value, "procedure": "write", "arguments": [rid, value, {}]}]})
+                {"id": value, "procedure": "write", "arguments": [{"alias": alias}, value + 0.5, {}]}]})
             answer = await exchange(reader, writer, request_bytes(parts.netloc, body))
             if b'"ok"' not in answer:
                 raise SystemExit(f"write failed: {answer!r}")
@@ -65,12 +66,12 @@ async def _writers(url, cik, rids, seconds):
         counts.append(done)
 
     started = time.monotonic()
-    await asyncio.gather(*(one_connection(rid) for rid in rids))
+    await asyncio.gather(*(one_connection(alias) for alias in aliases))
     return sum(counts), time.monotonic() - started
 
 
-def writer_process(url, cik, rids, seconds, results):
-    results.put(asyncio.run(_writers(url, cik, rids, seconds)))
+def writer_process(url, cik, aliases, seconds, results):
+    results.put(asyncio.run(_writers(url, cik, aliases, seconds)))
 
 
 def rpc(url, cik, procedure, *arguments):
@@ -118,47 +119,66 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--rss-points", type=int, default=10_000_000)
+    parser.add_argument("--only", default="writes,batch,rss", help="comma-separated parts to run")
     args = parser.parse_args()
+    parts = set(args.only.split(","))
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     with tempfile.TemporaryDirectory() as tmp:
-        with spawn(db=os.path.join(tmp, "writes.db")) as server:
-            cik = server.root_cik
-            rids = [rpc(server.url, cik, "create", "dataport", {"format": "integer"})["result"]
-                    for _ in range(args.connections)]
-            results = multiprocessing.Queue()
-            client = multiprocessing.Process(target=writer_process,
-                                             args=(server.url, cik, rids, args.seconds, results))
-            client.start()
-            writes, elapsed = results.get()
-            client.join()
-            print(f"single-call writes, {args.connections} keep-alive connections, durable: "
-                  f"{writes / elapsed:,.0f} writes/s ({writes} in {elapsed:.1f} s)")
+        if "writes" in parts:
+            single_call_writes(args, os.path.join(tmp, "writes.db"))
+        if "batch" in parts:
+            one_recordbatch(args, os.path.join(tmp, "batch.db"))
+        if "rss" in parts:
+            peak_rss(args, os.path.join(tmp, "rss.db"))
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    return 0
 
-        with spawn(db=os.path.join(tmp, "batch.db")) as server:
-            cik = server.root_cik
+
+def single_call_writes(args, db):
+    with spawn(db=db) as server:
+        cik = server.root_cik
+        aliases = [f"x{i}" for i in range(args.connections)]
+        for alias in aliases:
             rid = rpc(server.url, cik, "create", "dataport", {"format": "float"})["result"]
-            body = recordbatch_body(cik, rid, 1, args.points)
-            answer, elapsed = timed_post(server.url, body)
+            rpc(server.url, cik, "map", "alias", rid, alias)
+        results = multiprocessing.Queue()
+        client = multiprocessing.Process(target=writer_process,
+                                         args=(server.url, cik, aliases, args.seconds, results))
+        client.start()
+        writes, elapsed = results.get()
+        client.join()
+        print(f"single-call writes, {args.connections} keep-alive connections, durable: "
+              f"{writes / elapsed:,.0f} writes/s ({writes} in {elapsed:.1f} s)")
+
+
+def one_recordbatch(args, db):
+    with spawn(db=db) as server:
+        cik = server.root_cik
+        rid = rpc(server.url, cik, "create", "dataport", {"format": "float"})["result"]
+        body = recordbatch_body(cik, rid, 1, args.points)
+        answer, elapsed = timed_post(server.url, body)
+        if b'"ok"' not in answer:
+            raise SystemExit(f"recordbatch failed: {answer[:200]!r}")
+        print(f"recordbatch of {args.points:,} points ({len(body) / 1e6:.1f} MB), durable: {elapsed:.3f} s "
+              f"= {args.points / elapsed:,.0f} points/s")
+
+
+def peak_rss(args, db):
+    with spawn(db=db) as server:
+        cik = server.root_cik
+        rid = rpc(server.url, cik, "create", "dataport", {"format": "float"})["result"]
+        per_request = 1_000_000
+        started = time.perf_counter()
+        for first in range(1, args.rss_points + 1, per_request):
+            n = min(per_request, args.rss_points + 1 - first)
+            answer, _ = timed_post(server.url, recordbatch_body(cik, rid, first, n))
             if b'"ok"' not in answer:
                 raise SystemExit(f"recordbatch failed: {answer[:200]!r}")
-            print(f"recordbatch of {args.points:,} points ({len(body) / 1e6:.1f} MB), durable: {elapsed:.3f} s "
-                  f"= {args.points / elapsed:,.0f} points/s")
-
-        with spawn(db=os.path.join(tmp, "rss.db")) as server:
-            cik = server.root_cik
-            rid = rpc(server.url, cik, "create", "dataport", {"format": "float"})["result"]
-            per_request = 1_000_000
-            started = time.perf_counter()
-            for first in range(1, args.rss_points + 1, per_request):
-                n = min(per_request, args.rss_points + 1 - first)
-                answer, _ = timed_post(server.url, recordbatch_body(cik, rid, first, n))
-                if b'"ok"' not in answer:
-                    raise SystemExit(f"recordbatch failed: {answer[:200]!r}")
-            elapsed = time.perf_counter() - started
-            count = rpc(server.url, cik, "info", rid, {"storage": True})["result"]["storage"]["count"]
-            print(f"ingested {count:,} points in {elapsed:.1f} s (incl. client-side encoding); "
-                  f"server peak RSS {peak_rss_kib(server.pid) / 1024:,.0f} MiB")
-    return 0
+        elapsed = time.perf_counter() - started
+        count = rpc(server.url, cik, "info", rid, {"storage": True})["result"]["storage"]["count"]
+        print(f"ingested {count:,} points in {elapsed:.1f} s (incl. client-side encoding); "
+              f"server peak RSS {peak_rss_kib(server.pid) / 1024:,.0f} MiB")
 
 
 if __name__ == "__main__":

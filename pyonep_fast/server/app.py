@@ -310,7 +310,8 @@ def build_app(store, *, null=False, max_body=DEFAULT_MAX_BODY, body_timeout=BODY
     app = web.Application(client_max_size=max_body)
     app[STORE] = store
     app[ENGINE] = Engine(store)
-    app[CONFIG] = {"null": null, "max_body": max_body, "body_timeout": body_timeout}
+    app[CONFIG] = {"null": null, "max_body": max_body, "body_timeout": body_timeout,
+                   "requests_per_connection": requests_per_connection}
     if requests_per_connection:
         app.on_response_prepare.append(ConnectionBudget(requests_per_connection).on_response_prepare)
     app.router.add_post("/onep:v1/rpc/process", rpc_handler)

@@ -8,6 +8,7 @@ argument list of the wrong shape is the per-call 501 error.
 import asyncio
 import logging
 import re
+from inspect import iscoroutine
 
 import orjson
 
@@ -176,6 +177,25 @@ def _check_room(store, client, kind):
         raise refused("limit")
 
 
+def _result_entry(has_id, call_id, result):
+    if not has_id:
+        return None
+    if result is NO_RESULT:
+        return orjson.dumps({"id": call_id, "status": "ok"})
+    return orjson.dumps({"id": call_id, "status": "ok", "result": result})
+
+
+def _refusal_entry(has_id, call_id, refusal):
+    if not has_id:
+        return None
+    entry = {"id": call_id, "status": refusal.status}
+    if refusal.result is not None:
+        entry["result"] = refusal.result
+    if refusal.error is not None:
+        entry["error"] = refusal.error
+    return orjson.dumps(entry)
+
+
 class Engine:
     def __init__(self, store):
         self.store = store
@@ -215,32 +235,69 @@ class Engine:
                     caller = target.owner
         return Call(store, caller, token), None
 
-    async def process(self, envelope):
-        """Response body for a decoded request envelope."""
+    def begin(self, envelope):
+        """Runs a decoded request's calls as far as they go without waiting.
+
+        Returns the response body (bytes; the caller answers once
+        `store.when_durable` says the changes are committed), or, when a call
+        waits (`wait`), a coroutine that runs the rest and returns the body
+        after its own commit.
+        """
         if not isinstance(envelope, dict) or "auth" not in envelope:
             return request_error(400, "auth")
         calls = envelope.get("calls")
         if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
             return request_error(400, "calls")
-        with self.store.lock:
-            context, error = self.authenticate(envelope["auth"])
-        if error is not None:
-            return error
         entries = []
         try:
-            for call in calls:
-                entry = await self.run_call(context, call)
+            with self.store.lock:
+                context, error = self.authenticate(envelope["auth"])
+            if error is not None:
+                return error
+            for index, call in enumerate(calls):
+                entry = self.run_call(context, call)
+                if iscoroutine(entry):
+                    return self._finish(context, calls, index, entry, entries)
                 if entry is not None:
                     entries.append(entry)
         except Exception:
             log.exception("internal error while running calls")
-            await self.store.durable()
             return request_error(500, "calls")
-        await self.store.durable()
         return b"[" + b",".join(entries) + b"]" if entries else b""
 
-    async def run_call(self, context, call):
-        """Runs one call; returns its encoded response entry, or None without id."""
+    async def _finish(self, context, calls, index, waiting, entries):
+        """The rest of a request from the call at index, whose entry is the
+        coroutine `waiting`; returns the body once it is all durable."""
+        try:
+            entry = await waiting
+            while True:
+                if entry is not None:
+                    entries.append(entry)
+                index += 1
+                if index == len(calls):
+                    break
+                entry = self.run_call(context, calls[index])
+                if iscoroutine(entry):
+                    entry = await entry
+            body = b"[" + b",".join(entries) + b"]" if entries else b""
+        except Exception:
+            log.exception("internal error while running calls")
+            body = request_error(500, "calls")
+        await self.store.durable()
+        return body
+
+    async def process(self, envelope):
+        """Response body for a decoded request envelope, once durable
+        (raises the sqlite3.Error of a failed commit)."""
+        outcome = self.begin(envelope)
+        if not isinstance(outcome, bytes):
+            return await outcome
+        await self.store.durable()
+        return outcome
+
+    def run_call(self, context, call):
+        """Runs one call; returns its encoded response entry (None without
+        id), or a coroutine giving it when the procedure has to wait."""
         has_id = "id" in call and call["id"] is not None
         call_id = call.get("id")
         if has_id and not (isinstance(call_id, (int, float, str)) and not isinstance(call_id, bool)):
@@ -262,22 +319,18 @@ class Engine:
             context.procedure = procedure
             with self.store.lock:
                 result = handler(context, arguments)
-            if asyncio.iscoroutine(result):
-                result = await result
         except CallRefused as refusal:
-            if not has_id:
-                return None
-            entry = {"id": call_id, "status": refusal.status}
-            if refusal.result is not None:
-                entry["result"] = refusal.result
-            if refusal.error is not None:
-                entry["error"] = refusal.error
-            return orjson.dumps(entry)
-        if not has_id:
-            return None
-        if result is NO_RESULT:
-            return orjson.dumps({"id": call_id, "status": "ok"})
-        return orjson.dumps({"id": call_id, "status": "ok", "result": result})
+            return _refusal_entry(has_id, call_id, refusal)
+        if iscoroutine(result):
+            return self._entry_when_done(has_id, call_id, result)
+        return _result_entry(has_id, call_id, result)
+
+    async def _entry_when_done(self, has_id, call_id, waiting):
+        try:
+            result = await waiting
+        except CallRefused as refusal:
+            return _refusal_entry(has_id, call_id, refusal)
+        return _result_entry(has_id, call_id, result)
 
     # --- time series -------------------------------------------------------
     def proc_read(self, call, args):

@@ -27,7 +27,7 @@ Public API for other server modules:
   drop(resource)
   create_share(resource, meta, creator) / share_by_code(code) -> Share
   create_vendor(owner_rid) -> (name, token); vendor_by_token(token), vendor_by_name(name) -> Vendor
-  durable() (awaitable), commit()
+  when_durable(callback), durable() (awaitable), commit()
 """
 import asyncio
 import json
@@ -249,7 +249,8 @@ class Store:
         self.vendors_by_token = {}
         self.watchers = {}               # rid -> [callback(point)], see watch()
         self._in_tx = False
-        self._commit_waiters = []
+        self._commit_callbacks = []      # see when_durable
+        self.unflushed = set()           # Series whose newest chunk row awaits writing (before COMMIT)
         self._commit_scheduled = False
         self._wakes = []                 # (rid, point) to deliver after the commit
         self._load()
@@ -270,7 +271,8 @@ class Store:
                            json.loads(tags), json.loads(comments))
             self._index(res)
             if not res.is_client:
-                res.series = Series(self.db, row_id, descriptions.value_kind(res.desc), indexes.get(row_id))
+                res.series = Series(self.db, row_id, descriptions.value_kind(res.desc), indexes.get(row_id),
+                                    self.unflushed)
         for res in self.resources.values():
             if res.owner is not None:
                 res.owner = self.resources[res.owner]
@@ -314,20 +316,23 @@ class Store:
              res.created, res.modified, _dumps(res.tags), _dumps(res.comments)))
 
     def commit(self):
-        """Commits the open transaction now; then wake-ups and acknowledgements
-        are delivered in the loop thread."""
+        """Commits the open transaction now; then wake-ups and the
+        when_durable callbacks run in the loop thread."""
         with self.lock:
             if self._in_tx:
+                for series in self.unflushed:
+                    series.flush()
+                self.unflushed.clear()
                 self.db.execute("COMMIT")
                 self._in_tx = False
             wakes, self._wakes = self._wakes, []
-            waiters, self._commit_waiters = self._commit_waiters, []
-        if not (wakes or waiters):
+            callbacks, self._commit_callbacks = self._commit_callbacks, []
+        if not (wakes or callbacks):
             return
         if self.loop is None or self._in_loop_thread():
-            self._deliver(wakes, waiters)
+            self._deliver(wakes, callbacks)
         else:
-            self.loop.call_soon_threadsafe(self._deliver, wakes, waiters)
+            self.loop.call_soon_threadsafe(self._deliver, wakes, callbacks)
 
     def _in_loop_thread(self):
         try:
@@ -335,35 +340,51 @@ class Store:
         except RuntimeError:
             return False
 
-    def _deliver(self, wakes, waiters):
+    def _deliver(self, wakes, callbacks):
         for rid, columns in wakes:
             for callback in list(self.watchers.get(rid, ())):
                 callback(columns)
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        for callback in callbacks:
+            callback(None)
 
-    async def durable(self):
-        """Returns once everything changed so far is committed (group commit)."""
+    def when_durable(self, callback):
+        """Calls callback(None) once everything changed so far is committed
+        (at once when nothing is pending), callback(error) with the
+        sqlite3.Error if that commit failed. The commit is a group commit: it
+        runs once the loop has handled the input at hand, for every request
+        that changed something meanwhile."""
         if not self._in_tx and not self._wakes:
+            callback(None)
             return
-        waiter = self.loop.create_future()
-        self._commit_waiters.append(waiter)
+        self._commit_callbacks.append(callback)
         if not self._commit_scheduled:
             self._commit_scheduled = True
             self.loop.call_soon(self._group_commit)
-        await waiter
+
+    async def durable(self):
+        """Returns once everything changed so far is committed; raises the
+        sqlite3.Error if the commit failed (see when_durable)."""
+        if not self._in_tx and not self._wakes:
+            return
+        settled = self.loop.create_future()
+
+        def settle(error):
+            if not settled.done():
+                settled.set_result(error)
+        self.when_durable(settle)
+        error = await settled
+        if error is not None:
+            raise error
 
     def _group_commit(self):
         self._commit_scheduled = False
         try:
             self.commit()
-        except sqlite3.Error as exc:  # the disk failed: nobody may be told "ok"
+        except sqlite3.Error as error:  # the disk failed: nobody may be told "ok"
             log.exception("group commit failed")
-            waiters, self._commit_waiters = self._commit_waiters, []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(exc)
+            callbacks, self._commit_callbacks = self._commit_callbacks, []
+            for callback in callbacks:
+                callback(error)
 
     def close(self):
         with self.lock:
@@ -408,7 +429,7 @@ class Store:
         if owner is not None:
             owner.children[res.rid] = res
         if not res.is_client:
-            res.series = Series(self.db, res.id, descriptions.value_kind(desc))
+            res.series = Series(self.db, res.id, descriptions.value_kind(desc), unflushed=self.unflushed)
         return res
 
     def create_resource(self, owner, kind, desc, at=None):

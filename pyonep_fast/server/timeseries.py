@@ -17,6 +17,7 @@ Writes:
     concatenation, so reads of a series fed point by point stay fast.
 """
 import bisect
+import struct
 import sys
 from array import array
 
@@ -26,6 +27,10 @@ if sys.byteorder != "little":  # the chunk columns are the machine's native arra
 KIND_INT = 1
 KIND_FLOAT = 2
 KIND_STRING = 3
+
+_INT64 = struct.Struct("<q")
+_UINT64 = struct.Struct("<Q")
+_FLOAT64 = struct.Struct("<d")
 
 TAIL_MAX = 64          # a tail chunk grows in place up to this many points
 CHUNK_MAX = 65536      # bulk writes are cut into chunks of at most this size
@@ -51,9 +56,27 @@ class Columns:
     def __len__(self):
         return len(self.ts) // 8
 
+    def first_t(self):
+        return _INT64.unpack_from(self.ts)[0]
+
+    def last_t(self):
+        return _INT64.unpack_from(self.ts, len(self.ts) - 8)[0]
+
+    def head(self, n):
+        """The first n points as new Columns."""
+        if self.kind != KIND_STRING:
+            return Columns(self.kind, self.ts[:8 * n], self.vals[:8 * n])
+        return self.view().columns(0, n)
+
     @classmethod
     def from_pairs(cls, kind, pairs):
         """From (t, value) pairs already sorted by t, unique, typed for kind."""
+        if len(pairs) == 1:     # single writes: no list or array in between
+            t, value = pairs[0]
+            if kind == KIND_STRING:
+                data = value.encode()
+                return cls(kind, _INT64.pack(t), data, _UINT64.pack(len(data)))
+            return cls(kind, _INT64.pack(t), (_INT64 if kind == KIND_INT else _FLOAT64).pack(value))
         ts = array("q", [t for t, _ in pairs]).tobytes()
         if kind == KIND_STRING:
             data = bytearray()
@@ -125,9 +148,9 @@ class ChunkView:
 def concat(parts):
     """Columns holding the parts one after another (caller keeps order)."""
     kind = parts[0].kind
-    ts = b"".join(p.ts for p in parts)
+    ts = b"".join([p.ts for p in parts])
     if kind != KIND_STRING:
-        return Columns(kind, ts, b"".join(p.vals for p in parts))
+        return Columns(kind, ts, b"".join([p.vals for p in parts]))
     ends = array("Q")
     base = 0
     for part in parts:
@@ -135,7 +158,7 @@ def concat(parts):
         shifted.frombytes(part.ends)
         ends.extend([e + base for e in shifted] if base else shifted)
         base += len(part.vals)
-    return Columns(kind, ts, b"".join(p.vals for p in parts), ends.tobytes())
+    return Columns(kind, ts, b"".join([p.vals for p in parts]), ends.tobytes())
 
 
 class Chunk:
@@ -177,14 +200,21 @@ def load_indexes(db):
 
 class Series:
     """The points of one resource. `db` is the Store's connection; every
-    method runs inside the Store's open transaction (the caller's `touch`)."""
+    method runs inside the Store's open transaction (the caller's `touch`).
 
-    def __init__(self, db, series_id, kind, chunks=None):
+    In-place rewrites of the newest chunk (single writes) change only the
+    cached tail; its row is written by flush(), which the Store runs before
+    each COMMIT, once per series however many points the commit holds.
+    `unflushed` is the Store's set of series waiting for that."""
+
+    def __init__(self, db, series_id, kind, chunks=None, unflushed=None):
         self.db = db
         self.id = series_id
         self.kind = kind
         self.chunks = chunks or []
+        self.unflushed = set() if unflushed is None else unflushed
         self._tail = None  # (chunk id, Columns) of the newest chunk, cached
+        self._tail_dirty = False   # the cached tail is newer than its row
 
     # --- summary -----------------------------------------------------
     def count(self):
@@ -210,8 +240,7 @@ class Series:
         return columns
 
     def _insert(self, columns):
-        view = columns.view()
-        chunk = Chunk(None, view.ts[0], view.ts[-1], len(columns), columns.size)
+        chunk = Chunk(None, columns.first_t(), columns.last_t(), len(columns), columns.size)
         cur = self.db.execute(
             "INSERT INTO chunks (series, t_first, t_last, n, size, ts, vals, ends) VALUES (?,?,?,?,?,?,?,?)",
             (self.id, chunk.t_first, chunk.t_last, chunk.n, chunk.size, columns.ts, columns.vals, columns.ends))
@@ -228,6 +257,7 @@ class Series:
 
     def _replace(self, old_chunks, columns_list):
         """Deletes old_chunks and inserts the given Columns in their place."""
+        self.flush()
         if old_chunks:
             self.db.executemany("DELETE FROM chunks WHERE id = ?", [(c.id,) for c in old_chunks])
             gone = {c.id for c in old_chunks}
@@ -251,8 +281,7 @@ class Series:
         n = len(columns)
         if not n:
             return
-        view = columns.view()
-        t_first, t_last = view.ts[0], view.ts[-1]
+        t_first, t_last = columns.first_t(), columns.last_t()
         tail = self.chunks[-1] if self.chunks else None
         if tail is None or t_first > tail.t_last:
             if tail is not None and tail.n + n <= TAIL_MAX:
@@ -263,7 +292,7 @@ class Series:
             return
         if t_first == tail.t_last and tail.n + n <= TAIL_MAX:
             # the common same-second rewrite: only the newest point is replaced
-            kept = self._load(tail).view().columns(0, tail.n - 1)
+            kept = self._load(tail).head(tail.n - 1)
             self._rewrite_tail(tail, [kept, columns] if len(kept) else [columns])
             return
         overlapping = [c for c in self.chunks if c.t_first <= t_last and c.t_last >= t_first]
@@ -273,20 +302,30 @@ class Series:
         merged = {}
         for chunk in overlapping:
             merged.update(self._load(chunk).view().pairs())
-        merged.update(view.pairs())
+        merged.update(columns.view().pairs())
         self._replace(overlapping, [Columns.from_pairs(self.kind, sorted(merged.items()))])
 
     def _rewrite_tail(self, tail, parts):
         """The newest chunk becomes the concatenation of parts, in place."""
         grown = concat(parts)
-        view = grown.view()
-        tail.t_first, tail.t_last = view.ts[0], view.ts[-1]
+        tail.t_first, tail.t_last = grown.first_t(), grown.last_t()
         tail.n = len(grown)
         tail.size = grown.size
-        self.db.execute("UPDATE chunks SET t_first = ?, t_last = ?, n = ?, size = ?, ts = ?, vals = ?, ends = ? "
-                        "WHERE id = ?", (tail.t_first, tail.t_last, tail.n, tail.size, grown.ts, grown.vals,
-                                         grown.ends, tail.id))
         self._tail = (tail.id, grown)
+        if not self._tail_dirty:
+            self._tail_dirty = True
+            self.unflushed.add(self)
+
+    def flush(self):
+        """Writes the newest chunk's row if in-place rewrites changed it."""
+        if not self._tail_dirty:
+            return
+        self._tail_dirty = False
+        tail = self.chunks[-1]
+        columns = self._tail[1]
+        self.db.execute("UPDATE chunks SET t_first = ?, t_last = ?, n = ?, size = ?, ts = ?, vals = ?, ends = ? "
+                        "WHERE id = ?", (tail.t_first, tail.t_last, tail.n, tail.size, columns.ts, columns.vals,
+                                         columns.ends, tail.id))
 
     def _compact_tail(self):
         run = []
@@ -337,6 +376,7 @@ class Series:
         self._replace(whole, rest)
 
     def drop_all(self):
+        self._tail_dirty = False
         self.db.execute("DELETE FROM chunks WHERE series = ?", (self.id,))
         self.chunks = []
         self._tail = None
