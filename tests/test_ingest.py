@@ -156,7 +156,7 @@ def wait_for_checkpoint(path, process, deadline):
 
 def test_kill_9_of_the_server_mid_ingest_then_resume_stores_exactly_the_input(tmp_path):
     db, checkpoint, path = tmp_path / "server.db", tmp_path / "run.ckpt", tmp_path / "history.csv"
-    rows = 60_000
+    rows = 150_000   # ~300 requests: the server is killed a few requests in
     ts = np.arange(1_400_000_000, 1_400_000_000 + 30 * rows, 30, dtype=np.int64)
     a = np.round(np.cos(ts / 5000.0) * 40, 3)
     b = (ts // 7) % 1000
