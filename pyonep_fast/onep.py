@@ -92,7 +92,7 @@ def encode_json(value):
     size are exact. NaN and infinity raise EncodeError (orjson would write
     null, json.dumps a bare NaN)."""
     try:
-        data = orjson.dumps(value, option=_ORJSON_OPTIONS)
+        data = orjson.dumps(value, None, _ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, or unsupported
         data = None
     # orjson writes NaN/inf as null; a null in the output (rare in RPC
