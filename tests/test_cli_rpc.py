@@ -54,10 +54,12 @@ def test_parse_time():
 def test_write_then_read(port_setup, capsys):
     url, cik, rids = port_setup
     assert run(capsys, "write", "--url", url, cik, "temp", "21.5") == (0, "", "")
-    code, out, _ = run(capsys, "read", "--url", url, cik, "temp", "--json")
+    code, out, _ = run(capsys, "read", "--url", url, cik, "temp", "--json", "--start", "-1d", "--end", "now")
     assert code == 0
     ((timestamp, value),) = json.loads(out)
     assert value == 21.5
+    code, out, _ = run(capsys, "read", "--url", url, cik, "temp", "--json", "--end", "-1d")
+    assert (code, json.loads(out)) == (0, [])
     code, out, _ = run(capsys, "read", "--url", url, cik, rids["temp"], "--timeformat", "unix")
     assert out == f"{timestamp},21.5\n"
 

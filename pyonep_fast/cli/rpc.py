@@ -31,6 +31,7 @@ TYPES = ["client", "dataport", "datarule", "dispatch"]
 
 _RID = re.compile(r"[0-9a-f]{40}")
 _RELATIVE = re.compile(r"-(\d+)([smhdw])")
+_RELATIVE_OR_NUMBER = re.compile(r"^-\d+[smhdw]?$|^-\d*\.\d+$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -226,6 +227,8 @@ def register(subparsers):
 
     def add(name, help, func):
         parser = subparsers.add_parser(name, help=help, description=help)
+        # `--start -1d`: let relative times pass as values, as negative numbers do
+        parser._negative_number_matcher = _RELATIVE_OR_NUMBER
         parser.add_argument("--url", default=default_url, help=url_help)
         parser.add_argument("cik", metavar="CIK")
         parser.set_defaults(func=_run(func))
