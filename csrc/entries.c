@@ -545,11 +545,46 @@ static int allocate(pf_entries *e, int port, fresh *f)
     return rc;
 }
 
+/* The usual batch needs no new columns: every entry already of the port's
+ * kind (or an integer for a float port), times strictly increasing once
+ * resolved. Then it is normalized in place; 0 if it is not such a batch. */
+static int normalize_in_place(pf_entries *e, int port, int64_t now, size_t max_string_bytes)
+{
+    int64_t previous = INT64_MIN;
+    for (size_t i = 0; i < e->n; i++) {
+        uint8_t kind = e->kinds[i];
+        int64_t t = e->ts[i];
+        if (kind != port && !(port == PF_VALUE_FLOAT && kind == PF_VALUE_INT))
+            return 0;
+        if (kind == PF_VALUE_STRING && string_len(e, i) > max_string_bytes)
+            return 0;
+        if (t < 0 && __builtin_add_overflow(now, t, &t))
+            return 0;
+        if (i > 0 && t <= previous)
+            return 0;
+        previous = t;
+    }
+    for (size_t i = 0; i < e->n; i++) {
+        if (e->ts[i] < 0)
+            e->ts[i] += now;
+        if (e->kinds[i] != port) {
+            e->floats[i] = (double)e->ints[i];
+            e->ints[i] = 0;
+            e->kinds[i] = (uint8_t)port;
+        }
+    }
+    e->ninv = 0;
+    e->normalized = 1;
+    return 1;
+}
+
 int64_t pf_entries_normalize(pf_entries *e, int value_kind, int64_t now, size_t max_string_bytes)
 {
     fresh f;
     if (e == NULL || value_kind < PF_VALUE_INT || value_kind > PF_VALUE_STRING || e->normalized)
         return PF_EARG;
+    if (normalize_in_place(e, value_kind, now, max_string_bytes))
+        return (int64_t)e->n;
     int rc = allocate(e, value_kind, &f);
     if (rc != PF_OK)
         return rc;

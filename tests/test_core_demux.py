@@ -25,6 +25,11 @@ def snapshot(cls, body, first_id, ncalls):
         return ("error", exc.code)
     slots = [(d.state(i), d.status(i), d.result(i), d.error(i), d.position(i), d.duplicates(i))
              for i in range(ncalls)]
+    # The whole-response views read the same as the per-call accessors.
+    assert d.states() == [slot[0] for slot in slots]
+    assert repr(d.statuses()) == repr([slot[1] for slot in slots])
+    assert repr(d.results()) == repr([slot[2] for slot in slots])
+    assert d.has_results() == [slot[2] is not NO_RESULT for slot in slots]
     return (d.kind, d.request_error, d.entries, d.unknown_ids, d.duplicate_ids, d.missing, d.without_id, slots)
 
 

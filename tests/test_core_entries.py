@@ -247,6 +247,28 @@ def test_convert_value_rules(port, value, expected):
             ([expected] if port != "float" else bits([expected]))
 
 
+@given(st.lists(st.integers(-10**6, -1), unique=True, max_size=20).map(sorted),
+       st.lists(st.integers(10**6 + 2, 10**12), unique=True, max_size=20).map(sorted), st.sampled_from(PORTS),
+       st.data())
+def test_batches_already_in_order_and_typed(relative, absolute, port, data):
+    """The in-place path: every value already fits the port, times strictly
+    increasing once resolved (the relative ones resolve to 1 .. 10**6)."""
+    times = relative + absolute
+    kind_values = {"int": st.integers(INT64_MIN, INT64_MAX),
+                   "float": st.integers(INT64_MIN, INT64_MAX) | st.floats(allow_nan=False, allow_infinity=False),
+                   "string": st.text(max_size=6)}[port]
+    pairs = [[t, data.draw(kind_values)] for t in times]
+    text = json.dumps(pairs).encode()
+    now = 10**6 + 1
+    assert both(text, port=port, now=now) == model(text, port, now)
+    # One entry out of order, or one value of another kind, takes the general path.
+    if len(pairs) > 1:
+        swapped = pairs[1:2] + pairs[:1] + pairs[2:]
+        assert both(json.dumps(swapped).encode(), port=port, now=now) == model(json.dumps(swapped).encode(), port, now)
+    odd = json.dumps(pairs + [[10**13, "x" if port != "string" else 5]]).encode()
+    assert both(odd, port=port, now=now) == model(odd, port, now)
+
+
 def test_rules_of_time():
     text = b"[[-5, 1], [0, 2], [10, 3], [-20, 4], [10, 5], [1.5e9, 6], [99999999999999999999, 7], [5, 8]]"
     view = both(text, port="int", now=100)

@@ -74,6 +74,17 @@ def decode(buf, span):
         return json.loads(bytes(text), parse_int=_orjson_int)
 
 
+def decode_many(buf, spans):
+    """decode() of every span in one orjson call; NO_RESULT for absent ones."""
+    view = memoryview(buf)
+    present = [view[off:off + length] for off, length in spans if length]
+    try:
+        values = iter(orjson.loads(b"[" + b",".join(present) + b"]"))
+    except orjson.JSONDecodeError:      # a number orjson refuses: one by one
+        values = iter([decode(buf, span) for span in spans if span[1]])
+    return [next(values) if length else NO_RESULT for _, length in spans]
+
+
 def _check_arguments(first_id, ncalls):
     ncalls = operator.index(ncalls)
     first_id = operator.index(first_id)
@@ -84,10 +95,14 @@ def _check_arguments(first_id, ncalls):
     return first_id, ncalls
 
 
+_MEMBERS = {"status": 3, "result": 4, "error": 5}
+
+
 class _Demux:
     """The accessors both backends share; subclasses fill the counters and
     provide _slot(i) -> (state, duplicates, position, status, result, error)
-    with spans (offset, length), length 0 when absent."""
+    with spans (offset, length), length 0 when absent. The C class reads
+    single fields and whole columns more directly."""
 
     kind = "other"
     entries = unknown_ids = duplicate_ids = missing = without_id = 0
@@ -104,6 +119,12 @@ class _Demux:
 
     def _member(self, span):
         return decode(self._body, span) if span[1] else NO_RESULT
+
+    def _span(self, i, member):
+        return self._slot(i)[_MEMBERS[member]]
+
+    def _spans(self, member):
+        return [self._span(i, member) for i in range(self._ncalls)]
 
     @property
     def request_error(self):
@@ -124,15 +145,15 @@ class _Demux:
 
     def status(self, i):
         """The decoded "status" of call i's entry, or NO_RESULT."""
-        return self._member(self._slot(self._index(i))[3])
+        return self._member(self._span(self._index(i), "status"))
 
     def result(self, i):
         """The decoded "result" of call i's entry, or NO_RESULT."""
-        return self._member(self._slot(self._index(i))[4])
+        return self._member(self._span(self._index(i), "result"))
 
     def error(self, i):
         """The decoded "error" of call i's entry, or NO_RESULT."""
-        return self._member(self._slot(self._index(i))[5])
+        return self._member(self._span(self._index(i), "error"))
 
     # Whole-response views, for batches of thousands of calls where a
     # Python call per slot would cost more than the demultiplexing itself.
@@ -143,7 +164,15 @@ class _Demux:
 
     def has_results(self):
         """[whether call i's entry carries a "result", for each call]."""
-        return [self._slot(i)[4][1] > 0 for i in range(self._ncalls)]
+        return [length > 0 for _, length in self._spans("result")]
+
+    def results(self):
+        """[result(0), result(1), ...], decoded in one orjson call."""
+        return decode_many(self._body, self._spans("result"))
+
+    def statuses(self):
+        """[status(0), status(1), ...], decoded in one orjson call."""
+        return decode_many(self._body, self._spans("status"))
 
 
 class CDemux(_Demux):
@@ -176,9 +205,19 @@ class CDemux(_Demux):
         return (slot.state, slot.duplicates, slot.position, (slot.status.off, slot.status.len),
                 (slot.result.off, slot.result.len), (slot.error.off, slot.error.len))
 
+    def _span(self, i, member):
+        span = getattr(self._slots[i], member)
+        return span.off, span.len
+
+    def _spans(self, member):
+        return list(zip(self._field(member + "_off", "Q"), self._field(member + "_len", "Q")))
+
+    def state(self, i):
+        return self._slots[self._index(i)].state
+
     def _field(self, name, fmt):
         """Field `name` of every slot (a `fmt` item: "i" state, "Q" a span
-        length), read from the slot array in one strided slice."""
+        offset or length), read from the slot array in one strided slice."""
         if not self._ncalls:
             return []
         ffi, _ = native()
@@ -194,11 +233,15 @@ class CDemux(_Demux):
 
 @functools.cache
 def _slot_layout(ffi):
-    """{field: (index, stride)} in units of the field's own item size."""
+    """{field: (index, stride)} in units of the field's own item size:
+    "state", and "<member>_off"/"<member>_len" of each span member."""
     size = ffi.sizeof("pf_slot")
-    state = ffi.offsetof("pf_slot", "state")
-    result_len = ffi.offsetof("pf_slot", "result") + ffi.offsetof("pf_span", "len")
-    return {"state": (state // 4, size // 4), "result_len": (result_len // 8, size // 8)}
+    layout = {"state": (ffi.offsetof("pf_slot", "state") // 4, size // 4)}
+    for member in _MEMBERS:
+        for part in ("off", "len"):
+            offset = ffi.offsetof("pf_slot", member) + ffi.offsetof("pf_span", part)
+            layout[f"{member}_{part}"] = (offset // 8, size // 8)
+    return layout
 
 
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
