@@ -294,7 +294,7 @@ class _Ingest:
         for w in workers:
             w.start()
         total, unit = self.source.progress_total()
-        self.bar = _progress_bar(self.progress_wanted, total, unit, _position_of(state["position"]))
+        self.bar = _progress_bar(self.progress_wanted, total, unit, self.source.progress_at(state["position"]))
         seq = state["next_seq"]
         read_all = False
         try:
@@ -499,12 +499,6 @@ def _overlap(a, b):
 def _snapshot(reader):
     return {"duplicates": reader["duplicates"], "error_count": reader["error_count"],
             "expected": [dataclasses.asdict(e) for e in reader["expected"]]}
-
-
-def _position_of(position):
-    if not position:
-        return 0
-    return position.get("offset", position.get("row", position.get("item", 0)))
 
 
 class _NoBar:

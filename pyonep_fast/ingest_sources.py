@@ -1,7 +1,9 @@
 """Where bulk ingest reads points from: CSV, NumPy arrays, pandas, iterables.
 
 Every source names the dataports it feeds (`targets`: an alias, or an RID
-as 40 hex digits) and cuts its input into `Chunk`s: the points of a
+as 40 hex digits), says how far along a position is for the progress bar
+(`progress_total()`, `progress_at(start)`, in units of `Chunk.progress`)
+and cuts its input into `Chunk`s: the points of a
 deterministic run of input rows, already converted and checked against the
 rules of spec §2.3/§3.4, plus one message per row or cell it could not use
 (naming the CSV line or the item). A chunk also carries where it starts and
@@ -361,9 +363,13 @@ class CsvSource:
         return info
 
     def progress_total(self):
+        """(total, unit) of the progress bar: the data bytes (None: unknown)."""
         if isinstance(self.file, (str, os.PathLike)) and self.file != "-":
-            return os.stat(self.file).st_size, "B"
+            return os.stat(self.file).st_size - self._header_end, "B"
         return None, "B"
+
+    def progress_at(self, start):
+        return start["offset"] - self._header_end if start else 0
 
     def chunks(self, kinds, chunk_points, start=None):
         """Chunks of whole lines, each within chunk_points * BYTES_PER_POINT
@@ -525,6 +531,9 @@ class ArraySource:
     def progress_total(self):
         return sum(len(ts) for _, ts, _ in self.series), "pt"
 
+    def progress_at(self, start):
+        return start["row"] if start else 0
+
     def chunks(self, kinds, chunk_points, start=None):
         row = start["row"] if start else 0
         base = 0
@@ -552,6 +561,9 @@ class IterableSource:
 
     def progress_total(self):
         return None, "pt"
+
+    def progress_at(self, start):
+        return start["item"] if start else 0
 
     def chunks(self, kinds, chunk_points, start=None):
         skip = start["item"] if start else 0
@@ -607,7 +619,10 @@ class DataFrameSource:
                 "targets": self.targets}
 
     def progress_total(self):
-        return len(self.frame) * len(self.columns), "pt"
+        return len(self.frame), "row"
+
+    def progress_at(self, start):
+        return start["row"] if start else 0
 
     def _times(self):
         times = self.frame.index if self.time_column is None else self.frame[self.time_column]
@@ -634,7 +649,7 @@ class DataFrameSource:
                 errors.extend(bad)
                 if len(ts):
                     parts.append(Part(index, ts, values))
-            yield Chunk({"row": a}, {"row": b}, f"rows {a}-{b - 1}", parts, errors, (b - a) * len(self.columns))
+            yield Chunk({"row": a}, {"row": b}, f"rows {a}-{b - 1}", parts, errors, b - a)
 
 
 def source_of(data, columns=None, **options):
