@@ -6,7 +6,7 @@ import math
 
 import orjson
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pyonep_fast import _core
