@@ -372,11 +372,14 @@ class OnepV1:
         if states.count(OK) == count and not any(results_present):  # e.g. a batch of writes
             triples.extend(zip(calls, itertools.repeat(True, count), itertools.repeat("ok", count)))
             return
+        # decoded in one orjson call each, unless there is a single call
+        results = answer.results() if count > 1 else [answer.result(0)]
+        statuses = (answer.statuses() if count > 1 else [answer.status(0)]) if FAILED in states else ()
         for k, (call, state, with_result) in enumerate(zip(calls, states, results_present)):
             if state == OK:
-                triples.append((call, True, answer.result(k) if with_result else "ok"))
+                triples.append((call, True, results[k] if with_result else "ok"))
             elif state == FAILED:
-                triples.append((call, False, answer.status(k)))
+                triples.append((call, False, statuses[k]))
             elif state == ERROR:
                 raise OnePlatformException(str(answer.error(k)))
             # MISSING or BARE: no answer for this call, as pyonep skips them
