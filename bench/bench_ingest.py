@@ -7,9 +7,10 @@
    into --workdir (kept between runs).
 2. Ingests all of it into a spawned embedded server on a durable database
    (`pyonep_fast.ingest`, in a child process): points/s end to end, the
-   child's peak RSS (ru_maxrss = VmHWM) and its RSS sampled while it runs.
+   child's peak RSS (VmHWM) and its RSS sampled while it runs.
 3. Client CPU per point on a `--null` server (acknowledges without
-   storing), for the first --baseline-points points: ours against a client
+   storing): ours on the whole CSV, against, on its first
+   --baseline-points points (CPU per point is a rate), a client
    that behaves like pyonep 0.13.8 (bench/baseline_pyonep.py: csv module,
    a Python list per entry, json.dumps, a new requests.Session per call),
    each in a child process that reports its own CPU time (all threads) and
@@ -25,6 +26,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from pyonep_fast.ingest import DEFAULT_CHUNK_POINTS  # noqa: E402
 COLUMNS = ("temperature", "humidity", "pressure", "wind")
 START = 1_300_000_000
 
@@ -129,7 +132,6 @@ def measure(argv):
 def prepare(url, specs=COLUMNS):
     import urllib3
 
-    sys.path.insert(0, os.path.dirname(HERE))
     from pyonep_fast.cli.demo import create_dataports, fountain_client
     from pyonep_fast.onep import OnepV1
 
@@ -146,7 +148,7 @@ def main():
     parser.add_argument("--points", type=int, default=10_000_000)
     parser.add_argument("--baseline-points", type=int, default=1_000_000)
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_POINTS)
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "pyonep-fast-bench-ingest"))
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,7 +158,6 @@ def main():
             return child_ours(url, cik, path, args.connections, args.chunk_size)
         return child_baseline(url, cik, path, args.chunk_size)
 
-    sys.path.insert(0, os.path.dirname(HERE))
     from pyonep_fast.server import spawn
 
     os.makedirs(args.workdir, exist_ok=True)
@@ -176,8 +177,9 @@ def main():
             print(f"ours, durable server: {rows * len(COLUMNS):,} points ...", flush=True)
             results["durable"] = measure(["--child", "ours", server.url, cik, csv_path, *options])
         with spawn(db=":memory:", null=True) as server:
-            print(f"client CPU on the --null server: {args.baseline_points:,} points each ...", flush=True)
-            results["null"] = measure(["--child", "ours", server.url, "0" * 40, small, *options])
+            print(f"client CPU on the --null server: ours on all points, the baseline on the first "
+                  f"{args.baseline_points:,} ...", flush=True)
+            results["null"] = measure(["--child", "ours", server.url, "0" * 40, csv_path, *options])
             results["baseline"] = measure(["--child", "baseline", server.url, "0" * 40, small, *options])
     finally:
         shutil.rmtree(db_dir, ignore_errors=True)

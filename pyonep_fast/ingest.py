@@ -56,7 +56,7 @@ from .ingest_sources import resource_of, source_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_POINTS = 50_000
+DEFAULT_CHUNK_POINTS = 100_000   # points per request: larger costs memory, smaller costs CPU per point
 DEFAULT_CONNECTIONS = 4
 DEFAULT_RETRIES = 5
 MAX_MESSAGES = 1000          # error messages kept for the report (all are counted)
