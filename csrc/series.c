@@ -394,6 +394,33 @@ static inline char *put_value(const pf_series *s, char *p, size_t i, pf_shortest
     }
 }
 
+/* Consecutive timestamps mostly share all but their last four digits
+ * (sampling at a steady rate): the shared part is formatted once per
+ * change and copied, and only four digits are converted per point. */
+typedef struct {
+    int64_t high;   /* t / 10000 of the text below (-1: none yet) */
+    size_t len;     /* its digits */
+    char text[24];  /* 16 are copied at a time */
+} timestamp_prefix;
+
+static inline char *put_timestamp(char *p, int64_t t, timestamp_prefix *prefix)
+{
+    if (t < 10000) {
+        return pf_put_int64(p, t);
+    }
+    int64_t high = t / 10000;
+    uint32_t low = (uint32_t)(t - high * 10000);
+    if (high != prefix->high) {
+        prefix->high = high;
+        prefix->len = (size_t)(pf_put_int64(prefix->text, high) - prefix->text);  /* <= 15 */
+    }
+    memcpy(p, prefix->text, 16);  /* the room of a 20-digit timestamp */
+    p += prefix->len;
+    memcpy(p, pf_digit_pairs + 2 * (low / 100), 2);
+    memcpy(p + 2, pf_digit_pairs + 2 * (low % 100), 2);
+    return p + 4;
+}
+
 int pf_series_encode_entries(const pf_series *s, size_t first, size_t n, int descending, pf_buf *out)
 {
     int rc = check_range(s, first, n, out);
@@ -407,10 +434,11 @@ int pf_series_encode_entries(const pf_series *s, size_t first, size_t n, int des
     *p++ = '[';
     size_t lo = s->start + first;
     pf_shortest batch[SHORTEST_BATCH];
+    timestamp_prefix prefix = {-1, 0, {0}};
     for (size_t k = 0; k < n; k++) {
         size_t i = descending ? lo + n - 1 - k : lo + k;
         *p++ = '[';
-        p = pf_put_int64(p, s->ts[i]);
+        p = put_timestamp(p, s->ts[i], &prefix);
         *p++ = ',';
         p = put_value(s, p, i, batch, k, n, descending);
         memcpy(p, "],", 2);

@@ -1,5 +1,6 @@
 """Series and SeriesBuffer: C == Python == what orjson reads back."""
 import datetime
+import json
 import math
 import struct
 import subprocess
@@ -92,6 +93,22 @@ def test_string_entries_equal_and_read_back(points, descending):
     assert orjson.loads(body) == (expected[::-1] if descending else expected)
     assert c.encoded_size() == py.encoded_size()
     assert c.values() == py.values() == [v for _, v in points]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_entries_of_steady_timestamps(descending):
+    # consecutive timestamps share their leading digits (the C encoder
+    # formats those once per change): cross every kind of boundary
+    runs = [range(-5, 5), range(9990, 10010), range(19990, 20010), range(99990, 100020, 3),
+            range(99999990, 100000010), range(1419999990, 1420000030, 7),
+            range(2**63 - 25, 2**63), range(-2**63, -2**63 + 5), range(10**15 - 3, 10**15 + 3)]
+    timestamps = [t for run in runs for t in run] + [10000, 9999, 10000, 123456789, 10000]
+    values = [float(i) / 7 for i in range(len(timestamps))]
+    c, py = both("float", timestamps, values)
+    body = c.encode_entries(descending=descending)
+    assert body == py.encode_entries(descending=descending)
+    points = [[t, v] for t, v in zip(timestamps, values)]
+    assert body == json.dumps(points[::-1] if descending else points, separators=(",", ":")).encode()
 
 
 @given(st.data())
