@@ -78,14 +78,14 @@ def _buffer_format(view):
 def _from_array(typecode, items):
     try:
         return array(typecode, items)
-    except TypeError:
+    except (TypeError, NotImplementedError):  # memoryviews iterate native formats only
         raise error(ETYPE) from None
     except OverflowError:
         raise error(ERANGE) from None
 
 
 def _sequence(values):
-    """A list or tuple of the items of an iterable; bools are refused."""
+    """A list or tuple of the items of an iterable (not of a str or bytes)."""
     if isinstance(values, (str, bytes, bytearray)):
         raise error(ETYPE)
     if not isinstance(values, (list, tuple)):
@@ -96,18 +96,23 @@ def _sequence(values):
     return values
 
 
+def _numbers(values):
+    """_sequence, refusing bools (which array.array would take as 0 and 1)."""
+    items = _sequence(values)
+    if bool in set(map(type, items)):
+        raise error(ETYPE)
+    return items
+
+
 def int64_column(values):
     """A contiguous int64 buffer of the items of a column."""
     try:
         view = memoryview(values)
     except (TypeError, ValueError):
-        items = _sequence(values)
-        if bool in set(map(type, items)):
-            raise error(ETYPE)
-        return _from_array("q", items)
+        return _from_array("q", _numbers(values))
     fmt = _buffer_format(view)
     if fmt in _SIGNED_INTS and view.itemsize == 8 and view.c_contiguous:
-        return view
+        return view.cast("B").cast("q")  # the same memory, in native format
     if fmt in _SIGNED_INTS or fmt in _UNSIGNED_INTS:
         return _from_array("q", view)  # uint64 past int64: ERANGE
     raise error(ETYPE)
@@ -119,13 +124,10 @@ def float64_column(values):
     try:
         view = memoryview(values)
     except (TypeError, ValueError):
-        items = _sequence(values)
-        if bool in set(map(type, items)):
-            raise error(ETYPE)
-        return _from_array("d", items)  # ints too large for a double: ERANGE
+        return _from_array("d", _numbers(values))  # ints too large for a double: ERANGE
     fmt = _buffer_format(view)
     if fmt == "d" and view.c_contiguous:
-        return view
+        return view.cast("B").cast("d")
     if fmt in ("d", "f") or fmt in _SMALL_INTS:
         return _from_array("d", view)
     raise error(ETYPE)
@@ -228,12 +230,13 @@ class PySeries:
         elif self.kind == "float" and not all(map(_finite, values)):
             raise error(ENONFINITE)
         with self._lock:
-            self._ts.extend(array("q", timestamps))
+            # contiguous int64 / float64 buffers, taken as bytes as C does
+            self._ts.frombytes(memoryview(timestamps).cast("B"))
             if self.kind == "string":
                 self._values.extend(texts)
                 self._literal_sizes.extend(sizes)
             else:
-                self._values.extend(array(self._values.typecode, values))
+                self._values.frombytes(memoryview(values).cast("B"))
 
     def __len__(self):
         with self._lock:
