@@ -16,6 +16,8 @@ buffer only when the server has answered for it: stored, or refused (then
 it goes to the report of points not stored, `failures()`, with the status
 the server gave). Transport failures keep the points for the next flush.
 `stop()`, `close()` and leaving a `with` block flush everything first.
+config["log_level"] is accepted and left alone: logging (handlers, levels)
+belongs to the application; this module logs to `pyonep_fast.datastore`.
 
 Upstream bugs fixed here (pyonep 0.13.8, spec §5), all of which lost data
 or crashed:

@@ -83,9 +83,9 @@ class Expected:
         lo, hi = int(ts[0]), int(ts[-1])
         replaced = 0
         if self.count:
-            if lo == self.last and (len(ts) == 1 or ts[1] > self.last):
+            if lo == self.last:     # ascending input: the chunk starts at the second we ended on
                 replaced, self.checksum = 1, self.checksum - point_hash(self.last, self.last_value, kind)
-            elif hi == self.first and (len(ts) == 1 or ts[-2] < self.first):
+            elif hi == self.first:  # descending input, the same
                 replaced, self.checksum = 1, self.checksum - point_hash(self.first, self.first_value, kind)
             elif not (lo > self.last or hi < self.first):
                 self.unordered = True

@@ -305,6 +305,7 @@ class CsvSource:
         self.delimiter = delimiter
         self.header = header
         self._header_end = 0
+        self._consumed = 0   # bytes already read from a stream we cannot rewind (the header)
         names = self._read_header() if header else None
         self.time_index = self._index(time_column, names)
         if columns is None:
@@ -351,6 +352,8 @@ class CsvSource:
             if owned:
                 stream.close()
         self._header_end = len(line)
+        if not owned:
+            self._consumed = len(line)
         text = line.removeprefix(BOM).decode("utf-8").rstrip("\r\n")
         return [name.strip() for name in next(csv.reader([text], delimiter=self.delimiter))]
 
@@ -404,13 +407,12 @@ class CsvSource:
             if owned:
                 stream.close()
 
-    @staticmethod
-    def _skip_to(stream, seekable, offset):
+    def _skip_to(self, stream, seekable, offset):
         if seekable or stream.seekable():
             stream.seek(offset)
             return
-        left = offset
-        while left:
+        left = offset - self._consumed
+        while left > 0:
             block = stream.read(min(left, 1 << 20))
             if not block:
                 raise ValueError("the input ends before the checkpoint's position: is it the same input?")

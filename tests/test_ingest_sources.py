@@ -243,3 +243,17 @@ def test_dataframe_source_uses_the_index_and_skips_missing_cells():
     assert points == {0: [(t0, 1.0), (t0 + 120, 3.0), (t0 + 180, 4.0)], 1: [(t0, 1), (t0 + 60, 2), (t0 + 180, 4)]}
     assert errors == []
     assert isinstance(source, DataFrameSource)
+
+
+class Pipe(io.BytesIO):
+    def seekable(self):
+        return False
+
+
+def test_csv_header_from_a_stream_that_cannot_rewind():
+    text = b"time,v\n1400000000,1.5\n1400000060,2.5\n"
+    points, errors = points_of(CsvSource(Pipe(text), header=True).chunks(["float"], 1))
+    assert points == {0: [(1400000000, 1.5), (1400000060, 2.5)]} and errors == []
+    source = CsvSource(Pipe(text), header=True)   # a resume: the same input again, read on from a position
+    resumed = list(source.chunks(["float"], 1, {"offset": len(b"time,v\n1400000000,1.5\n"), "line": 2}))
+    assert points_of(resumed)[0] == {0: [(1400000060, 2.5)]} and resumed[0].label == "lines 3-3"
