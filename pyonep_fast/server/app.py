@@ -15,11 +15,11 @@ from urllib.parse import parse_qsl, quote, unquote_plus
 import orjson
 from aiohttp import web
 
+from .._core.entries import INT64_MAX, INT64_MIN, INVALID
 from .ingest import entries_columns
 from .points import apply_retention, ingest_pairs, typed_value
 from .rpc import Engine, request_error
 from .store import ACTIVATED
-from .values import INVALID
 from .wire import decode_envelope
 
 log = logging.getLogger(__name__)
@@ -265,9 +265,12 @@ async def stack_record_handler(request):
             per_alias.setdefault(alias, [])
         elif alias is not None:
             try:
-                per_alias[alias].append([int(key), value])
+                t = int(key)
             except ValueError:
+                t = None
+            if t is None or not INT64_MIN <= t <= INT64_MAX:
                 return _text(f"bad timestamp {key}", 400)
+            per_alias[alias].append([t, value])
     conflicts = []
     with store.lock:
         for alias, entries in per_alias.items():

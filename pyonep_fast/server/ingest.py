@@ -1,60 +1,55 @@
-"""record/recordbatch entries -> typed, sorted, unique Columns."""
-import operator
-from array import array
-from itertools import islice
+"""record/recordbatch entries -> typed, sorted, unique Columns.
 
+One set of rules for every way entries arrive: the C entries parser's
+(_core.entries: timestamps, relative times, value typing, the last of equal
+timestamps wins, invalid entries listed in input order). Entries still in
+the request body (wire.EntriesSpan) are parsed in place; decoded ones (small
+bodies, the HTTP Data Interface) are encoded once and parsed the same way.
+"""
+from array import array
+from itertools import accumulate
+
+import orjson
+
+from .._core.entries import Entries
+from ..exceptions import DecodeError
 from .descriptions import value_kind
 from .timeseries import KIND_FLOAT, KIND_INT, Columns
-from .values import INVALID, convert_value
-
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+from .wire import EntriesSpan
 
 
 def entries_columns(res, entries, now):
-    """(Columns, [t of each invalid entry]) for a decoded entries list.
-
-    Timestamps: integers; negative ones are relative to now. Later entries
-    win at equal timestamps. An invalid entry reports its t as given (None
-    when it had no integer timestamp).
-    """
-    if not isinstance(entries, list):
-        return Columns.from_pairs(value_kind(res.desc), []), [None]
+    """(Columns, [t of each invalid entry]) for res's format. t is as given,
+    None when the entry had no integer timestamp; an entries argument that
+    is not an array is one invalid entry without a timestamp."""
     kind = value_kind(res.desc)
-    fast = _bulk_numeric(kind, entries)
-    if fast is not None:
-        return fast, []
-    points = {}
-    invalid = []
-    for entry in entries:
-        t = entry[0] if isinstance(entry, list) and entry else None
-        if not (isinstance(t, int) and not isinstance(t, bool) and _INT64_MIN <= t <= _INT64_MAX):
-            invalid.append(None)
-            continue
-        value = convert_value(kind, entry[1]) if len(entry) == 2 else INVALID
-        if value is INVALID:
-            invalid.append(t)
-            continue
-        points[now + t if t < 0 else t] = value
-    return Columns.from_pairs(kind, sorted(points.items())), invalid
+    parsed = Entries()
+    if isinstance(entries, EntriesSpan):
+        parsed.parse(entries.body, entries.span)
+    elif isinstance(entries, list):
+        try:
+            parsed.parse(orjson.dumps(entries))
+        except (orjson.JSONEncodeError, DecodeError):   # nested deeper than dumps or the parser go
+            parsed.parse(orjson.dumps([_shallow(entry) for entry in entries]))
+    else:
+        return Columns.from_pairs(kind, []), [None]
+    parsed.normalize(kind, now)
+    return _columns(parsed, kind), parsed.invalid()
 
 
-def _bulk_numeric(kind, entries):
-    """Columns built list-at-a-time for the bulk shape (numeric port, [t, v]
-    pairs, t >= 0 strictly increasing, values already of the port's type);
-    None sends anything else through the general per-entry rules above, so
-    both give the same result."""
-    if kind not in (KIND_INT, KIND_FLOAT) or not entries:
-        return None
-    # set(map(...)) keeps the per-entry checks in C
-    if set(map(type, entries)) != {list} or set(map(len, entries)) != {2}:
-        return None
-    ts = [e[0] for e in entries]
-    values = [e[1] for e in entries]
-    if set(map(type, ts)) != {int} or ts[0] < 0 or not all(map(operator.lt, ts, islice(ts, 1, None))):
-        return None
-    if not set(map(type, values)) <= ({int} if kind == KIND_INT else {int, float}):
-        return None
-    try:
-        return Columns(kind, array("q", ts).tobytes(), array("q" if kind == KIND_INT else "d", values).tobytes())
-    except OverflowError:    # outside int64 (or a float port's range): the general path decides
-        return None
+def _shallow(entry):
+    """entry with every nested container replaced by null: the same verdict
+    (such an entry is invalid, with or without its timestamp) at depth 2."""
+    if isinstance(entry, list):
+        return [None if isinstance(item, (list, dict)) else item for item in entry]
+    return None if isinstance(entry, dict) else entry
+
+
+def _columns(parsed, kind):
+    ts = parsed.timestamps().tobytes()
+    if kind == KIND_INT:
+        return Columns(kind, ts, parsed.ints().tobytes())
+    if kind == KIND_FLOAT:
+        return Columns(kind, ts, parsed.floats().tobytes())
+    encoded = [value.encode() for value in parsed.strings()]
+    return Columns(kind, ts, b"".join(encoded), array("Q", accumulate(map(len, encoded))).tobytes())

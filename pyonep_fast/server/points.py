@@ -2,9 +2,9 @@
 and wake-ups (spec 2.2, 2.3), shared by every writing procedure."""
 import math
 
+from .._core.entries import INVALID, convert_value
 from .descriptions import INFINITY, value_kind
 from .timeseries import KIND_INT, Columns
-from .values import INVALID, convert_value
 
 _SUBSCRIPTION_DEPTH = 16   # a subscription chain longer than this (or a cycle) stops here
 

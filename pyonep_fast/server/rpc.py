@@ -12,13 +12,13 @@ from inspect import iscoroutine
 
 import orjson
 
+from .._core.entries import INVALID
 from ..exceptions import CallRefused
 from . import descriptions
 from .descriptions import COUNT_KEYS, ENTITY_LIMITS, TYPES
 from .ingest import entries_columns
 from .points import apply_retention, ingest_pairs, store_columns, typed_value
 from .store import ACTIVATED, EXPIRED, NOTACTIVATED, now
-from .values import INVALID
 
 log = logging.getLogger(__name__)
 

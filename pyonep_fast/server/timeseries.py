@@ -21,12 +21,13 @@ import struct
 import sys
 from array import array
 
+# the value kinds are the entries parser's
+from .._core.entries import VALUE_FLOAT as KIND_FLOAT
+from .._core.entries import VALUE_INT as KIND_INT
+from .._core.entries import VALUE_STRING as KIND_STRING
+
 if sys.byteorder != "little":  # the chunk columns are the machine's native arrays
     raise ImportError("pyonep_fast.server stores little-endian columns and needs a little-endian host")
-
-KIND_INT = 1
-KIND_FLOAT = 2
-KIND_STRING = 3
 
 _INT64 = struct.Struct("<q")
 _UINT64 = struct.Struct("<Q")
