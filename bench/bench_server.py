@@ -7,7 +7,8 @@ Prints:
   * single-call `write`s per second over N concurrent keep-alive connections,
     from a client in a separate process (raw asyncio streams, so the
     measurement is of the server);
-  * one `recordbatch` of --points points: request time and points/s;
+  * one `recordbatch` of --points points: request time and points/s, then
+    the time of a `read` of all of them;
   * the server's peak RSS (VmHWM) after ingesting --rss-points points in
     1,000,000-point recordbatches.
 The server is a `pyonep-fast serve` subprocess on a temporary database file.
@@ -162,6 +163,13 @@ def one_recordbatch(args, db):
             raise SystemExit(f"recordbatch failed: {answer[:200]!r}")
         print(f"recordbatch of {args.points:,} points ({len(body) / 1e6:.1f} MB), durable: {elapsed:.3f} s "
               f"= {args.points / elapsed:,.0f} points/s")
+        for sort in ("desc", "asc"):
+            read = orjson.dumps({"auth": {"cik": cik}, "calls": [
+                {"id": 1, "procedure": "read", "arguments": [rid, {"limit": args.points, "sort": sort}]}]})
+            answer, elapsed = timed_post(server.url, read)
+            if len(orjson.loads(answer)[0]["result"]) != args.points:
+                raise SystemExit(f"read failed: {answer[:200]!r}")
+            print(f"read of {args.points:,} points, sort {sort} ({len(answer) / 1e6:.1f} MB): {elapsed:.3f} s")
 
 
 def peak_rss(args, db):
@@ -170,15 +178,18 @@ def peak_rss(args, db):
         rid = rpc(server.url, cik, "create", "dataport", {"format": "float"})["result"]
         per_request = 1_000_000
         started = time.perf_counter()
+        in_requests = 0.0
         for first in range(1, args.rss_points + 1, per_request):
             n = min(per_request, args.rss_points + 1 - first)
-            answer, _ = timed_post(server.url, recordbatch_body(cik, rid, first, n))
+            answer, elapsed = timed_post(server.url, recordbatch_body(cik, rid, first, n))
             if b'"ok"' not in answer:
                 raise SystemExit(f"recordbatch failed: {answer[:200]!r}")
+            in_requests += elapsed
         elapsed = time.perf_counter() - started
         count = rpc(server.url, cik, "info", rid, {"storage": True})["result"]["storage"]["count"]
-        print(f"ingested {count:,} points in {elapsed:.1f} s (incl. client-side encoding); "
-              f"server peak RSS {peak_rss_kib(server.pid) / 1024:,.0f} MiB")
+        print(f"ingested {count:,} points in {elapsed:.1f} s incl. client-side encoding, {in_requests:.1f} s in "
+              f"requests = {count / in_requests:,.0f} points/s sustained; "
+              f"server peak RSS (VmHWM) {peak_rss_kib(server.pid) / 1024:,.0f} MiB")
 
 
 if __name__ == "__main__":

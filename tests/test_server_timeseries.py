@@ -206,3 +206,28 @@ def test_bulk_path_equals_general_path(rpc, fresh_client):
         read = {"limit": 5000, "sort": "asc"}
         assert ok(rpc, cik, "read", bulk, read) == ok(rpc, cik, "read", general, read)
         assert orjson.dumps(ok(rpc, cik, "read", bulk, read)) == orjson.dumps(ok(rpc, cik, "read", general, read))
+
+
+def test_large_reads_encoded_from_columns_read_the_same(rpc, fresh_client):
+    """Reads of ENCODE_MIN points or more are encoded from the columns in C;
+    smaller ones go through Python lists: the same points either way."""
+    from pyonep_fast.server.timeseries import CHUNK_MAX, ENCODE_MIN
+    cik = fresh_client["cik"]
+    n = CHUNK_MAX + 2 * ENCODE_MIN
+    values = {"float": [t * 0.37 if t % 5 else (1e16, 1e-7, -0.0, 5e-324, 1.7976931348623157e308)[t % 25 // 5]
+                        for t in range(n)],
+              "integer": [(t * 7919) % 1000003 - 500000 if t % 3 else -(1 << 63) + t for t in range(n)]}
+    for fmt, column in values.items():
+        port = make_dataport(rpc, cik, fmt)
+        points = [[t + 1, v] for t, v in enumerate(column)]
+        ok(rpc, cik, "recordbatch", port, points)
+        for t in range(n + 1, n + 101):        # a tail of single writes after the bulk chunks
+            ok(rpc, cik, "record", port, [[t, column[t % n]]], {})
+            points.append([t, column[t % n]])
+        for start, end in ((0, 1 << 40), (CHUNK_MAX - 300, CHUNK_MAX + 300), (n - 50, n + 60)):
+            inside = [p for p in points if start <= p[0] <= end]
+            for limit in (ENCODE_MIN - 1, ENCODE_MIN, 700, len(points)):
+                for sort, expected in (("asc", inside[:limit]), ("desc", inside[::-1][:limit])):
+                    got = ok(rpc, cik, "read", port, {"starttime": start, "endtime": end, "limit": limit,
+                                                      "sort": sort})
+                    assert got == expected, (fmt, start, end, limit, sort)

@@ -21,6 +21,9 @@ import struct
 import sys
 from array import array
 
+import orjson
+
+from .._core.series import Series as CoreSeries
 # the value kinds are the entries parser's
 from .._core.entries import VALUE_FLOAT as KIND_FLOAT
 from .._core.entries import VALUE_INT as KIND_INT
@@ -37,6 +40,7 @@ TAIL_MAX = 64          # a tail chunk grows in place up to this many points
 CHUNK_MAX = 65536      # bulk writes are cut into chunks of at most this size
 COMPACT_SMALL = 4096   # chunks below this size count as small ...
 COMPACT_RUN = 16       # ... and this many of them at the tail get merged
+ENCODE_MIN = 256       # reads of this many numeric points are encoded from the columns in C
 
 
 class Columns:
@@ -144,6 +148,17 @@ class ChunkView:
         end = self.ends[hi - 1] if hi > lo else base
         ends = array("Q", [e - base for e in self.ends[lo:hi]]).tobytes()
         return Columns(self.kind, ts, bytes(self.data[base:end]), ends)
+
+
+def _pairs(ranges, descending):
+    """[[t, v], ...] of (view, lo, hi) ranges given oldest first, in sort order."""
+    out = []
+    for view, lo, hi in reversed(ranges) if descending else ranges:
+        pairs = view.pairs(lo, hi)
+        if descending:
+            pairs.reverse()
+        out.extend([list(p) for p in pairs])
+    return out
 
 
 def concat(parts):
@@ -403,34 +418,49 @@ class Series:
         return out
 
     def read(self, start, end, descending, limit, selection):
-        """[[t, v], ...] for start <= t <= end in sort order (spec 3.1)."""
+        """The points with start <= t <= end in sort order (spec 3.1): a list
+        of [t, v], or for many numeric points their JSON text already
+        encoded from the columns (an orjson.Fragment, no Python object per
+        point; floats spelled as repr spells them)."""
         if limit <= 0 or start > end:
             return []
         if selection == "givenwindow":
             return self._given_window(start, end, descending, limit)
         if selection == "autowindow":
             return self._auto_window(start, end, descending, limit)
-        return self._take(start, end, descending, limit)
+        ranges, n = self._selected(start, end, descending, limit)
+        if n >= ENCODE_MIN and self.kind != KIND_STRING:
+            encoder = CoreSeries("int" if self.kind == KIND_INT else "float")
+            for view, lo, hi in ranges:
+                encoder.append(view.ts[lo:hi], view.vals[lo:hi])
+            return orjson.Fragment(encoder.encode_entries(0, n, descending))
+        return _pairs(ranges, descending)
 
-    def _take(self, start, end, descending, limit):
-        out = []
+    def _selected(self, start, end, descending, limit):
+        """([(view, lo, hi)] oldest first, count) of the `limit` oldest (or
+        newest, descending) points with start <= t <= end."""
+        ranges = []
+        taken = 0
         chunks = [c for c in self.chunks if c.t_last >= start and c.t_first <= end]
-        if descending:
-            chunks.reverse()
-        for chunk in chunks:
+        for chunk in reversed(chunks) if descending else chunks:
             view = self._load(chunk).view()
             lo = bisect.bisect_left(view.ts, start) if chunk.t_first < start else 0
             hi = bisect.bisect_right(view.ts, end) if chunk.t_last > end else len(view)
-            want = limit - len(out)
             if descending:
-                pairs = view.pairs(max(lo, hi - want), hi)
-                pairs.reverse()
+                lo = max(lo, hi - (limit - taken))
             else:
-                pairs = view.pairs(lo, min(hi, lo + want))
-            out.extend([list(p) for p in pairs])
-            if len(out) >= limit:
+                hi = min(hi, lo + (limit - taken))
+            if hi > lo:
+                ranges.append((view, lo, hi))
+                taken += hi - lo
+            if taken >= limit:
                 break
-        return out
+        if descending:
+            ranges.reverse()
+        return ranges, taken
+
+    def _take(self, start, end, descending, limit):
+        return _pairs(self._selected(start, end, descending, limit)[0], descending)
 
     def _auto_window(self, start, end, descending, limit):
         spans = self._views_in(start, end)
