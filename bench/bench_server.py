@@ -1,12 +1,13 @@
 """Embedded server throughput, durable storage (SQLite WAL, synchronous=NORMAL).
 
     python bench/bench_server.py [--seconds 5] [--connections 8] [--points 1000000] [--rss-points 10000000]
-                                 [--only writes,batch,rss]
+                                 [--same-alias] [--only writes,batch,rss]
 
 Prints:
   * single-call `write`s per second over N concurrent keep-alive connections,
     from a client in a separate process (raw asyncio streams, so the
-    measurement is of the server);
+    measurement is of the server), each connection to a dataport of its own
+    (--same-alias: all to one, {"alias": "x"});
   * one `recordbatch` of --points points: request time and points/s, then
     the time of a `read` of all of them;
   * the server's peak RSS (VmHWM) after ingesting --rss-points points in
@@ -120,6 +121,7 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--rss-points", type=int, default=10_000_000)
+    parser.add_argument("--same-alias", action="store_true", help="every connection writes alias x")
     parser.add_argument("--only", default="writes,batch,rss", help="comma-separated parts to run")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -139,8 +141,8 @@ def main():
 def single_call_writes(args, db):
     with spawn(db=db) as server:
         cik = server.root_cik
-        aliases = [f"x{i}" for i in range(args.connections)]
-        for alias in aliases:
+        aliases = ["x"] * args.connections if args.same_alias else [f"x{i}" for i in range(args.connections)]
+        for alias in sorted(set(aliases)):
             rid = rpc(server.url, cik, "create", "dataport", {"format": "float"})["result"]
             rpc(server.url, cik, "map", "alias", rid, alias)
         results = multiprocessing.Queue()
@@ -149,7 +151,8 @@ def single_call_writes(args, db):
         client.start()
         writes, elapsed = results.get()
         client.join()
-        print(f"single-call writes, {args.connections} keep-alive connections, durable: "
+        print(f"single-call writes, {args.connections} keep-alive connections, "
+              f"{'one dataport' if args.same_alias else 'a dataport each'}, durable: "
               f"{writes / elapsed:,.0f} writes/s ({writes} in {elapsed:.1f} s)")
 
 

@@ -58,6 +58,7 @@ class FastRpc:
         self.budget = config["requests_per_connection"] or 0
         self.fallback = fallback          # () -> a fresh aiohttp RequestHandler
         self.connections = set()
+        self.waiting = set()              # tasks of requests whose calls wait (`wait`)
         self.loop = None
         self._sweeper = None
         self._date_second = None
@@ -91,6 +92,8 @@ class FastRpc:
             self._sweeper.cancel()
         for connection in list(self.connections):
             connection.close()
+        for task in list(self.waiting):
+            task.cancel()
 
 
 class RpcConnection(asyncio.Protocol):
@@ -227,7 +230,10 @@ class RpcConnection(asyncio.Protocol):
                 self.response = outcome
                 server.store.when_durable(self._committed)
             else:
-                server.loop.create_task(outcome).add_done_callback(self._finished)
+                task = server.loop.create_task(outcome)
+                server.waiting.add(task)
+                task.add_done_callback(server.waiting.discard)
+                task.add_done_callback(self._finished)
 
     def _committed(self, error):
         self._answer(200, self.response if error is None else request_error(500, "commit"))
