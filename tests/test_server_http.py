@@ -136,6 +136,9 @@ def test_http_data_interface(server, http, rpc, fresh_client):
         [10, 1], [11, 2]]
     conflict = http.request("POST", server.url + "/onep:v1/stack/record", body="alias=a&12=1&12=2", headers=form)
     assert conflict.status == 409 and conflict.data == b"a=12"
+    for bad in ("alias=a&x=1", f"alias=a&{1 << 63}=1"):       # not an integer, outside int64
+        refused = http.request("POST", server.url + "/onep:v1/stack/record", body=bad, headers=form)
+        assert refused.status == 400 and refused.data.startswith(b"bad timestamp")
 
 
 def test_timestamp_and_ip(server, http):
