@@ -247,7 +247,8 @@ class _Ingest:
         self.failed = threading.Event()
         self.inflight = {}          # seq -> job, until done
         self.completed = {}         # seq -> (points, refused) done out of order
-        self.last_saved = 0.0
+        self.changed = threading.Event()    # the state moved since the checkpoint was written
+        self.closing = threading.Event()
         self.run_errors = []
 
     # --- state at the low-water mark -------------------------------------
@@ -291,7 +292,8 @@ class _Ingest:
         jobs = queue.Queue(maxsize=self.connections)
         workers = [threading.Thread(target=self._work, args=(jobs,), name=f"ingest-{i}", daemon=True)
                    for i in range(self.connections)]
-        for w in workers:
+        writer = threading.Thread(target=self._write_checkpoints, name="ingest-checkpoint", daemon=True)
+        for w in [*workers, writer]:
             w.start()
         total, unit = self.source.progress_total()
         self.bar = _progress_bar(self.progress_wanted, total, unit, self.source.progress_at(state["position"]))
@@ -316,10 +318,13 @@ class _Ingest:
                 jobs.put(None)
             for w in workers:
                 w.join()
+            self.closing.set()
+            self.changed.set()
+            writer.join()
             self.bar.close()
-            with self.lock:
-                state["complete"] = read_all and state["next_seq"] == seq
-                self._save(force=True)
+            state["complete"] = read_all and state["next_seq"] == seq
+            if self.checkpoint:
+                self.checkpoint.save(self._checkpoint_state())
 
     def _prepare(self, seq, chunk, reader):
         ranges = {}
@@ -448,13 +453,28 @@ class _Ingest:
         for job, refused in self.completed.values():
             state["acked"][str(job.seq)] = [job.points - len(refused), [list(r) for r in refused]]
         if moved or self.completed:
-            self._save()
+            self.changed.set()
 
-    def _save(self, force=False):
-        now = time.monotonic()
-        if self.checkpoint and (force or now - self.last_saved >= CHECKPOINT_INTERVAL):
-            self.checkpoint.save(dict(self.state, fingerprint=self.fingerprint, chunk_points=self.chunk_points))
-            self.last_saved = now
+    def _checkpoint_state(self):
+        return dict(self.state, fingerprint=self.fingerprint, chunk_points=self.chunk_points)
+
+    def _write_checkpoints(self):
+        """Writes the checkpoint soon after each change, at most every
+        CHECKPOINT_INTERVAL seconds, outside the lock (fsync takes a while)."""
+        if not self.checkpoint:
+            return
+        while True:
+            self.changed.wait()
+            if self.closing.is_set():
+                return  # the final state is written once the workers are done
+            self.changed.clear()
+            with self.lock:
+                text = self.checkpoint.encode(self._checkpoint_state())
+            try:
+                self.checkpoint.write(text)
+            except OSError:
+                log.exception("ingest: cannot write the checkpoint %s", self.checkpoint.path)
+            self.closing.wait(CHECKPOINT_INTERVAL)
 
     # --- verify -------------------------------------------------------------
     def _verify(self, index, expected):

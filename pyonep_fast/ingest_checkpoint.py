@@ -50,12 +50,18 @@ class Checkpoint:
         return state
 
     def save(self, state):
-        state = dict(state, version=VERSION)
+        self.write(self.encode(state))
+
+    @staticmethod
+    def encode(state):
+        return json.dumps(dict(state, version=VERSION), separators=(",", ":"))
+
+    def write(self, text):
         directory = os.path.dirname(os.path.abspath(self.path))
         fd, temporary = tempfile.mkstemp(prefix=".ingest-checkpoint-", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(state, f, separators=(",", ":"))
+                f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(temporary, self.path)

@@ -3,11 +3,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from array import array
 
 import numpy as np
 import pytest
+import urllib3
 
 from pyonep_fast.cli.demo import create_dataports, fountain_client, read_all
 from pyonep_fast.exceptions import IngestError
@@ -171,7 +173,6 @@ def test_kill_9_of_the_server_mid_ingest_then_resume_stores_exactly_the_input(tm
     server = spawn(db=str(db))
     try:
         with client_of(server.url) as client:
-            import urllib3
             with urllib3.PoolManager() as http:
                 cik = fountain_client(http, server.url)
             create_dataports(client, cik, [("a", "float"), ("b", "integer")])
@@ -202,3 +203,38 @@ def test_kill_9_of_the_server_mid_ingest_then_resume_stores_exactly_the_input(tm
         with client_of(restarted.url) as client:
             assert stored(client, cik, "a") == list(zip(ts.tolist(), a.tolist()))
             assert stored(client, cik, "b") == list(zip(ts.tolist(), b.tolist()))
+
+
+def test_chunks_that_fail_while_the_server_restarts_are_retried(tmp_path):
+    db, checkpoint = tmp_path / "server.db", tmp_path / "retry.ckpt"
+    rows = 20_000
+    csv_bytes = "".join(f"{1_400_000_000 + 60 * i},{i}\n" for i in range(rows)).encode()
+    half = csv_bytes.index(b"\n", len(csv_bytes) // 2) + 1
+    server = spawn(db=str(db))
+    port = server.url.rsplit(":", 1)[1]
+    try:
+        with client_of(server.url) as client, urllib3.PoolManager() as http:
+            cik = fountain_client(http, server.url)
+            create_dataports(client, cik, [("n", "integer")])
+        process = subprocess.Popen([*CLI, "ingest", cik, "-", "n", "--url", server.url, "--checkpoint", str(checkpoint),
+                                    "--chunk-size", "1000", "--retries", "8", "--quiet", "--json"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process.stdin.write(csv_bytes[:half])
+        process.stdin.flush()
+        assert wait_for_checkpoint(checkpoint, process, time.monotonic() + 30)
+        server.kill()
+        server.wait(10)
+        outcome = {}
+        feeding = threading.Thread(target=lambda: outcome.update(
+            zip(("out", "err"), process.communicate(csv_bytes[half:], timeout=60))))
+        feeding.start()   # the next chunks meet the dead server: they are retried until it is back
+        server = spawn(db=str(db), port=int(port))   # back on the same address, same database
+        feeding.join(60)
+        report = json.loads(outcome["out"])
+        assert process.returncode == 0, outcome["err"]
+        assert report["complete"] and report["retries"] > 0 and not report["failed_chunks"]
+        with client_of(server.url) as client:
+            assert stored(client, cik, "n") == [(1_400_000_000 + 60 * i, i) for i in range(rows)]
+    finally:
+        server.kill()
+        server.wait(10)
