@@ -241,3 +241,35 @@ def test_oversized_body_refused_before_it_arrives():
             assert conn.closed_by_server()
         finally:
             conn.close()
+
+
+def test_failed_commit_is_never_acknowledged():
+    """A commit that fails answers 500 on both paths; the next one that
+    succeeds stores what the failed one held, and answers ok."""
+    with EmbeddedServer() as srv:
+        fast = Connection(srv.url)
+        handed = Connection(srv.url)
+        try:
+            handed.send(b"GET /timestamp HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert handed.response()[1]["server"] != "pyonep-fast"
+            fast.send(rpc_request(fast.host, envelope(srv.root_cik, ("create", "dataport", {"format": "integer"}))))
+            port = orjson.loads(fast.response()[2])[0]["result"]
+            fast.send(rpc_request(fast.host, envelope(srv.root_cik, ("record", port, [[1, 1]], {}))))
+            assert orjson.loads(fast.response()[2]) == [{"id": 1, "status": "ok"}]
+            with srv.store.lock:
+                srv.store.db.execute("PRAGMA query_only=1")     # the disk refuses writes from here on
+            for t, conn in ((2, fast), (3, handed)):       # appended to the newest chunk: written at commit
+                conn.send(rpc_request(conn.host, envelope(srv.root_cik, ("record", port, [[t, t]], {}))))
+                status, _, body = conn.response()
+                assert (status, orjson.loads(body)) == (200, {"error": {"code": 500, "message": "Internal Error",
+                                                                        "context": "calls"}})
+            with srv.store.lock:
+                srv.store.db.execute("PRAGMA query_only=0")
+            fast.send(rpc_request(fast.host, envelope(srv.root_cik, ("record", port, [[4, 4]], {}))))
+            assert orjson.loads(fast.response()[2]) == [{"id": 1, "status": "ok"}]
+        finally:
+            fast.close()
+            handed.close()
+        with srv.store.lock:
+            rows = srv.store.db.execute("SELECT n FROM chunks WHERE series = ?", (srv.store.get(port).id,)).fetchall()
+        assert rows == [(4,)]

@@ -236,13 +236,12 @@ class RpcConnection(asyncio.Protocol):
                 task.add_done_callback(self._finished)
 
     def _committed(self, error):
-        self._answer(200, self.response if error is None else request_error(500, "commit"))
+        # a failed commit was logged by the store; nobody may be told "ok"
+        self._answer(200, self.response if error is None else request_error(500, "calls"))
 
     def _finished(self, task):
-        if task.cancelled():
+        if task.cancelled() or task.exception() is not None:
             self._answer(200, request_error(500, "calls"))
-        elif task.exception() is not None:    # the commit failed (logged by the store)
-            self._answer(200, request_error(500, "commit"))
         else:
             self._answer(200, task.result())
 

@@ -8,6 +8,7 @@ argument list of the wrong shape is the per-call 501 error.
 import asyncio
 import logging
 import re
+import sqlite3
 from inspect import iscoroutine
 
 import orjson
@@ -283,17 +284,20 @@ class Engine:
         except Exception:
             log.exception("internal error while running calls")
             body = request_error(500, "calls")
-        await self.store.durable()
+        return await self._durable(body)
+
+    async def _durable(self, body):
+        """body once the changes are committed; the 500 error if that failed."""
+        try:
+            await self.store.durable()
+        except sqlite3.Error:          # logged by the store
+            return request_error(500, "calls")
         return body
 
     async def process(self, envelope):
-        """Response body for a decoded request envelope, once durable
-        (raises the sqlite3.Error of a failed commit)."""
+        """Response body for a decoded request envelope, once durable."""
         outcome = self.begin(envelope)
-        if not isinstance(outcome, bytes):
-            return await outcome
-        await self.store.durable()
-        return outcome
+        return await self._durable(outcome) if isinstance(outcome, bytes) else await outcome
 
     def run_call(self, context, call):
         """Runs one call; returns its encoded response entry (None without

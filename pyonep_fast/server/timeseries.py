@@ -336,12 +336,12 @@ class Series:
         """Writes the newest chunk's row if in-place rewrites changed it."""
         if not self._tail_dirty:
             return
-        self._tail_dirty = False
         tail = self.chunks[-1]
         columns = self._tail[1]
         self.db.execute("UPDATE chunks SET t_first = ?, t_last = ?, n = ?, size = ?, ts = ?, vals = ?, ends = ? "
                         "WHERE id = ?", (tail.t_first, tail.t_last, tail.n, tail.size, columns.ts, columns.vals,
                                          columns.ends, tail.id))
+        self._tail_dirty = False
 
     def _compact_tail(self):
         run = []
