@@ -9,7 +9,7 @@ lists [[ts, v], ...] built beforehand (not timed); our C Series is timed
 from int64 + float64 arrays (array.array and NumPy) to the finished bytes:
 append + encode, what a caller pays. Every body is checked: equal bytes to
 json.dumps (same float text: repr) and read back by orjson bit-exact.
-Then format_double per call against repr. No assertions on time: the
+Then format_double against repr: per call, and inside the encoder. No assertions on time: the
 numbers depend on the machine (and on whatever else shares it).
 """
 import argparse
@@ -100,21 +100,24 @@ def _twin(timestamps, values):
 
 
 def bench_format_double(n, repeat, rng):
-    values = (rng.random(n) * 100).tolist()
-    rows = [("repr(float)", repr), ("format_double (C, per call)", c_format_double),
-            ("format_double (Python twin)", py_format_double)]
-    print(f"\nformatting one double per call ({n:,} random doubles in [0, 100)):")
-    times = best_times([lambda function=function: list(map(function, values)) for _, function in rows], repeat)
-    for (name, _), seconds in zip(rows, times):
-        print(f"  {name:36} {seconds / n * 1e9:8.1f} ns/value")
-    # Inside the C encoder: the same points with float values minus int values.
-    timestamps = np.arange(n, dtype=np.int64) + 1_420_000_000
-    floats, ints = CSeries("float"), CSeries("int")
-    floats.append(timestamps, np.array(values))
-    ints.append(timestamps, np.zeros(n, dtype=np.int64))
-    float_time, int_time = best_times([floats.encode_entries, ints.encode_entries], repeat)
-    per_double = (float_time - int_time) / n
-    print(f"  {'C formatter inside the encoder':36} {per_double * 1e9:8.1f} ns/value (float body minus int body)")
+    for kind in ("sensor", "random"):
+        values = make_values(kind, n, rng).tolist()
+        rows = [("repr(float)", repr), ("format_double (C, per call)", c_format_double),
+                ("format_double (Python twin)", py_format_double)]
+        print(f"\nformatting {n:,} {kind} doubles, one per call:")
+        times = best_times([lambda function=function: list(map(function, values)) for _, function in rows], repeat)
+        for (name, _), seconds in zip(rows, times):
+            print(f"  {name:36} {seconds / n * 1e9:8.1f} ns/value")
+        # Inside the C encoder, without the per-call cost of crossing into C:
+        # the same points with these values minus with int 0 values.
+        timestamps = np.arange(n, dtype=np.int64) + 1_420_000_000
+        floats, ints = CSeries("float"), CSeries("int")
+        floats.append(timestamps, np.array(values))
+        ints.append(timestamps, np.zeros(n, dtype=np.int64))
+        float_time, int_time = best_times([floats.encode_entries, ints.encode_entries], repeat)
+        per_double = (float_time - int_time) / n
+        print(f"  {'C formatter inside the encoder':36} {per_double * 1e9:8.1f} ns/value"
+              " (float body minus int body)")
 
 
 def main():
