@@ -81,11 +81,15 @@ def c_format_double(value):
     """repr(float(value)); EncodeError for NaN/inf (C: csrc/dtoa.c)."""
     value = as_double(value)
     ffi, lib = _native or _load_native()
-    out = ffi.new("char[32]")
+    try:
+        out = _per_thread.out
+    except AttributeError:  # one text buffer per thread: C runs without the GIL
+        out = _per_thread.out = ffi.new("char[32]")
     return ffi.unpack(out, check(lib.pf_format_double(value, out))).decode("ascii")
 
 
 _native = None
+_per_thread = threading.local()
 
 
 def _load_native():
