@@ -24,8 +24,7 @@ from aiohttp import web
 
 from ..exceptions import ServerError
 
-from .app import BODY_TIMEOUT, CONFIG, DEFAULT_MAX_BODY, ENGINE, build_app
-from .fasthttp import FastRpc
+from .app import BODY_TIMEOUT, DEFAULT_MAX_BODY, build_app
 from .store import Store, default_db_path
 
 log = logging.getLogger(__name__)
@@ -44,26 +43,20 @@ def new_event_loop():
 
 
 async def serve(store, host, port, started, stop, **app_options):
-    """Serves store until the event `stop` is set; calls started(url) once listening.
-
-    Connections start on the RPC fast path (fasthttp.py), which hands them
-    to the aiohttp application for anything but plain RPC requests.
-    """
+    """Serves store until the event `stop` is set; calls started(url) once listening."""
     loop = asyncio.get_running_loop()
     store.loop = loop
     app = build_app(store, **app_options)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    fast = FastRpc(store, app[ENGINE], app[CONFIG], runner.server)
-    listener = await loop.create_server(fast, host, port, backlog=1024)
-    bound_host, bound_port = listener.sockets[0].getsockname()[:2]
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
+    bound_host, bound_port = runner.addresses[0][:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     try:
         started(f"http://{shown}:{bound_port}")
         await stop.wait()
     finally:
-        listener.close()
-        fast.close()
         await runner.cleanup()
         store.commit()
 

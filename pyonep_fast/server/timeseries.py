@@ -25,7 +25,7 @@ import orjson
 
 from .._core.series import Series as CoreSeries
 # the value kinds are the entries parser's
-from .._core.entries import VALUE_FLOAT as KIND_FLOAT
+from .._core.entries import VALUE_FLOAT as KIND_FLOAT  # noqa: F401 (re-exported)
 from .._core.entries import VALUE_INT as KIND_INT
 from .._core.entries import VALUE_STRING as KIND_STRING
 
