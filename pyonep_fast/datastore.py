@@ -63,7 +63,7 @@ import orjson
 
 from ._core.series import SeriesBuffer
 from .exceptions import JsonRPCRequestException, NotStoredError, OnePlatformException
-from .ingest import call_encoded
+from .ingest import FORMAT_KINDS, call_encoded, kind_of_info
 from .ingest_sources import check_timestamp, coerce_value
 from .onep import OnepV1
 
@@ -84,7 +84,6 @@ datastore_config = {
     "log_level": "debug",
 }
 
-FORMAT_KINDS = {"integer": "int", "float": "float", "string": "string"}
 DEFAULT_FLUSH_TIMEOUT = 30.0
 NOT_SENT = "not sent"
 
@@ -283,7 +282,7 @@ class Datastore:
         except (JsonRPCRequestException, OnePlatformException) as exc:
             log.error("lookup %s: %s", alias, exc)
             return None
-        kind = FORMAT_KINDS.get(info.get("description", {}).get("format")) if ok else None
+        kind = kind_of_info(info) if ok else None
         if kind is None:
             log.error("%s is not a dataport with a known format", alias)
             return None

@@ -27,8 +27,8 @@ Decisions worth knowing:
     timestamps are in order in the input (ascending or descending, disorder
     within a chunk is fine). A dataport whose input jumps back into a time
     range sent before is still stored correctly, but duplicates across
-    chunks cannot be counted without keeping the input: the report flags it
-    and verify compares only what it can.
+    chunks cannot be counted without keeping the input: the report names
+    it, and verify shows its figures as approximate and does not pass it.
   * Retries: a request that fails in transport, or gets an answer that is
     not a valid RPC response (overload, restart), is sent again after a
     growing pause, up to `retries` times; a recordbatch is idempotent, so a
@@ -198,6 +198,13 @@ def call_encoded(client, auth, calls):
     return [answers.get(call["id"], (False, "no answer")) for call in requests]
 
 
+def kind_of_info(result):
+    """The value kind ("int", "float", "string") in the result of
+    info(..., {"description": True}), or None if it describes no dataport."""
+    description = result.get("description") if isinstance(result, dict) else None
+    return FORMAT_KINDS.get(description.get("format")) if isinstance(description, dict) else None
+
+
 def dataport_kinds(client, auth, targets):
     """The value kind of each target, from its description; IngestError
     names a target that cannot be written."""
@@ -206,9 +213,9 @@ def dataport_kinds(client, auth, targets):
         ok, result = client.info(auth, resource_of(target), {"description": True})
         if not ok:
             raise IngestError(f"dataport {target!r}: info answered {result!r} (alias or RID not found?)")
-        kind = FORMAT_KINDS.get(result.get("description", {}).get("format"))
+        kind = kind_of_info(result)
         if kind is None:
-            raise IngestError(f"{target!r} is not a dataport with a known format: {result.get('description')!r}")
+            raise IngestError(f"{target!r} is not a dataport with a known format: {result!r}")
         kinds.append(kind)
     return kinds
 
