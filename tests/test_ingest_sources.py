@@ -257,3 +257,12 @@ def test_csv_header_from_a_stream_that_cannot_rewind():
     source = CsvSource(Pipe(text), header=True)   # a resume: the same input again, read on from a position
     resumed = list(source.chunks(["float"], 1, {"offset": len(b"time,v\n1400000000,1.5\n"), "line": 2}))
     assert points_of(resumed)[0] == {0: [(1400000060, 2.5)]} and resumed[0].label == "lines 3-3"
+
+
+def test_csv_pandas_reader_with_unused_columns_agrees_with_the_row_reader():
+    pd = pytest.importorskip("pandas")
+    text = "".join(f"note{i},{2000 + i},{i / 8}\n" for i in range(300))
+    source = csv_source(text, {2: "v"}, time_column=1)
+    fast = source._checked_parts(np, source._read_pandas(pd, text.encode()), 300, ["float"])
+    slow, errors = source._parse_rows(text.encode().split(b"\n")[:300], 1, ["float"])
+    assert errors == [] and fast[0].ts.tolist() == list(slow[0].ts) and fast[0].values.tolist() == list(slow[0].values)
