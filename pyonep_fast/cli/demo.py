@@ -179,10 +179,12 @@ def run(args):
     from ..ingest import DEFAULT_CHUNK_POINTS, ingest
     from ..onep import OnepV1
     from ..server import spawn
+    from .ingest import hold_freed_memory
 
     if args.points < len(SENSORS):
         print(f"pyonep-fast demo: --points must be at least {len(SENSORS)}", file=sys.stderr)
         return 2
+    hold_freed_memory()   # as `pyonep-fast ingest` does (the baseline runs under it too)
     workdir = tempfile.mkdtemp(prefix="pyonep-fast-demo-")
     db = args.db or os.path.join(workdir, "demo.db")
     print(f"generating {args.points:,} points of sensor history (seed {SEED}) ...")
