@@ -11,7 +11,7 @@ RES is an alias of the CIK's client or a 40-hex RID. Times are `now`,
 relative to now (`-30s`, `-30m`, `-2h`, `-1d`, `-1w`), Unix seconds, or ISO
 8601 (UTC unless an offset is given). The server is --url, else
 $PYONEP_FAST_URL, else DEFAULT_URL (start one with
-`pyonep-fast serve --port 8080`). An RPC error prints a message on stderr and
+`pyonep-fast serve`, which listens there by default). An RPC error prints a message on stderr and
 exits with status 1.
 """
 import csv

@@ -18,7 +18,8 @@ def register(subparsers):
         description="Serve the One Platform RPC, the CIK fountain and the HTTP Data Interface. Prints one JSON "
                     "line {url, root_cik, root_rid, db, pid} once listening.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="8080 by default, where the other subcommands look; 0 picks a free port")
     parser.add_argument("--db", default=default_db_path(),
                         help="SQLite database file, ':memory:' for none (default: %(default)s)")
     parser.add_argument("--null", action="store_true", help="acknowledge every call without storing anything")
