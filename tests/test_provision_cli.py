@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from pyonep_fast.cli import DEFAULT_URL, build_parser
 from pyonep_fast.cli import provision as provision_cli
 
 HEX40 = re.compile(r"[0-9a-f]{40}\Z")
@@ -73,10 +74,15 @@ def test_errors_exit_nonzero(cli, server, capsys, tmp_path):
     assert cli("content", "upload", "m", "x", str(tmp_path / "absent"))[0] == 1
 
 
-def test_unreachable_server_and_missing_url(capsys, monkeypatch):
+def test_url_defaults_to_the_env_then_where_serve_listens(monkeypatch):
+    argv = ["provision", "--token", "t", "model", "list"]
     monkeypatch.delenv("PYONEP_FAST_URL", raising=False)
-    assert run("--token", "t", "model", "list") == 1
-    assert "give --url" in capsys.readouterr().err
+    assert build_parser().parse_args(argv).url == DEFAULT_URL == "http://127.0.0.1:8080"
+    monkeypatch.setenv("PYONEP_FAST_URL", "http://127.0.0.1:9999")
+    assert build_parser().parse_args(argv).url == "http://127.0.0.1:9999"
+
+
+def test_unreachable_server_and_bad_url(capsys):
     assert run("--url", "ftp://x", "--token", "t", "model", "list") == 1
     assert run("--url", "http://127.0.0.1:9", "--token", "t", "--timeout", "2", "model", "list") == 1
     assert capsys.readouterr().err.count("pyonep-fast provision: ") == 2

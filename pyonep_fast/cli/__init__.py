@@ -5,9 +5,19 @@ subcommand(s) with `set_defaults(func=...)`; func(args) returns the exit code.
 """
 import argparse
 import importlib
+import os
 import sys
 
 COMMANDS = ("serve", "demo", "rpc", "provision", "ingest")
+
+#: Where `pyonep-fast serve` listens by default.
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def add_url_option(parser):
+    """The server option every client subcommand shares."""
+    parser.add_argument("--url", default=os.environ.get("PYONEP_FAST_URL") or DEFAULT_URL,
+                        help=f"server base URL (default: $PYONEP_FAST_URL, else {DEFAULT_URL})")
 
 
 def build_parser():

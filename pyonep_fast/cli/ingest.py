@@ -3,11 +3,11 @@ import argparse
 import ctypes
 import dataclasses
 import json
-import os
 import sys
 
 from ..exceptions import OneException
 from ..ingest import DEFAULT_CHUNK_POINTS, DEFAULT_CONNECTIONS, DEFAULT_RETRIES, ingest
+from . import add_url_option
 
 EPILOG = """\
 examples:
@@ -34,8 +34,7 @@ def register(subparsers):
     parser.add_argument("source", help="CSV file, or - for standard input")
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="alias or RID for each value column, in column order")
-    parser.add_argument("--url", default=os.environ.get("PYONEP_FAST_URL"),
-                        help="server base URL (default: $PYONEP_FAST_URL)")
+    add_url_option(parser)
     parser.add_argument("--header", action="store_true", help="the first row names the columns")
     parser.add_argument("--time-column", default="0", help="name or 0-based index of the timestamp column")
     parser.add_argument("--map", action="append", default=[], metavar="COLUMN=TARGET",
@@ -76,9 +75,6 @@ def _column(text):
 
 
 def run(args):
-    if not args.url:
-        print("pyonep-fast ingest: give --url (or set PYONEP_FAST_URL)", file=sys.stderr)
-        return 2
     if args.map and args.targets:
         print("pyonep-fast ingest: give TARGETs or --map, not both", file=sys.stderr)
         return 2

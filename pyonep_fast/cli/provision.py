@@ -17,13 +17,13 @@ import urllib.parse
 
 from ..exceptions import ProvisionException, TransportError
 from ..provision import CSV_CONTENT_TYPE, PROVISION_MANAGE_CONTENT, PROVISION_MANAGE_MODEL, Provision
+from . import add_url_option
 
 
 def register(subparsers):
     parser = subparsers.add_parser("provision", help="models, serial numbers, activation, content",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=os.environ.get("PYONEP_FAST_URL"),
-                        help="server base URL (default: $PYONEP_FAST_URL)")
+    add_url_option(parser)
     key = parser.add_mutually_exclusive_group()
     key.add_argument("--token", default=os.environ.get("PYONEP_FAST_VENDOR_TOKEN"),
                      help="vendor token (default: $PYONEP_FAST_VENDOR_TOKEN)")
@@ -111,8 +111,6 @@ def fail(message):
 
 def call(args, request, needs_key=True, show=True, sharecode=False):
     """Runs request(provision, key); prints the body; maps errors to exit 1."""
-    if not args.url:
-        return fail("give --url (or set PYONEP_FAST_URL)")
     key = args.cik or args.token
     if needs_key and not key:
         return fail("give --token (or set PYONEP_FAST_VENDOR_TOKEN) or --cik")

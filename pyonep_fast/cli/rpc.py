@@ -10,22 +10,21 @@ in the style of exoline.
 RES is an alias of the CIK's client or a 40-hex RID. Times are `now`,
 relative to now (`-30s`, `-30m`, `-2h`, `-1d`, `-1w`), Unix seconds, or ISO
 8601 (UTC unless an offset is given). The server is --url, else
-$PYONEP_FAST_URL, else DEFAULT_URL (start one with
+$PYONEP_FAST_URL, else http://127.0.0.1:8080 (start one with
 `pyonep-fast serve`, which listens there by default). An RPC error prints a message on stderr and
 exits with status 1.
 """
 import csv
 import datetime
 import json
-import os
 import re
 import sys
 import time
 
 from ..exceptions import OneException
 from ..onep import OnepV1
+from . import add_url_option
 
-DEFAULT_URL = "http://127.0.0.1:8080"
 RECORD_CHUNK = 10000  # entries per recordbatch call
 TYPES = ["client", "dataport", "datarule", "dispatch"]
 
@@ -222,14 +221,11 @@ def _run(command):
 
 
 def register(subparsers):
-    url_help = f"server URL (default: $PYONEP_FAST_URL, else {DEFAULT_URL})"
-    default_url = os.environ.get("PYONEP_FAST_URL") or DEFAULT_URL
-
     def add(name, help, func):
         parser = subparsers.add_parser(name, help=help, description=help)
         # `--start -1d`: let relative times pass as values, as negative numbers do
         parser._negative_number_matcher = _RELATIVE_OR_NUMBER
-        parser.add_argument("--url", default=default_url, help=url_help)
+        add_url_option(parser)
         parser.add_argument("cik", metavar="CIK")
         parser.set_defaults(func=_run(func))
         return parser
