@@ -56,7 +56,7 @@ import orjson
 from . import transport
 from ._core import ENONFINITE, ETYPE, EUTF8
 from ._core.batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_CALLS, Batch
-from ._core.demux import ERROR, FAILED, OK, demux
+from ._core.demux import ERROR, FAILED, NO_RESULT, OK, demux
 from .exceptions import (DecodeError, EncodeError, JsonRPCRequestException, OneException,
                          OnePlatformException)
 
@@ -225,6 +225,7 @@ class OnepV1:
         self._clientid = None
         self._resourceid = None
         self._id_lock = threading.Lock()
+        self._auth_cache = {}  # (cik, client id, resource id) -> (auth dict, auth JSON)
         if agent is not None:
             self.headers["User-Agent"] = agent  # class-level, shared: as pyonep
         scheme = "https" if https else "http"
@@ -293,21 +294,39 @@ class OnepV1:
         calls.read_only = read_only
         return calls
 
+    def _compose_one(self, procedure, arguments):
+        """_composeCalls([(procedure, arguments)]) without the generality:
+        the single call is the hot path."""
+        with self._id_lock:
+            call_id = self.startid
+            self.startid = call_id + 1
+        calls = _Calls(({"id": call_id, "procedure": procedure, "arguments": arguments},))
+        batch = Batch()
+        batch.add(procedure, encode_json(arguments))
+        calls.batch = batch
+        calls.size = 1
+        calls.first_id = call_id
+        calls.read_only = procedure in READ_ONLY_PROCEDURES
+        return calls
+
     def _call(self, method, auth, arg, defer, notimeout=False):
         if defer:
-            self.deferred.add(auth, method, arg, notimeout=notimeout)
+            self.deferred.add(auth, method, arg, notimeout)
             return True
-        calls = self._composeCalls([(method, arg)])
+        if type(self)._composeCalls is _COMPOSE_CALLS:
+            calls = self._compose_one(method, arg)
+        else:  # a subclass hooks _composeCalls: it sees every call, as in pyonep
+            calls = self._composeCalls([(method, arg)])
         return self._callJsonRPC(auth, calls, notimeout=notimeout)
 
     def _callJsonRPC(self, auth, callrequests, returnreq=False, notimeout=False):
         """Send callrequests (call dicts) in one logical request. Returns the
         [(call, isok, value), ...] triples in call order with returnreq,
         else (isok, value) of the first call."""
-        authdict = self._getAuth(auth)
+        authdict, auth_json = self._auth(auth)
         if self.logrequests:
-            self._loggedrequests.append({"auth": authdict, "calls": callrequests})
-        triples = self._exchange(authdict, callrequests, notimeout)
+            self._loggedrequests.append({"auth": dict(authdict), "calls": callrequests})
+        triples = self._exchange(authdict, auth_json, callrequests, notimeout)
         if returnreq:
             return triples
         if not triples:
@@ -328,11 +347,31 @@ class OnepV1:
         read_only = all(call["procedure"] in READ_ONLY_PROCEDURES for call in callrequests)
         return batch, first if consecutive else self._reserve_ids(len(callrequests)), read_only
 
-    def _exchange(self, authdict, callrequests, notimeout):
+    def _auth(self, auth):
+        """(auth dict, its JSON). For a CIK string the pair is cached per
+        (cik, connect_as / connect_owner target), unless a subclass
+        overrides _getAuth."""
+        if type(auth) is not str or type(self)._getAuth is not _GET_AUTH:
+            authdict = self._getAuth(auth)
+            return authdict, encode_json(authdict)
+        key = (auth, self._clientid, self._resourceid)
+        try:
+            pair = self._auth_cache.get(key)
+        except TypeError:  # an unhashable connect_as / connect_owner target
+            authdict = self._getAuth(auth)
+            return authdict, encode_json(authdict)
+        if pair is None:
+            authdict = self._getAuth(auth)
+            pair = authdict, encode_json(authdict)
+            if len(self._auth_cache) >= 64:  # a program cycling through many CIKs
+                self._auth_cache.clear()
+            self._auth_cache[key] = pair
+        return pair
+
+    def _exchange(self, authdict, auth_json, callrequests, notimeout):
         if not callrequests:
             raise JsonRPCRequestException("No calls to send.")
         batch, first_id, idempotent = self._prepared(callrequests)
-        auth_json = encode_json(authdict)
         parts = []  # batch.bodies() without its final empty encode
         first, total = 0, len(callrequests)
         while first < total:
@@ -367,14 +406,24 @@ class OnepV1:
             raise OnePlatformException(str(answer.request_error))
         if answer.kind != "array":
             raise OneException("Unknown error")
+        if count == 1:  # a single call: no per-response lists
+            state = answer.state(0)
+            if state == OK:
+                result = answer.result(0)
+                triples.append((callrequests[first_index], True,
+                                "ok" if result is NO_RESULT else result))
+            elif state == FAILED:
+                triples.append((callrequests[first_index], False, answer.status(0)))
+            elif state == ERROR:
+                raise OnePlatformException(str(answer.error(0)))
+            return
         calls = callrequests[first_index:first_index + count]
         states, results_present = answer.states(), answer.has_results()
         if states.count(OK) == count and not any(results_present):  # e.g. a batch of writes
             triples.extend(zip(calls, itertools.repeat(True, count), itertools.repeat("ok", count)))
             return
-        # decoded in one orjson call each, unless there is a single call
-        results = answer.results() if count > 1 else [answer.result(0)]
-        statuses = (answer.statuses() if count > 1 else [answer.status(0)]) if FAILED in states else ()
+        results = answer.results()  # decoded in one orjson call each
+        statuses = answer.statuses() if FAILED in states else ()
         for k, (call, state, with_result) in enumerate(zip(calls, states, results_present)):
             if state == OK:
                 triples.append((call, True, results[k] if with_result else "ok"))
@@ -491,3 +540,7 @@ class OnepV1:
 
     def writegroup(self, auth, entries, defer=False):
         return self._call("writegroup", auth, [entries], defer)
+
+
+_COMPOSE_CALLS = OnepV1._composeCalls
+_GET_AUTH = OnepV1._getAuth

@@ -132,6 +132,45 @@ def test_auth_forms_and_connect_as_at_send_time(acking):
     assert acking.requests[0].body.startswith(b'{"auth":{"cik":')
 
 
+def test_auth_follows_every_connect_as_change_and_the_getauth_hook(acking):
+    class Tokened(OnepV1):
+        def _getAuth(self, auth):
+            return {"token": auth}
+
+    with client_for(acking) as onep:
+        for target in (None, "c" * 40, None, "c" * 40, "e" * 40):
+            onep.connect_as(target)
+            onep.read(CIK, RID, {})
+        onep.connect_owner("d" * 40)
+        onep.read(CIK, RID, {})
+        onep.connect_owner(None)
+        onep.read(CIK, RID, {})
+    host, port = acking.url.rsplit("//", 1)[1].split(":")
+    with Tokened(host=host, port=port, https=False) as tokened:
+        tokened.read(CIK, RID, {})
+    assert [orjson.loads(r.body)["auth"] for r in acking.requests] == [
+        {"cik": CIK}, {"cik": CIK, "client_id": "c" * 40}, {"cik": CIK},
+        {"cik": CIK, "client_id": "c" * 40}, {"cik": CIK, "client_id": "e" * 40},
+        {"cik": CIK, "resource_id": "d" * 40}, {"cik": CIK}, {"token": CIK},
+    ]
+
+
+def test_a_composecalls_hook_sees_single_calls(acking):
+    seen = []
+
+    class Composing(OnepV1):
+        def _composeCalls(self, procedures, batch=None, read_only=None):
+            seen.append([procedure for procedure, _ in procedures])
+            return OnepV1._composeCalls(self, procedures, batch, read_only)
+
+    host, port = acking.url.rsplit("//", 1)[1].split(":")
+    with Composing(host=host, port=port, https=False) as onep:
+        assert onep.write(CIK, RID, 1) == (True, "ok")
+        assert onep.read(CIK, RID, {}) == (True, "ok")
+    assert seen == [["write"], ["read"]]
+    assert [[c["procedure"] for c in calls_of(r)] for r in acking.requests] == [["write"], ["read"]]
+
+
 def test_responses_map_to_calls_by_id_in_request_order():
     def reversed_with_noise(request):
         calls = calls_of(request)
