@@ -38,47 +38,30 @@ static int member_name(const uint8_t *s, pf_span key, int escaped)
  * validating it and noting the spans of the members we look for. */
 static int walk_object(const uint8_t *s, size_t end, size_t *pos, int depth, members *m)
 {
-    size_t p = pf_skip_ws(s, end, *pos + 1);
-    int rc;
+    size_t p = *pos + 1;
+    int more, rc;
     if (depth >= PF_MAX_DEPTH)
         return PF_EDEPTH;
-    if (p >= end)
-        return PF_ETRUNCATED;
-    if (s[p] != '}') {
-        for (;;) {
-            pf_span key = {p, 0}, value;
-            int escaped;
-            if ((rc = pf_scan_string(s, end, &p, &escaped)) != PF_OK)
-                return rc;
-            key.len = p - key.off;
-            p = pf_skip_ws(s, end, p);
-            if (p >= end)
-                return PF_ETRUNCATED;
-            if (s[p] != ':')
-                return PF_ESYNTAX;
-            p = pf_skip_ws(s, end, p + 1);
-            value.off = p;
-            if ((rc = pf_scan_value(s, end, &p, depth + 1)) != PF_OK)
-                return rc;
-            value.len = p - value.off;
-            switch (member_name(s, key, escaped)) {
-            case MEMBER_ID: m->id = value; break;
-            case MEMBER_STATUS: m->status = value; break;
-            case MEMBER_RESULT: m->result = value; break;
-            case MEMBER_ERROR: m->error = value; break;
-            default: break;
-            }
-            p = pf_skip_ws(s, end, p);
-            if (p >= end)
-                return PF_ETRUNCATED;
-            if (s[p] == '}')
-                break;
-            if (s[p] != ',')
-                return PF_ESYNTAX;
-            p = pf_skip_ws(s, end, p + 1);
+    for (more = pf_first_item(s, end, &p, '}'); more == 1; more = pf_next_item(s, end, &p, '}')) {
+        pf_span key, value;
+        int escaped;
+        if ((rc = pf_scan_key(s, end, &p, &key, &escaped)) != PF_OK)
+            return rc;
+        value.off = p;
+        if ((rc = pf_scan_value(s, end, &p, depth + 1)) != PF_OK)
+            return rc;
+        value.len = p - value.off;
+        switch (member_name(s, key, escaped)) {
+        case MEMBER_ID: m->id = value; break;
+        case MEMBER_STATUS: m->status = value; break;
+        case MEMBER_RESULT: m->result = value; break;
+        case MEMBER_ERROR: m->error = value; break;
+        default: break;
         }
     }
-    *pos = p + 1;
+    if (more < 0)
+        return more;
+    *pos = p;
     return PF_OK;
 }
 
@@ -139,34 +122,25 @@ static void assign(const uint8_t *s, const members *m, int64_t position, int64_t
 static int walk_array(const uint8_t *s, size_t end, size_t *pos, int64_t first_id, size_t ncalls,
                       pf_slot *slots, pf_demux_info *info)
 {
-    size_t p = pf_skip_ws(s, end, *pos + 1);
-    int rc;
-    if (p >= end)
-        return PF_ETRUNCATED;
-    if (s[p] != ']') {
-        for (int64_t position = 0;; position++) {
-            if (p < end && s[p] == '{') {
-                members m = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
-                if ((rc = walk_object(s, end, &p, 1, &m)) != PF_OK)
-                    return rc;
-                assign(s, &m, position, first_id, ncalls, slots, info);
-            } else {
-                if ((rc = pf_scan_value(s, end, &p, 1)) != PF_OK)
-                    return rc;
-                info->without_id++;
-            }
-            info->entries++;
-            p = pf_skip_ws(s, end, p);
-            if (p >= end)
-                return PF_ETRUNCATED;
-            if (s[p] == ']')
-                break;
-            if (s[p] != ',')
-                return PF_ESYNTAX;
-            p = pf_skip_ws(s, end, p + 1);
+    size_t p = *pos + 1;
+    int more, rc;
+    int64_t position = 0;
+    for (more = pf_first_item(s, end, &p, ']'); more == 1; more = pf_next_item(s, end, &p, ']'), position++) {
+        if (s[p] == '{') {
+            members m = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
+            if ((rc = walk_object(s, end, &p, 1, &m)) != PF_OK)
+                return rc;
+            assign(s, &m, position, first_id, ncalls, slots, info);
+        } else {
+            if ((rc = pf_scan_value(s, end, &p, 1)) != PF_OK)
+                return rc;
+            info->without_id++;
         }
+        info->entries++;
     }
-    *pos = p + 1;
+    if (more < 0)
+        return more;
+    *pos = p;
     return PF_OK;
 }
 

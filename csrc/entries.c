@@ -332,7 +332,7 @@ finish:
 static int64_t parse(pf_entries *e, const uint8_t *s, size_t len, pf_span array)
 {
     size_t end, p;
-    int rc;
+    int more, rc;
     if (array.off > len || array.len > len - array.off)
         return PF_ERANGE;
     end = (size_t)(array.off + array.len);
@@ -341,29 +341,17 @@ static int64_t parse(pf_entries *e, const uint8_t *s, size_t len, pf_span array)
         return PF_ETRUNCATED;
     if (s[p] != '[')
         return pf_not_a_container(s, p, end);
-    p = pf_skip_ws(s, end, p + 1);
-    if (p >= end)
-        return PF_ETRUNCATED;
-    if (s[p] != ']') {
-        for (;;) {
-            if (e->n == e->cap && (rc = grow_columns(e, e->n + 1)) != PF_OK)
-                return rc;
-            if ((rc = parse_entry(e, s, end, &p, e->n)) != PF_OK)
-                return rc;
-            e->n++;
-            p = pf_skip_ws(s, end, p);
-            if (p >= end)
-                return PF_ETRUNCATED;
-            if (s[p] == ']')
-                break;
-            if (s[p] != ',')
-                return PF_ESYNTAX;
-            p = pf_skip_ws(s, end, p + 1);
-            if (p >= end)
-                return PF_ETRUNCATED;
-        }
+    p++;
+    for (more = pf_first_item(s, end, &p, ']'); more == 1; more = pf_next_item(s, end, &p, ']')) {
+        if (e->n == e->cap && (rc = grow_columns(e, e->n + 1)) != PF_OK)
+            return rc;
+        if ((rc = parse_entry(e, s, end, &p, e->n)) != PF_OK)
+            return rc;
+        e->n++;
     }
-    if (pf_skip_ws(s, end, p + 1) != end)
+    if (more < 0)
+        return more;
+    if (pf_skip_ws(s, end, p) != end)
         return PF_ESYNTAX;
     return (int64_t)e->n;
 }

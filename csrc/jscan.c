@@ -406,7 +406,7 @@ int64_t pf_json_array_spans(const char *buf, size_t len, pf_span array, pf_span 
     const uint8_t *s = (const uint8_t *)buf;
     size_t end, p;
     int64_t count = 0;
-    int rc = span_end(len, array, &end);
+    int more, rc = span_end(len, array, &end);
     if (rc != PF_OK)
         return rc;
     p = pf_skip_ws(s, end, array.off);
@@ -414,30 +414,20 @@ int64_t pf_json_array_spans(const char *buf, size_t len, pf_span array, pf_span 
         return PF_ETRUNCATED;
     if (s[p] != '[')
         return pf_not_a_container(s, p, end);
-    p = pf_skip_ws(s, end, p + 1);
-    if (p >= end)
-        return PF_ETRUNCATED;
-    if (s[p] != ']') {
-        for (;;) {
-            size_t start = p;
-            if ((rc = pf_scan_value(s, end, &p, 1)) != PF_OK)
-                return rc;
-            if ((size_t)count < cap) {
-                out[count].off = start;
-                out[count].len = p - start;
-            }
-            count++;
-            p = pf_skip_ws(s, end, p);
-            if (p >= end)
-                return PF_ETRUNCATED;
-            if (s[p] == ']')
-                break;
-            if (s[p] != ',')
-                return PF_ESYNTAX;
-            p = pf_skip_ws(s, end, p + 1);
+    p++;
+    for (more = pf_first_item(s, end, &p, ']'); more == 1; more = pf_next_item(s, end, &p, ']')) {
+        size_t start = p;
+        if ((rc = pf_scan_value(s, end, &p, 1)) != PF_OK)
+            return rc;
+        if ((size_t)count < cap) {
+            out[count].off = start;
+            out[count].len = p - start;
         }
+        count++;
     }
-    return pf_skip_ws(s, end, p + 1) == end ? count : PF_ESYNTAX;
+    if (more < 0)
+        return more;
+    return pf_skip_ws(s, end, p) == end ? count : PF_ESYNTAX;
 }
 
 int64_t pf_json_object_spans(const char *buf, size_t len, pf_span object,
@@ -446,7 +436,7 @@ int64_t pf_json_object_spans(const char *buf, size_t len, pf_span object,
     const uint8_t *s = (const uint8_t *)buf;
     size_t end, p;
     int64_t count = 0;
-    int rc = span_end(len, object, &end);
+    int more, rc = span_end(len, object, &end);
     if (rc != PF_OK)
         return rc;
     p = pf_skip_ws(s, end, object.off);
@@ -454,40 +444,23 @@ int64_t pf_json_object_spans(const char *buf, size_t len, pf_span object,
         return PF_ETRUNCATED;
     if (s[p] != '{')
         return pf_not_a_container(s, p, end);
-    p = pf_skip_ws(s, end, p + 1);
-    if (p >= end)
-        return PF_ETRUNCATED;
-    if (s[p] != '}') {
-        for (;;) {
-            size_t key = p, value;
-            if ((rc = pf_scan_string(s, end, &p, NULL)) != PF_OK)
-                return rc;
-            size_t key_len = p - key;
-            p = pf_skip_ws(s, end, p);
-            if (p >= end)
-                return PF_ETRUNCATED;
-            if (s[p] != ':')
-                return PF_ESYNTAX;
-            p = pf_skip_ws(s, end, p + 1);
-            value = p;
-            if ((rc = pf_scan_value(s, end, &p, 1)) != PF_OK)
-                return rc;
-            if ((size_t)count < cap) {
-                keys[count].off = key;
-                keys[count].len = key_len;
-                values[count].off = value;
-                values[count].len = p - value;
-            }
-            count++;
-            p = pf_skip_ws(s, end, p);
-            if (p >= end)
-                return PF_ETRUNCATED;
-            if (s[p] == '}')
-                break;
-            if (s[p] != ',')
-                return PF_ESYNTAX;
-            p = pf_skip_ws(s, end, p + 1);
+    p++;
+    for (more = pf_first_item(s, end, &p, '}'); more == 1; more = pf_next_item(s, end, &p, '}')) {
+        pf_span key;
+        size_t value;
+        if ((rc = pf_scan_key(s, end, &p, &key, NULL)) != PF_OK)
+            return rc;
+        value = p;
+        if ((rc = pf_scan_value(s, end, &p, 1)) != PF_OK)
+            return rc;
+        if ((size_t)count < cap) {
+            keys[count] = key;
+            values[count].off = value;
+            values[count].len = p - value;
         }
+        count++;
     }
-    return pf_skip_ws(s, end, p + 1) == end ? count : PF_ESYNTAX;
+    if (more < 0)
+        return more;
+    return pf_skip_ws(s, end, p) == end ? count : PF_ESYNTAX;
 }

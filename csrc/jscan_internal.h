@@ -195,4 +195,58 @@ static inline int pf_integer_int64(const pf_number_info *info, int64_t *out)
     return 1;
 }
 
+/* Walking a container whose opening bracket the caller has checked:
+ *   for (more = pf_first_item(s, end, &p, ']'); more == 1; more = pf_next_item(s, end, &p, ']'))
+ *       ...one element (or member) at s[p], moving p past it...
+ *   if (more < 0) return more;            // p is now past the closing bracket
+ * pf_first_item starts just past the opening bracket, pf_next_item just
+ * past an element; both return 1 with *pos on the next element (never at
+ * end), 0 with *pos past `close`, or PF_ETRUNCATED / PF_ESYNTAX. */
+static inline int pf_first_item(const uint8_t *s, size_t end, size_t *pos, uint8_t close)
+{
+    size_t p = pf_skip_ws(s, end, *pos);
+    if (p >= end)
+        return PF_ETRUNCATED;
+    *pos = s[p] == close ? p + 1 : p;
+    return s[p] != close;
+}
+
+static inline int pf_next_item(const uint8_t *s, size_t end, size_t *pos, uint8_t close)
+{
+    size_t p = pf_skip_ws(s, end, *pos);
+    if (p >= end)
+        return PF_ETRUNCATED;
+    if (s[p] == close) {
+        *pos = p + 1;
+        return 0;
+    }
+    if (s[p] != ',')
+        return PF_ESYNTAX;
+    p = pf_skip_ws(s, end, p + 1);
+    if (p >= end)
+        return PF_ETRUNCATED;
+    *pos = p;
+    return 1;
+}
+
+/* An object member's key (the string literal at *pos) and the colon after
+ * it: the key's span into *key, *escaped (may be NULL) as pf_scan_string
+ * gives it, *pos on the value (not yet validated). */
+static inline int pf_scan_key(const uint8_t *s, size_t end, size_t *pos, pf_span *key, int *escaped)
+{
+    size_t p = *pos;
+    int rc = pf_scan_string(s, end, &p, escaped);
+    if (rc != PF_OK)
+        return rc;
+    key->off = *pos;
+    key->len = p - *pos;
+    p = pf_skip_ws(s, end, p);
+    if (p >= end)
+        return PF_ETRUNCATED;
+    if (s[p] != ':')
+        return PF_ESYNTAX;
+    *pos = pf_skip_ws(s, end, p + 1);
+    return PF_OK;
+}
+
 #endif
