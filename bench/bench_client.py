@@ -6,6 +6,7 @@ the client's own work: time.process_time() of this process per operation.
 
     python bench/bench_client.py            # full run
     python bench/bench_client.py --quick    # fewer repetitions
+    python bench/bench_client.py --only write queue   # some rows only
 
 Rows: one `write` round trip (keep-alive for ours; the baseline makes a new
 requests.Session per call, as pyonep does by default, and a reused one);
@@ -98,9 +99,14 @@ def clients(url):
     return ours, fresh, reused
 
 
+ROWS = ("write", "queue", "send", "recordbatch")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls and repetitions")
+    parser.add_argument("--only", nargs="+", choices=ROWS, default=ROWS, metavar="ROW",
+                        help=f"measure only these rows ({', '.join(ROWS)})")
     args = parser.parse_args(argv)
     scale = 0.25 if args.quick else 1.0
     repeat = 3 if args.quick else 5
@@ -108,21 +114,26 @@ def main(argv=None):
         ours, fresh, reused = clients(server.url)
         rows = []
         us = 1e6
-        rows.append(("write round trip, client CPU per call", "us",
-                     per_call(ours, int(2000 * scale), repeat) * us,
-                     per_call(fresh, int(200 * scale), repeat) * us, "<= 80 us"))
-        rows.append(("  baseline with reuseconnection=True", "us", None,
-                     per_call(reused, int(500 * scale), repeat) * us, ""))
-        rows.append(("queue one deferred write", "us",
-                     queue_cost(ours, 10000, repeat) * us,
-                     queue_cost(reused, 10000, repeat) * us, "<= 3 us"))
-        rows.append(("send_deferred of 10,000 writes", "ms",
-                     send_cost(ours, 10000, repeat) * 1e3,
-                     send_cost(fresh, 10000, max(1, repeat // 2)) * 1e3, "<= 10 ms"))
-        for label, entries in (("floats", sensor_entries(200_000)), ("ints", counter_entries(200_000))):
-            rows.append((f"recordbatch of 200,000 points, {label} (lists)", "ms",
-                         recordbatch_cost(ours, entries, repeat) * 1e3,
-                         recordbatch_cost(fresh, entries, max(1, repeat // 2)) * 1e3, ">= 10x"))
+        if "write" in args.only:
+            rows.append(("write round trip, client CPU per call", "us",
+                         per_call(ours, int(2000 * scale), repeat) * us,
+                         per_call(fresh, int(200 * scale), repeat) * us, "<= 80 us"))
+            rows.append(("  baseline with reuseconnection=True", "us", None,
+                         per_call(reused, int(500 * scale), repeat) * us, ""))
+        if "queue" in args.only:
+            rows.append(("queue one deferred write", "us",
+                         queue_cost(ours, 10000, repeat) * us,
+                         queue_cost(reused, 10000, repeat) * us, "<= 3 us"))
+        if "send" in args.only:
+            rows.append(("send_deferred of 10,000 writes", "ms",
+                         send_cost(ours, 10000, repeat) * 1e3,
+                         send_cost(fresh, 10000, max(1, repeat // 2)) * 1e3, "<= 10 ms"))
+        if "recordbatch" in args.only:
+            for label, entries in (("floats", sensor_entries(200_000)),
+                                   ("ints", counter_entries(200_000))):
+                rows.append((f"recordbatch of 200,000 points, {label} (lists)", "ms",
+                             recordbatch_cost(ours, entries, repeat) * 1e3,
+                             recordbatch_cost(fresh, entries, max(1, repeat // 2)) * 1e3, ">= 10x"))
         for client in (ours, fresh, reused):
             client.close()
     print(f"client CPU (time.process_time), server in another process in --null mode; "

@@ -129,14 +129,17 @@ def _auth_key(auth):
 
 
 class _Queue:
-    __slots__ = ("pairs", "batch", "notimeout", "read_only")
+    # procedures and arguments in two lists: no tuple per queued call (the
+    # GC's young-generation churn was a third of the cost of queueing one)
+    __slots__ = ("procedures", "arguments", "batch", "notimeout", "read_only")
 
     def __init__(self):
         self.notimeout = False
         self.reset()
 
     def reset(self):
-        self.pairs = []
+        self.procedures = []
+        self.arguments = []
         self.batch = Batch()
         self.read_only = True
 
@@ -145,7 +148,7 @@ class DeferredRequests:
     """Per-auth queues of deferred calls, keyed as pyonep keys them.
 
     Each call's arguments are encoded into the queue's Batch when it is
-    added; the (method, args) pairs are kept for the returned triples."""
+    added; the methods and args are kept for the returned triples."""
 
     def __init__(self):
         self._queues = {}
@@ -156,7 +159,8 @@ class DeferredRequests:
         key = auth if type(auth) is str else _auth_key(auth)
         with self._lock:
             queue = self._queues.get(key) or self._queues.setdefault(key, _Queue())
-            queue.pairs.append((method, args))
+            queue.procedures.append(method)
+            queue.arguments.append(args)
             queue.batch.add(method, encoded)
             if method not in READ_ONLY_PROCEDURES:
                 queue.read_only = False
@@ -172,24 +176,25 @@ class DeferredRequests:
 
     def has_requests(self, auth):
         queue = self._queues.get(_auth_key(auth))
-        return bool(queue is not None and queue.pairs)
+        return bool(queue is not None and queue.procedures)
 
     def get_method_args_pairs(self, auth):
         queue = self._queues.get(_auth_key(auth))
-        return queue.pairs if queue is not None else []
+        return list(zip(queue.procedures, queue.arguments)) if queue is not None else []
 
     def get_notimeout(self, auth):
         queue = self._queues.get(_auth_key(auth))
         return queue.notimeout if queue is not None else False
 
     def take(self, auth):
-        """(pairs, batch, read_only, notimeout) of the queued calls, leaving
-        the queue empty; JsonRPCRequestException if nothing is queued."""
+        """(procedures, arguments, batch, read_only, notimeout) of the queued
+        calls, leaving the queue empty; JsonRPCRequestException if nothing
+        is queued."""
         with self._lock:
             queue = self._queues.get(_auth_key(auth))
-            if queue is None or not queue.pairs:
+            if queue is None or not queue.procedures:
                 raise JsonRPCRequestException("No deferred requests to send.")
-            taken = queue.pairs, queue.batch, queue.read_only, queue.notimeout
+            taken = queue.procedures, queue.arguments, queue.batch, queue.read_only, queue.notimeout
             queue.reset()
             return taken
 
@@ -279,15 +284,21 @@ class OnepV1:
         """Call dicts with ids from startid for [(procedure, arguments), ...].
         `batch`, when given, already holds exactly these calls encoded (and
         read_only says whether they are all read-only procedures)."""
+        names = [procedure for procedure, _ in procedures]
+        return self._compose(names, [arguments for _, arguments in procedures], batch, read_only)
+
+    def _compose(self, procedures, arguments, batch=None, read_only=None):
+        """_composeCalls of the calls given as two lists."""
         first = self._reserve_ids(len(procedures))
-        calls = _Calls([{"id": call_id, "procedure": procedure, "arguments": arguments}
-                        for call_id, (procedure, arguments) in enumerate(procedures, first)])
+        calls = _Calls([{"id": call_id, "procedure": procedure, "arguments": args}
+                        for call_id, procedure, args in zip(itertools.count(first), procedures,
+                                                            arguments)])
         if batch is None:
             batch = Batch()
-            for procedure, arguments in procedures:
-                batch.add(procedure, encode_json(arguments))
+            for procedure, args in zip(procedures, arguments):
+                batch.add(procedure, encode_json(args))
         if read_only is None:
-            read_only = all(procedure in READ_ONLY_PROCEDURES for procedure, _ in procedures)
+            read_only = READ_ONLY_PROCEDURES.issuperset(procedures)
         calls.batch = batch
         calls.size = len(procedures)
         calls.first_id = first
@@ -455,8 +466,11 @@ class OnepV1:
     def send_deferred(self, auth):
         """Send every call deferred for `auth` (in as many requests as the
         size limits need); [(call, isok, value), ...] in the order queued."""
-        pairs, batch, read_only, notimeout = self.deferred.take(auth)
-        calls = self._composeCalls(pairs, batch, read_only)
+        procedures, arguments, batch, read_only, notimeout = self.deferred.take(auth)
+        if type(self)._composeCalls is _COMPOSE_CALLS:
+            calls = self._compose(procedures, arguments, batch, read_only)
+        else:  # a subclass hooks _composeCalls: it gets pyonep's (method, args) pairs
+            calls = self._composeCalls(list(zip(procedures, arguments)), batch, read_only)
         return self._callJsonRPC(auth, calls, returnreq=True, notimeout=notimeout)
 
     # ---- RPC procedures (spec 4.3) ----------------------------------------

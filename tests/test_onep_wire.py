@@ -155,7 +155,7 @@ def test_auth_follows_every_connect_as_change_and_the_getauth_hook(acking):
     ]
 
 
-def test_a_composecalls_hook_sees_single_calls(acking):
+def test_a_composecalls_hook_sees_single_and_deferred_calls(acking):
     seen = []
 
     class Composing(OnepV1):
@@ -167,8 +167,12 @@ def test_a_composecalls_hook_sees_single_calls(acking):
     with Composing(host=host, port=port, https=False) as onep:
         assert onep.write(CIK, RID, 1) == (True, "ok")
         assert onep.read(CIK, RID, {}) == (True, "ok")
-    assert seen == [["write"], ["read"]]
-    assert [[c["procedure"] for c in calls_of(r)] for r in acking.requests] == [["write"], ["read"]]
+        onep.write(CIK, RID, 2, defer=True)
+        onep.info(CIK, RID, defer=True)
+        assert [isok for _, isok, _ in onep.send_deferred(CIK)] == [True, True]
+    assert seen == [["write"], ["read"], ["write", "info"]]
+    assert [[c["procedure"] for c in calls_of(r)] for r in acking.requests] == [
+        ["write"], ["read"], ["write", "info"]]
 
 
 def test_responses_map_to_calls_by_id_in_request_order():
