@@ -272,8 +272,10 @@ INLINE void strip_zeros(uint64_t *f, int *e)
     *e = k;
 }
 
-/* Pass one: the digits of repr(v) for a finite v. */
-INLINE pf_shortest shortest(double v)
+/* Pass one: the digits of repr(v) for a finite v. try_short: whether to
+ * try short_decimal first (it only saves time; Dragonbox finds the same
+ * digits). */
+INLINE pf_shortest shortest(double v, int try_short)
 {
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
@@ -290,7 +292,7 @@ INLINE pf_shortest shortest(double v)
              * decimal is within half a gap (<= 1/2) of it. */
             f = c >> mq;
             e = 0;
-        } else if (short_decimal(v < 0 ? -v : v, bq - 1023, &f, &e)) {
+        } else if (try_short && short_decimal(v < 0 ? -v : v, bq - 1023, &f, &e)) {
             strip_zeros(&f, &e);  /* f < 10^15: at most 14 zeros, 8+4+2 */
         } else if (t != 0 || bq == 1) {
             dragonbox(-mq, c, &f, &e);
@@ -327,42 +329,44 @@ INLINE pf_shortest shortest(double v)
     return out;
 }
 
+/* Values in a series tend to be alike: when the first of a batch needs
+ * 16 or 17 digits, the others skip short_decimal, whose check would likely
+ * fail after a costly division. */
 void pf_shortest_batch(const double *values, size_t n, pf_shortest *out)
 {
-    for (size_t i = 0; i < n; i++) {
-        out[i] = shortest(values[i]);
+    if (n == 0) {
+        return;
+    }
+    out[0] = shortest(values[0], 1);
+    if (out[0].length <= 15) {
+        for (size_t i = 1; i < n; i++) {
+            out[i] = shortest(values[i], 1);
+        }
+    } else {
+        for (size_t i = 1; i < n; i++) {
+            out[i] = shortest(values[i], 0);
+        }
     }
 }
 
-/* The 8 digits of x < 10^8, zero-padded, at p: two independent 32-bit
- * halves, two digits per table lookup. */
-INLINE void put_8_digits(char *p, uint32_t x)
+/* The 8 digits of x < 10^8, zero-padded, as ASCII in memory order (the
+ * first digit in the lowest byte), without a division or table: x splits
+ * into two 4-digit lanes of a 64-bit word, each lane into two 2-digit
+ * halves (q = lane * 10486 >> 20 is lane / 100 below 43699), each half
+ * into two digits (half * 103 >> 10 is half / 10 below 179); the lanes
+ * never carry into one another. */
+INLINE uint64_t ascii_8_digits(uint32_t x)
 {
-    uint32_t high = x / 10000, low = x % 10000;
-    memcpy(p, pf_digit_pairs + 2 * (high / 100), 2);
-    memcpy(p + 2, pf_digit_pairs + 2 * (high % 100), 2);
-    memcpy(p + 4, pf_digit_pairs + 2 * (low / 100), 2);
-    memcpy(p + 6, pf_digit_pairs + 2 * (low % 100), 2);
+    uint32_t high = x / 10000;
+    uint64_t v = high | (uint64_t)(x - high * 10000) << 32;
+    uint64_t q = (v * 10486 >> 20) & 0x0000007f0000007fu;
+    v = q | (v - q * 100) << 16;
+    q = (v * 103 >> 10) & 0x000f000f000f000fu;
+    v = q | (v - q * 10) << 8;
+    return v | 0x3030303030303030u;
 }
 
-/* Writes exactly n digits of v (v < 10^n, zero-padded) at p. */
-INLINE void put_digits(char *p, uint64_t v, int n)
-{
-    while (n > 8) {
-        n -= 8;
-        put_8_digits(p + n, (uint32_t)(v % 100000000));
-        v /= 100000000;
-    }
-    uint32_t x = (uint32_t)v;
-    while (n >= 2) {
-        n -= 2;
-        memcpy(p + n, pf_digit_pairs + 2 * (x % 100), 2);
-        x /= 100;
-    }
-    if (n) {
-        p[0] = (char)('0' + x);
-    }
-}
+INLINE void store_16(char *p, unsigned __int128 text) { memcpy(p, &text, 16); }
 
 char *pf_put_uint64(char *p, uint64_t v)
 {
@@ -391,28 +395,52 @@ char *pf_put_int64(char *p, int64_t v)
     return pf_put_uint64(p, (uint64_t)v);
 }
 
-/* Pass two: the text, in Python's repr layout. */
-char *pf_put_shortest(char *p, const pf_shortest *d)
+/* Pass two: the text, in Python's repr layout. The n digits of f < 10^17
+ * are made as one leading digit and 16 more in a 128-bit word, shifted so
+ * that the word starts with the first significant digit when n <= 16
+ * (then the leading digit is '0' and the word overwrites it); they are
+ * written with fixed-size stores, one before the point and one after it,
+ * and the end is then set from the length: no branch on n, and stores
+ * reach up to PF_SHORTEST_ROOM bytes past p. */
+INLINE char *put_shortest(char *p, const pf_shortest *d)
 {
-    if (d->negative) {
-        *p++ = '-';
-    }
+    *p = '-';
+    p += d->negative;
     uint64_t f = d->digits;
     int n = d->length, exp10 = d->exp10;
     if (f == 0) {
         memcpy(p, "0.0", 3);
         return p + 3;
     }
-    if (exp10 < -4 || exp10 >= 16) {  /* d.ddde+XX */
-        if (n > 1) {
-            uint64_t first = f / POW10[n - 1];
-            *p++ = (char)('0' + first);
-            *p++ = '.';
-            put_digits(p, f - first * POW10[n - 1], n - 1);
-            p += n - 1;
-        } else {
-            *p++ = (char)('0' + f);
+    unsigned __int128 word;
+    int lead = n > 16;  /* the leading digit is significant */
+    char first_char = '0';
+    if (n <= 8) {  /* short decimals: one 8-digit block */
+        uint64_t digits = ascii_8_digits((uint32_t)f) >> 8 * (8 - n);
+        int point = exp10 + 1;
+        if (point > 0 && point < n) {  /* sensor readings: ddd.ddd in 64 bits */
+            memcpy(p, &digits, 8);
+            p[point] = '.';
+            digits >>= 8 * point;
+            memcpy(p + point + 1, &digits, 8);
+            return p + n + 1;
         }
+        word = digits;
+    } else {
+        uint64_t upper = f / 100000000;  /* < 10^9 */
+        uint32_t first = (uint32_t)(upper / 100000000);
+        uint32_t middle = (uint32_t)(upper - (uint64_t)first * 100000000);
+        uint32_t low = (uint32_t)(f - upper * 100000000);
+        word = ascii_8_digits(middle) | (unsigned __int128)ascii_8_digits(low) << 64;
+        word >>= 8 * ((16 - n) & (lead - 1));  /* no branch: 16 or 17 digits is a coin toss */
+        first_char = (char)('0' + first);
+    }
+    if (exp10 < -4 || exp10 >= 16) {  /* d.ddde+XX: the point after one digit */
+        *p = first_char;
+        store_16(p + lead, word);
+        p[1] = '.';
+        store_16(p + 2, word >> 8 * (1 - lead));
+        p += n + (n > 1);
         int x = exp10;
         memcpy(p, x < 0 ? "e-" : "e+", 2);
         p += 2;
@@ -429,28 +457,33 @@ char *pf_put_shortest(char *p, const pf_shortest *d)
     if (exp10 < 0) {  /* 0.000ddd */
         memcpy(p, "0.0000", 6);
         p += 1 - exp10;
-        put_digits(p, f, n);
+        *p = first_char;
+        store_16(p + lead, word);
         return p + n;
     }
-    int point = exp10 + 1;  /* digits before the point */
-    if (n <= point) {  /* an integer: ddd000.0 */
-        put_digits(p, f, n);
-        memset(p + n, '0', (size_t)(point - n));
+    int point = exp10 + 1;  /* digits before the point: 1..16 */
+    if (n <= point) {  /* an integer: ddd000.0 (n <= 16) */
+        store_16(p, word);
+        memcpy(p + n, "0000000000000000", 16);
         memcpy(p + point, ".0", 2);
         return p + point + 2;
     }
-    int after = n - point;  /* ddd.ddd */
-    uint64_t integer = f / POW10[after];
-    put_digits(p, integer, point);
+    *p = first_char;  /* ddd.ddd */
+    store_16(p + lead, word);
     p[point] = '.';
-    put_digits(p + point + 1, f - integer * POW10[after], after);
+    store_16(p + point + 1, word >> 8 * (point - lead));  /* point - lead <= 15 */
     return p + n + 1;
 }
 
+char *pf_put_shortest(char *p, const pf_shortest *d) { return put_shortest(p, d); }
+
 char *pf_put_double(char *p, double v)
 {
-    pf_shortest d = shortest(v);
-    return pf_put_shortest(p, &d);
+    char text[PF_SHORTEST_ROOM];
+    pf_shortest d = shortest(v, 1);
+    size_t len = (size_t)(put_shortest(text, &d) - text);
+    memcpy(p, text, len);
+    return p + len;
 }
 
 int pf_format_double(double v, char *out)

@@ -43,7 +43,10 @@ typedef struct {
 } pf_shortest;
 /* Pass one for finite values[0..n). */
 void pf_shortest_batch(const double *values, size_t n, pf_shortest *out);
-/* Pass two: writes the text of d at p (at most PF_DOUBLE_MAX_CHARS). */
+/* Pass two: writes the text of d at p (at most PF_DOUBLE_MAX_CHARS) and
+ * returns its end; it stores fixed-size blocks, so the caller reserves
+ * PF_SHORTEST_ROOM bytes at p (bytes past the text are left undefined). */
+#define PF_SHORTEST_ROOM 40
 char *pf_put_shortest(char *p, const pf_shortest *d);
 
 /* Checks that s[0..n) is UTF-8 (RFC 3629: no overlong forms, surrogates,

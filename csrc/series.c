@@ -361,7 +361,8 @@ static int check_range(const pf_series *s, size_t first, size_t n, const pf_buf 
 }
 
 /* Doubles are formatted in two passes over batches of points (see
- * pf_shortest_batch): pass one runs when the k-th point of an encoding
+ * pf_shortest_batch; pass two stores blocks up to PF_SHORTEST_ROOM bytes
+ * past a value, room reserved past the encoding's bound): pass one runs when the k-th point of an encoding
  * (k counted from 0, in output order) starts a batch. */
 #define SHORTEST_BATCH 64
 
@@ -425,7 +426,7 @@ int pf_series_encode_entries(const pf_series *s, size_t first, size_t n, int des
 {
     int rc = check_range(s, first, n, out);
     if (rc == PF_OK) {
-        rc = pf_buf_reserve(out, entries_size(s, first, n));
+        rc = pf_buf_reserve(out, saturating_add(entries_size(s, first, n), PF_SHORTEST_ROOM));
     }
     if (rc != PF_OK) {
         return rc;
@@ -514,7 +515,8 @@ int pf_series_encode_m2x(const pf_series *s, size_t first, size_t n, int64_t tic
     /* entries_size bounds "[ts,v]," with 20 characters for ts: swap that
      * for the object's fixed text */
     size_t per_point = M2X_OVERHEAD - ENTRY_OVERHEAD;
-    rc = pf_buf_reserve(out, saturating_add(entries_size(s, first, n), saturating_mul(n, per_point)));
+    size_t size = saturating_add(entries_size(s, first, n), saturating_mul(n, per_point));
+    rc = pf_buf_reserve(out, saturating_add(size, PF_SHORTEST_ROOM));
     if (rc != PF_OK) {
         return rc;
     }
