@@ -423,13 +423,12 @@ char *pf_put_int64(char *p, int64_t v)
     return pf_put_uint64(p, (uint64_t)v);
 }
 
-/* Pass two: the text, in Python's repr layout. The n digits of f < 10^17
- * are made as one leading digit and 16 more in a 128-bit word, shifted so
- * that the word starts with the first significant digit when n <= 16
- * (then the leading digit is '0' and the word overwrites it); they are
- * written with fixed-size stores, one before the point and one after it,
- * and the end is then set from the length: no branch on n, and stores
- * reach up to PF_SHORTEST_ROOM bytes past p. */
+/* Pass two: the text, in Python's repr layout. The digits of f < 10^17
+ * are made in registers, the first digit and the next ones in a 128-bit
+ * word padded with '0's (n > 8: f scaled to 17 digits by a power of
+ * ten). They are written with fixed-size stores, one before the point and
+ * one after it, and the end is then set from the length n; stores reach
+ * up to PF_SHORTEST_ROOM bytes past p. */
 INLINE char *put_shortest(char *p, const pf_shortest *d)
 {
     *p = '-';
@@ -440,9 +439,8 @@ INLINE char *put_shortest(char *p, const pf_shortest *d)
         memcpy(p, "0.0", 3);
         return p + 3;
     }
-    unsigned __int128 word;
-    int lead = n > 16;  /* the leading digit is significant */
-    char first_char = '0';
+    unsigned __int128 word;  /* the digits after the first, then '0's */
+    char first_char;
     if (n <= 8) {  /* short decimals: one 8-digit block */
         uint64_t digits = ascii_8_digits((uint32_t)f) >> 8 * (8 - n);
         int point = exp10 + 1;
@@ -453,21 +451,23 @@ INLINE char *put_shortest(char *p, const pf_shortest *d)
             memcpy(p + point + 1, &digits, 8);
             return p + n + 1;
         }
-        word = digits;
+        const unsigned __int128 zeros = (unsigned __int128)0x3030303030303030u << 64 | 0x3030303030303030u;
+        first_char = (char)digits;
+        word = digits >> 8 | zeros << 8 * (n - 1);
     } else {
-        uint64_t upper = f / 100000000;  /* < 10^9 */
+        uint64_t scaled = f * POW10[17 - n];
+        uint64_t upper = scaled / 100000000;  /* < 10^9 */
         uint32_t first = (uint32_t)(upper / 100000000);
         uint32_t middle = (uint32_t)(upper - (uint64_t)first * 100000000);
-        uint32_t low = (uint32_t)(f - upper * 100000000);
+        uint32_t low = (uint32_t)(scaled - upper * 100000000);
         word = ascii_16_digits(middle, low);
-        word >>= 8 * ((16 - n) & (lead - 1));  /* no branch: 16 or 17 digits is a coin toss */
         first_char = (char)('0' + first);
     }
+    *p = first_char;
+    store_16(p + 1, word);
     if (exp10 < -4 || exp10 >= 16) {  /* d.ddde+XX: the point after one digit */
-        *p = first_char;
-        store_16(p + lead, word);
+        store_16(p + 2, word);
         p[1] = '.';
-        store_16(p + 2, word >> 8 * (1 - lead));
         p += n + (n > 1);
         int x = exp10;
         memcpy(p, x < 0 ? "e-" : "e+", 2);
@@ -486,20 +486,16 @@ INLINE char *put_shortest(char *p, const pf_shortest *d)
         memcpy(p, "0.0000", 6);
         p += 1 - exp10;
         *p = first_char;
-        store_16(p + lead, word);
+        store_16(p + 1, word);
         return p + n;
     }
     int point = exp10 + 1;  /* digits before the point: 1..16 */
-    if (n <= point) {  /* an integer: ddd000.0 (n <= 16) */
-        store_16(p, word);
-        memcpy(p + n, "0000000000000000", 16);
+    if (n <= point) {  /* an integer: ddd000.0, the '0's are there */
         memcpy(p + point, ".0", 2);
         return p + point + 2;
     }
-    *p = first_char;  /* ddd.ddd */
-    store_16(p + lead, word);
-    p[point] = '.';
-    store_16(p + point + 1, word >> 8 * (point - lead));  /* point - lead <= 15 */
+    p[point] = '.';  /* ddd.ddd */
+    store_16(p + point + 1, word >> 8 * (point - 1));
     return p + n + 1;
 }
 

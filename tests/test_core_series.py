@@ -111,6 +111,31 @@ def test_entries_of_steady_timestamps(descending):
     assert body == json.dumps(points[::-1] if descending else points, separators=(",", ":")).encode()
 
 
+@pytest.mark.parametrize("descending", [False, True])
+def test_float_entries_of_every_length_and_layout(descending):
+    # 1 to 17 significant digits at decimal exponents -8..21 (fixed,
+    # integer, 0.000ddd and scientific layouts), in batches whose first
+    # value is long (the C encoder then skips its short-decimal check for
+    # the batch) and in batches whose first value is short
+    rng = np.random.default_rng(17)
+    values = []
+    for length in range(1, 18):
+        for exponent in range(-8, 22):
+            for _ in range(3):
+                digits = int(rng.integers(10 ** (length - 1), 10**length))
+                values.append(float(f"{digits}e{exponent - length + 1}"))
+    values += [2.0**e for e in range(-1074, 1024, 7)] + [5e-324, 1.7976931348623157e308, 0.0, -0.0]
+    values += [-v for v in values[::5]]
+    long_first = [v for chunk in range(0, len(values), 63) for v in [0.1 + 0.2] + values[chunk:chunk + 63]]
+    for series_values in (values, long_first):
+        timestamps = list(range(len(series_values)))
+        c, py = both("float", timestamps, series_values)
+        body = c.encode_entries(descending=descending)
+        assert body == py.encode_entries(descending=descending)
+        points = [[t, v] for t, v in zip(timestamps, series_values)]
+        assert body == json.dumps(points[::-1] if descending else points, separators=(",", ":")).encode()
+
+
 @given(st.data())
 def test_entry_ranges_match_slices(data):
     points = data.draw(st.lists(st.tuples(INT64, FLOATS), min_size=1, max_size=30))
