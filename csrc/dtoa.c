@@ -288,7 +288,13 @@ INLINE pf_shortest shortest(double v, int try_short)
     int bq = (int)(bits >> MANTISSA_BITS) & 0x7ff;
     uint64_t f;
     int e;
+    /* log10_low = floor(log10 2^b) for 2^b <= |v| < 2^(b + 1): then
+     * 10^log10_low <= |v| < 2 10^(log10_low + 1), and so is the shortest
+     * decimal (it is 10^log10_low if that is in v's rounding interval):
+     * its length follows from one comparison, known early. */
+    int log10_low;
     if (bq != 0) {
+        log10_low = floor_log10_pow2(bq - 1023);
         uint64_t c = HIDDEN_BIT | t;
         int mq = 1075 - bq;  /* |v| = c 2^-mq */
         if (mq > 0 && mq <= MANTISSA_BITS && (c >> mq) << mq == c) {
@@ -304,6 +310,7 @@ INLINE pf_shortest shortest(double v, int try_short)
             shortest_decimal(-mq, c, &f, &e);
         }
     } else if (t != 0) {
+        log10_low = floor_log10_pow2(63 - __builtin_clzll(t) + Q_MIN);
         shortest_decimal(Q_MIN, t, &f, &e);
     } else {
         return out;  /* 0.0 */
@@ -327,9 +334,11 @@ INLINE pf_shortest shortest(double v, int try_short)
             e += 1;
         }
     }
+    int length = log10_low - e + 1;  /* 0..17: f has this many digits or one more */
+    int longer = f >= POW10[length];
     out.digits = f;
-    out.length = (uint8_t)decimal_length(f);
-    out.exp10 = (int16_t)(e + out.length - 1);
+    out.length = (uint8_t)(length + longer);
+    out.exp10 = (int16_t)(log10_low + longer);
     return out;
 }
 
