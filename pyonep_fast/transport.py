@@ -11,6 +11,14 @@ CPU per round trip on this machine; this one costs a few microseconds of
 Python on top of the two syscalls. Everything stays on Python sockets, so
 gevent (Locust) patching keeps working.
 
+A thread keeps the connection it checked out of the pool between its
+requests (a `_Lease`; a poll() before each reuse still catches a server
+close, as urllib3's checkout does), and gives it back when the server
+closes it; `close()` closes the kept ones too, and a thread's connection
+goes back to the pool when the thread ends. On plain stdlib sockets the read timeout is the
+kernel's (SO_RCVTIMEO/SO_SNDTIMEO, set only when it changes), so a request
+makes no poll() before its send and its recv.
+
 Retries happen only where they cannot run a request twice:
   * the connection could not be made, or the request could not be written
     completely (a server never acts on a request it did not receive whole);
@@ -27,14 +35,20 @@ Hosts can be redirected process-wide (`redirect()`), which is how unchanged
 programs that hardcode the hosted platform reach the embedded server:
 `PYONEP_FAST_URL=http://127.0.0.1:8080` redirects ONE_PLATFORM_HOST.
 """
+import _socket
 import concurrent.futures
 import http.client
 import logging
 import os
+import select
+import socket
 import ssl
+import struct
+import sys
 import threading
 import time
 import urllib.request
+import weakref
 from typing import NamedTuple
 
 import urllib3
@@ -56,6 +70,16 @@ MAX_HEADER_BYTES = 65536
 RECV_SIZE = 65536
 # Bodies above this are written after the head instead of being copied into one buffer.
 LARGE_BODY = 65536
+
+# The stdlib socket class, unless something (gevent) replaced it before we
+# were imported: on it, read timeouts are the kernel's (SO_RCVTIMEO on a
+# blocking socket), which spares the poll() CPython makes before every send
+# and recv on a socket with a timeout. Other sockets (TLS, gevent) keep
+# Python's timeouts.
+_KERNEL_TIMEOUT_SOCKET = (socket.socket if sys.platform.startswith("linux")
+                          and socket.socket.__bases__ == (_socket.socket,) else None)
+# Longer kernel timeouts than this go through Python's timeout instead.
+_MAX_KERNEL_TIMEOUT = 1 << 31
 
 
 class _UseDefault:
@@ -162,6 +186,44 @@ class _NotSent(Exception):
 
 class _ClosedEarly(Exception):
     """A reused connection reached EOF before any response byte."""
+
+
+class _Lease:
+    """A pooled connection a thread keeps checked out between its requests
+    (checking it out and back in through urllib3's queue for every request
+    cost more Python than the rest of a request's framing and parsing).
+
+    `busy` is set while the thread uses it; `Transport.close()` closes only
+    leases that are not busy, and a busy one is closed by its thread when
+    it finds the pool replaced. When the thread ends, its thread-local
+    reference goes and the connection is handed to `returned`, which the
+    next checkout moves back into the pool (a finalizer must not take the
+    pool's lock: it may run while its own thread holds it)."""
+
+    __slots__ = ("conn", "pool", "returned", "sock", "poller", "busy", "__weakref__")
+
+    def __init__(self, conn, pool, returned):
+        self.conn = conn
+        self.pool = pool
+        self.returned = returned
+        self.sock = None
+        self.poller = None
+        self.busy = True
+
+    def watch(self, sock):
+        """Poll `sock` (the connection's current socket) for a server close."""
+        if sock is not self.sock:
+            self.sock = sock
+            self.poller = select.poll()
+            self.poller.register(sock, select.POLLIN)
+
+    def __del__(self):
+        if not self.busy:
+            self.returned.append((self.pool, self.conn))  # atomic: no lock taken
+
+
+class _Leases(threading.local):
+    lease = None
 
 
 def _split_timeout(timeout):
@@ -323,6 +385,25 @@ def _header_bytes(headers):
         raise TransportError(f"Failed to make http request: header not latin-1: {exc}") from None
 
 
+def _set_read_timeout(conn, sock, timeout):
+    """Make every send and recv on `sock` (conn's socket) give up after
+    `timeout` seconds (None: never), and remember it on conn."""
+    if type(sock) is _KERNEL_TIMEOUT_SOCKET and (
+            timeout is None or 0 < timeout < _MAX_KERNEL_TIMEOUT):
+        if timeout is None:
+            seconds, micros = 0, 0  # a zero timeval waits forever
+        else:
+            seconds = int(timeout)
+            micros = max(int((timeout - seconds) * 1e6), 0 if seconds else 1)
+        timeval = struct.pack("ll", seconds, micros)
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    else:
+        sock.settimeout(timeout)
+    conn.pyonep_fast_timeout = (sock, timeout)
+
+
 def env_proxy(url):
     """The proxy URL the environment (http_proxy, https_proxy, no_proxy)
     chooses for `url`, or None."""
@@ -395,6 +476,9 @@ class Transport:
         self._pool = None
         self._lock = threading.Lock()
         self._executor = None
+        self._local = _Leases()  # this thread's _Lease
+        self._leases = weakref.WeakSet()  # every thread's, for close()
+        self._returned = []  # (pool, conn) kept by threads that ended
 
     def __repr__(self):
         return f"<Transport {self.base_url}>"
@@ -417,9 +501,17 @@ class Transport:
     def close(self):
         """Close the pooled connections; the next request opens new ones."""
         with self._lock:
-            self._pool = None
+            pool, self._pool = self._pool, None
             executor, self._executor = self._executor, None
-        self._manager.clear()
+            leases = list(self._leases)
+            self._leases.clear()
+        self._manager.clear()  # urllib3 2 drops its pools here without closing them
+        if pool is not None:
+            pool.close()
+        for lease in leases:
+            if not lease.busy:  # a busy one is closed by its thread, which sees _pool changed
+                lease.conn.close()
+        self._reclaim(None)
         if executor is not None:
             executor.shutdown(wait=True)
 
@@ -535,25 +627,79 @@ class Transport:
                           self.base_url)
             attempt += 1
 
-    def _attempt(self, method, message, connect_timeout, read_timeout):
+    def _checkout(self):
+        """(lease, reused) for this thread: its leased connection when the
+        pool is still current and the server has not closed it, else one
+        checked out of the pool (urllib3 replaces a dropped idle one)."""
+        local = self._local
+        lease = local.lease
+        if lease is not None:
+            lease.busy = True  # before reading _pool: see _Lease
+            conn = lease.conn
+            if lease.pool is self._pool and conn.sock is lease.sock and conn.sock is not None \
+                    and not lease.poller.poll(0):  # readable when idle: closed (or garbage)
+                return lease, True
+            self._give_back(lease, keep=False)
         try:
             pool = self._get_pool()
+            self._reclaim(pool)
             conn = pool._get_conn()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _NotSent(exc) from exc
+        lease = _Lease(conn, pool, self._returned)
+        return lease, conn.sock is not None
+
+    def _reclaim(self, pool):
+        """Put the connections of ended threads back into `pool`; close
+        those from an earlier pool."""
+        while self._returned:
+            try:
+                owner, conn = self._returned.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if owner is pool:
+                pool._put_conn(conn)
+            else:
+                conn.close()
+
+    def _give_back(self, lease, keep):
+        """Return a lease's connection to its pool (closed unless `keep`)."""
+        lease.busy = True  # the pool's connection now: neither close() nor __del__ touch it
+        if self._local.lease is lease:
+            self._local.lease = None
+        with self._lock:
+            self._leases.discard(lease)
+        if not keep:
+            lease.conn.close()
+        lease.pool._put_conn(lease.conn)
+
+    def _keep(self, lease):
+        """Keep a lease for this thread's next request."""
+        if self._local.lease is not lease:
+            self._local.lease = lease
+            with self._lock:
+                self._leases.add(lease)
+        lease.watch(lease.conn.sock)
+        lease.busy = False
+        if lease.pool is not self._pool:  # close() ran meanwhile and may have missed it
+            self._give_back(lease, keep=False)
+
+    def _attempt(self, method, message, connect_timeout, read_timeout):
+        lease, reused = self._checkout()
+        conn = lease.conn
         keep = False
         try:
-            reused = conn.sock is not None
             try:
                 if not reused:
                     conn.timeout = connect_timeout
                     if self._tunnel:
-                        pool._prepare_proxy(conn)
+                        lease.pool._prepare_proxy(conn)
                     else:
                         conn.connect()
                 sock = conn.sock
-                if sock.gettimeout() != read_timeout:
-                    sock.settimeout(read_timeout)
+                applied = getattr(conn, "pyonep_fast_timeout", None)
+                if applied is None or applied[0] is not sock or applied[1] != read_timeout:
+                    _set_read_timeout(conn, sock, read_timeout)  # syscalls only on a change
                 if type(message) is tuple:
                     for part in message:
                         sock.sendall(part)
@@ -567,14 +713,14 @@ class Transport:
                 raise _NotSent(exc) from exc
             try:
                 status, reason, head, data, keep = _read_response(sock, method, reused)
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):  # Python's timeout, or the kernel's
                 raise TransportError(
                     f"Failed to make http request: read timed out after {read_timeout} s") from None
             except (OSError, _ProtocolError) as exc:
                 raise TransportError(f"Failed to make http request: {exc or type(exc).__name__}") from exc
             return Response(status, reason, head, data)
         finally:
-            if not keep:
-                conn.close()
-            pool._put_conn(conn)
-
+            if keep and lease.pool is self._pool:
+                self._keep(lease)
+            else:
+                self._give_back(lease, keep)

@@ -307,3 +307,100 @@ def test_read_timeout_applies_to_a_reconnected_socket():
                 client.request("GET", "/slow")
         finally:
             release.set()
+
+
+def test_each_thread_keeps_its_own_connection_and_returns_it_when_it_ends():
+    together = threading.Barrier(4, timeout=5)
+
+    def respond(request):
+        if request.target == "/meet":
+            together.wait()  # all four in flight at once: four connections
+        return http_response(request.body)
+
+    with ScriptedServer(respond) as server, Transport(server.url) as client:
+        answers = {}
+
+        def user(name):
+            answers[name] = [client.request("POST", "/meet", name.encode()).data]
+            answers[name] += [client.request("POST", "/", name.encode()).data for _ in range(3)]
+
+        threads = [threading.Thread(target=user, args=(f"t{k}",)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert answers == {f"t{k}": [f"t{k}".encode()] * 4 for k in range(4)}
+        assert server.connections == 4
+        by_body = {}
+        for request in server.requests:
+            by_body.setdefault(request.body, set()).add(request.connection)
+        assert all(len(connections) == 1 for connections in by_body.values())
+        # the threads ended: their connections went back to the pool, for others to use
+        assert [client.request("GET", "/").status for _ in range(3)] == [200] * 3
+        assert server.connections == 4 and server.closed == 0
+        client.close()
+        wait_until(lambda: server.closed == 4)
+
+
+def test_close_closes_connections_kept_by_other_threads():
+    with ScriptedServer(echo) as server:
+        client = Transport(server.url)
+        asked, closed = threading.Event(), threading.Event()
+        answers = []
+
+        def user():
+            answers.append(client.request("GET", "/").status)
+            asked.set()
+            closed.wait(5)
+            answers.append(client.request("GET", "/").status)
+
+        thread = threading.Thread(target=user)
+        thread.start()
+        assert asked.wait(5)
+        client.close()
+        wait_until(lambda: server.closed == 1)  # while the thread that kept it still runs
+        closed.set()
+        thread.join(10)
+        client.close()
+        assert answers == [200, 200] and server.connections == 2
+
+
+def test_close_during_a_request_lets_it_finish_then_closes_its_connection():
+    arrived, release = threading.Event(), threading.Event()
+
+    def respond(request):
+        if request.target == "/slow":
+            arrived.set()
+            release.wait(5)
+        return http_response(b"done")
+
+    with ScriptedServer(respond) as server, Transport(server.url) as client:
+        answers = []
+        thread = threading.Thread(target=lambda: answers.append(client.request("GET", "/slow").data))
+        thread.start()
+        assert arrived.wait(5)
+        client.close()
+        release.set()
+        thread.join(10)
+        assert answers == [b"done"]
+        wait_until(lambda: server.closed == 1)
+        assert client.request("GET", "/").data == b"done"
+        assert server.connections == 2
+
+
+def test_read_timeout_changes_apply_to_a_kept_connection_and_nodelay_is_on():
+    def respond(request):
+        if request.target == "/slow":
+            time.sleep(0.3)  # the server answering late, not the test waiting
+        return http_response(b"ok")
+
+    with ScriptedServer(respond) as server, Transport(server.url) as client:
+        assert client.request("GET", "/", timeout=0.1).data == b"ok"
+        assert client.request("GET", "/slow", timeout=None).data == b"ok"  # no timeout now
+        assert client.request("GET", "/slow", timeout=2).data == b"ok"
+        with pytest.raises(TransportError, match="timed out after 0.1 s"):
+            client.request("GET", "/slow", timeout=0.1)
+        assert server.connections == 1
+        assert client.request("GET", "/").data == b"ok"
+        sock = client._local.lease.conn.sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
