@@ -10,6 +10,7 @@
  * the cumulative length of their JSON literals (measured when appended), so
  * the encoded size of any range is known without rescanning.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -360,34 +361,39 @@ static int check_range(const pf_series *s, size_t first, size_t n, const pf_buf 
     return first > len || n > len - first ? PF_ERANGE : PF_OK;
 }
 
-/* Doubles are formatted in two passes over batches of points (see
- * pf_shortest_batch; pass two stores blocks up to PF_SHORTEST_ROOM bytes
- * past a value, room reserved past the encoding's bound): pass one runs when the k-th point of an encoding
- * (k counted from 0, in output order) starts a batch. */
+/* Points are written in chunks of SHORTEST_BATCH: for doubles, pass one
+ * (pf_shortest_batch) formats a chunk's digits, then pass two writes each
+ * point's text (it stores blocks up to PF_SHORTEST_ROOM bytes past a
+ * value: room reserved past the encoding's bound). */
 #define SHORTEST_BATCH 64
 
-/* Writes point i's value (absolute index) at p: the k-th of n points
- * written, in the order that `descending` gives. */
-static inline char *put_value(const pf_series *s, char *p, size_t i, pf_shortest *batch, size_t k, size_t n,
-                              int descending)
+/* Pass one for the count points from absolute index i on, going down
+ * from i when descending (a no-op for other kinds than double). */
+static void fill_batch(const pf_series *s, size_t i, size_t count, int descending, pf_shortest *batch)
+{
+    if (s->kind != PF_VALUE_FLOAT) {
+        return;
+    }
+    if (descending) {
+        double reversed[SHORTEST_BATCH];
+        for (size_t j = 0; j < count; j++) {
+            reversed[j] = s->floats[i - j];
+        }
+        pf_shortest_batch(reversed, count, batch);
+    } else {
+        pf_shortest_batch(s->floats + i, count, batch);
+    }
+}
+
+/* Writes point i's value (absolute index) at p; a double's digits are in
+ * *digits (from fill_batch). */
+static inline char *put_value(const pf_series *s, char *p, size_t i, const pf_shortest *digits)
 {
     switch (s->kind) {
     case PF_VALUE_INT:
         return pf_put_int64(p, s->ints[i]);
     case PF_VALUE_FLOAT:
-        if (k % SHORTEST_BATCH == 0) {
-            size_t count = n - k < SHORTEST_BATCH ? n - k : SHORTEST_BATCH;
-            if (descending) {
-                double reversed[SHORTEST_BATCH];
-                for (size_t j = 0; j < count; j++) {
-                    reversed[j] = s->floats[i - j];
-                }
-                pf_shortest_batch(reversed, count, batch);
-            } else {
-                pf_shortest_batch(s->floats + i, count, batch);
-            }
-        }
-        return pf_put_shortest(p, &batch[k % SHORTEST_BATCH]);
+        return pf_put_shortest(p, digits);
     default: {
         uint64_t begin = begin_of(s->ends, i);
         return pf_put_string(p, s->data + begin, (size_t)(s->ends[i] - begin));
@@ -436,14 +442,19 @@ int pf_series_encode_entries(const pf_series *s, size_t first, size_t n, int des
     size_t lo = s->start + first;
     pf_shortest batch[SHORTEST_BATCH];
     timestamp_prefix prefix = {-1, 0, {0}};
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < n; k += SHORTEST_BATCH) {
+        size_t count = n - k < SHORTEST_BATCH ? n - k : SHORTEST_BATCH;
         size_t i = descending ? lo + n - 1 - k : lo + k;
-        *p++ = '[';
-        p = put_timestamp(p, s->ts[i], &prefix);
-        *p++ = ',';
-        p = put_value(s, p, i, batch, k, n, descending);
-        memcpy(p, "],", 2);
-        p += 2;
+        ptrdiff_t step = descending ? -1 : 1;
+        fill_batch(s, i, count, descending, batch);
+        for (size_t j = 0; j < count; j++, i += (size_t)step) {
+            *p++ = '[';
+            p = put_timestamp(p, s->ts[i], &prefix);
+            *p++ = ',';
+            p = put_value(s, p, i, &batch[j]);
+            memcpy(p, "],", 2);
+            p += 2;
+        }
     }
     if (n > 0) {
         p--;  /* the last comma */
@@ -523,16 +534,20 @@ int pf_series_encode_m2x(const pf_series *s, size_t first, size_t n, int64_t tic
     char *p = out->data + out->len;
     *p++ = '[';
     pf_shortest batch[SHORTEST_BATCH];
-    for (size_t k = 0, i = s->start + first; k < n; k++, i++) {
-        memcpy(p, M2X_HEAD, sizeof M2X_HEAD - 1);
-        p = put_iso_time(p + sizeof M2X_HEAD - 1, s->ts[i], ticks_per_second);
-        if (p == NULL) {
-            return PF_ERANGE;  /* out->len unchanged: nothing written */
+    for (size_t k = 0, i = s->start + first; k < n; k += SHORTEST_BATCH) {
+        size_t count = n - k < SHORTEST_BATCH ? n - k : SHORTEST_BATCH;
+        fill_batch(s, i, count, 0, batch);
+        for (size_t j = 0; j < count; j++, i++) {
+            memcpy(p, M2X_HEAD, sizeof M2X_HEAD - 1);
+            p = put_iso_time(p + sizeof M2X_HEAD - 1, s->ts[i], ticks_per_second);
+            if (p == NULL) {
+                return PF_ERANGE;  /* out->len unchanged: nothing written */
+            }
+            memcpy(p, M2X_MID, sizeof M2X_MID - 1);
+            p = put_value(s, p + sizeof M2X_MID - 1, i, &batch[j]);
+            memcpy(p, "},", 2);
+            p += 2;
         }
-        memcpy(p, M2X_MID, sizeof M2X_MID - 1);
-        p = put_value(s, p + sizeof M2X_MID - 1, i, batch, k, n, 0);
-        memcpy(p, "},", 2);
-        p += 2;
     }
     if (n > 0) {
         p--;
