@@ -628,18 +628,8 @@ class Transport:
             attempt += 1
 
     def _checkout(self):
-        """(lease, reused) for this thread: its leased connection when the
-        pool is still current and the server has not closed it, else one
-        checked out of the pool (urllib3 replaces a dropped idle one)."""
-        local = self._local
-        lease = local.lease
-        if lease is not None:
-            lease.busy = True  # before reading _pool: see _Lease
-            conn = lease.conn
-            if lease.pool is self._pool and conn.sock is lease.sock and conn.sock is not None \
-                    and not lease.poller.poll(0):  # readable when idle: closed (or garbage)
-                return lease, True
-            self._give_back(lease, keep=False)
+        """(lease, reused) of a connection checked out of the pool (urllib3
+        replaces a dropped idle one)."""
         try:
             pool = self._get_pool()
             self._reclaim(pool)
@@ -674,19 +664,29 @@ class Transport:
         lease.pool._put_conn(lease.conn)
 
     def _keep(self, lease):
-        """Keep a lease for this thread's next request."""
+        """Make `lease` this thread's, watching its connection's socket."""
         if self._local.lease is not lease:
             self._local.lease = lease
             with self._lock:
                 self._leases.add(lease)
         lease.watch(lease.conn.sock)
-        lease.busy = False
-        if lease.pool is not self._pool:  # close() ran meanwhile and may have missed it
-            self._give_back(lease, keep=False)
 
     def _attempt(self, method, message, connect_timeout, read_timeout):
-        lease, reused = self._checkout()
-        conn = lease.conn
+        # This thread's kept connection, when the pool is still current and
+        # the server has not closed it (readable while idle: closed, or garbage).
+        lease = self._local.lease
+        if lease is not None:
+            lease.busy = True  # before reading _pool: see _Lease
+            conn = lease.conn
+            if lease.pool is self._pool and conn.sock is lease.sock and conn.sock is not None \
+                    and not lease.poller.poll(0):
+                reused = True
+            else:
+                self._give_back(lease, keep=False)
+                lease = None
+        if lease is None:
+            lease, reused = self._checkout()
+            conn = lease.conn
         keep = False
         try:
             try:
@@ -721,6 +721,10 @@ class Transport:
             return Response(status, reason, head, data)
         finally:
             if keep and lease.pool is self._pool:
-                self._keep(lease)
+                if lease.sock is not conn.sock or self._local.lease is not lease:
+                    self._keep(lease)  # a new lease, or a reconnected socket
+                lease.busy = False
+                if lease.pool is not self._pool:  # close() ran meanwhile and may have missed it
+                    self._give_back(lease, keep=False)
             else:
                 self._give_back(lease, keep)
