@@ -23,7 +23,6 @@ import json
 import os
 import random
 import sys
-import time
 
 import orjson
 
@@ -31,18 +30,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pyonep_fast._core.batch import CBatch, PyBatch  # noqa: E402
 from pyonep_fast._core.demux import OK, CDemux, PyDemux  # noqa: E402
+from timing import best  # noqa: E402
 
 AUTH = {"cik": "5de0cfcf7b5bed2ea7a8aa00112233445566778f"}
 FIRST_ID = 1000
-
-
-def best(function, repeat):
-    fastest = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        fastest = min(fastest, time.perf_counter() - start)
-    return fastest
 
 
 def report(title, rows, reference):

@@ -15,24 +15,15 @@ import json
 import os
 import random
 import sys
-import time
 
 import orjson
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pyonep_fast._core.entries import CEntries, PyEntries  # noqa: E402
+from timing import best  # noqa: E402
 
 START = 1_421_906_172
-
-
-def best(function, repeat):
-    fastest = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        fastest = min(fastest, time.perf_counter() - start)
-    return fastest
 
 
 def run(title, text, points, port, repeat):
