@@ -203,33 +203,12 @@ static int number_double(pf_entries *e, const uint8_t *text, size_t n, const pf_
     return !isinf(*out);
 }
 
-/* Scans the rest of an element array after an item, all of it invalid. */
-static int skip_items(const uint8_t *s, size_t end, size_t *pos)
-{
-    size_t p = *pos;
-    int rc;
-    for (;;) {
-        p = pf_skip_ws(s, end, p);
-        if (p >= end)
-            return PF_ETRUNCATED;
-        if (s[p] == ']')
-            break;
-        if (s[p] != ',')
-            return PF_ESYNTAX;
-        p++;
-        if ((rc = pf_scan_value(s, end, &p, 2)) != PF_OK)
-            return rc;
-    }
-    *pos = p + 1;
-    return PF_OK;
-}
-
 /* One element at s[*pos] (non-blank) into entry i. */
 static int parse_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos, size_t i)
 {
     size_t p = *pos, start;
     pf_number_info ni;
-    int rc, kind = PF_ENTRY_INVALID;
+    int more, rc, kind = PF_ENTRY_INVALID;
     int64_t t = 0;
     uint8_t has_time = 0;
 
@@ -237,15 +216,14 @@ static int parse_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos,
     e->floats[i] = 0.0;
     e->ends[i] = e->slen;
     if (s[p] != '[') {
-        rc = pf_scan_value(s, end, &p, 1);
+        if ((rc = pf_scan_value(s, end, &p, 1)) != PF_OK)
+            return rc;
         goto finish;
     }
-    p = pf_skip_ws(s, end, p + 1);
-    if (p >= end)
-        return PF_ETRUNCATED;
-    if (s[p] == ']') {
-        p++;
-        rc = PF_OK;
+    p++;
+    if ((more = pf_first_item(s, end, &p, ']')) <= 0) {
+        if (more < 0)
+            return more;
         goto finish;
     }
     /* the timestamp */
@@ -256,18 +234,11 @@ static int parse_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos,
     } else if ((rc = pf_scan_value(s, end, &p, 2)) != PF_OK) {
         return rc;
     }
-    p = pf_skip_ws(s, end, p);
-    if (p >= end)
-        return PF_ETRUNCATED;
-    if (s[p] == ']') {
-        p++;
+    if ((more = pf_next_item(s, end, &p, ']')) <= 0) {
+        if (more < 0)
+            return more;
         goto finish;
     }
-    if (s[p] != ',')
-        return PF_ESYNTAX;
-    p = pf_skip_ws(s, end, p + 1);
-    if (p >= end)
-        return PF_ETRUNCATED;
     /* the value */
     start = p;
     if (s[p] == '-' || pf_is_digit(s[p])) {
@@ -297,22 +268,14 @@ static int parse_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos,
     } else if ((rc = pf_scan_value(s, end, &p, 2)) != PF_OK) {
         return rc;
     }
-    p = pf_skip_ws(s, end, p);
-    if (p >= end)
-        return PF_ETRUNCATED;
-    if (s[p] == ']') {
-        p++;
-    } else if (s[p] == ',') {
+    while ((more = pf_next_item(s, end, &p, ']')) == 1) {
         kind = PF_ENTRY_INVALID;                /* more than two items */
-        if ((rc = skip_items(s, end, &p)) != PF_OK)
+        if ((rc = pf_scan_value(s, end, &p, 2)) != PF_OK)
             return rc;
-    } else {
-        return PF_ESYNTAX;
     }
-    rc = PF_OK;
+    if (more < 0)
+        return more;
 finish:
-    if (rc != PF_OK)
-        return rc;
     if (!has_time)
         kind = PF_ENTRY_INVALID;
     if (kind == PF_ENTRY_INVALID) {             /* keep the time, drop the value */
