@@ -209,9 +209,7 @@ class Provisioning(ContentEndpoints):
         if not client:
             raise wire.error(401)
         form = await self.body_form(request)
-        name = wire.first(form, "vendor", "")
-        if not name:
-            raise wire.error(400)
+        name = wire.required(form, "vendor")
         with self.store.lock:
             if wire.is_true(form, "delete"):
                 vendor = self.store.vendor_by_name(name)
@@ -255,9 +253,7 @@ class Provisioning(ContentEndpoints):
     async def token_post(self, request):
         vendor = self.token_vendor(request)
         form = await self.body_form(request)
-        token_id = wire.first(form, "id", "")
-        if not token_id:
-            raise wire.error(400)
+        token_id = wire.required(form, "id")
         with self.store.lock:
             exists = self.db.execute("SELECT 1 FROM prov_vendor_tokens WHERE vendor = ? AND id = ?",
                                      (vendor.name, token_id)).fetchone()
@@ -319,9 +315,7 @@ class Provisioning(ContentEndpoints):
     async def model_post(self, request):
         vendor = self.vendor(request)
         form = await self.body_form(request)
-        name = wire.first(form, "model", "")
-        if not name:
-            raise wire.error(400)
+        name = wire.required(form, "model")
         if wire.is_true(form, "delete"):
             model = self.find_model(vendor.name, name)
             if model is None:

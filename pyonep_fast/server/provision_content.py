@@ -89,9 +89,7 @@ class ContentEndpoints:
     async def content_post(self, request, name):
         model = self.content_model(request, name)
         form = await self.body_form(request)
-        content_id = wire.first(form, "id", "")
-        if not content_id:
-            raise wire.error(400)
+        content_id = wire.required(form, "id")
         with self.store.lock:
             if wire.is_true(form, "delete"):
                 self.content_row(model, content_id)
@@ -218,9 +216,7 @@ class ContentEndpoints:
     async def group_post(self, request, name):
         model = self.model(request, name)
         form = await self.body_form(request)
-        group_id = wire.first(form, "id", "")
-        if not group_id:
-            raise wire.error(400)
+        group_id = wire.required(form, "id")
         with self.store.lock:
             if wire.is_true(form, "delete"):
                 self.delete_group(model, self.group_row(model, group_id)[0], group_id)

@@ -80,6 +80,15 @@ def first(form, key, default=None):
     return values[0] if values else default
 
 
+def required(form, key):
+    """The first value of a field a request cannot do without; 400 when it
+    is missing or empty."""
+    value = first(form, key, "")
+    if not value:
+        raise error(400)
+    return value
+
+
 def is_true(form, key):
     """A form flag: set when its (first) value is `true`, any case."""
     return first(form, key, "").lower() == "true"
