@@ -1,6 +1,5 @@
 """Bulk ingest against the embedded server over loopback HTTP."""
 import json
-import os
 import subprocess
 import sys
 import threading
