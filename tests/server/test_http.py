@@ -9,7 +9,7 @@ import pytest
 import urllib3
 
 from pyonep_fast.server import EmbeddedServer
-from test_server_rpc import make_dataport, ok
+from rpc_helpers import make_dataport, ok
 
 RPC = "/onep:v1/rpc/process"
 

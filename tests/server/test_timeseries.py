@@ -6,7 +6,7 @@ import time
 
 import orjson
 
-from test_server_rpc import make_dataport, ok, one
+from rpc_helpers import make_dataport, ok, one
 
 
 def test_read_sort_limit_window(rpc, fresh_client):

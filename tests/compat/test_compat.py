@@ -9,7 +9,7 @@ import pytest
 
 from pyonep_fast import compat, exceptions, onep, transport
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pyonep_program.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pyonep_program.py"
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from pyonep_fast.server.wire import LARGE_BODY, EntriesSpan, decode_envelope
-from test_server_rpc import make_dataport, ok
+from rpc_helpers import make_dataport, ok
 
 RPC = "/onep:v1/rpc/process"
 PAD = "p" * (LARGE_BODY + 1000)
