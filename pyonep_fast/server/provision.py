@@ -20,7 +20,6 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ..exceptions import CallRefused
-from . import descriptions
 from . import provision_wire as wire
 from .provision_content import ContentEndpoints
 from .provision_wire import VAR
@@ -88,6 +87,10 @@ class Provisioning(ContentEndpoints):
         self.window = window
         with store.lock:
             self.db.executescript(SCHEMA)
+            store.vendor_deleted.append(self.forget_vendor)
+            # databases written before vendors ended with their client may hold such vendors
+            for vendor in [v for v in store.vendors.values() if store.get(v.owner) is None]:
+                store.delete_vendor(vendor)
         self.routes = (
             (("activate",), {"POST": self.activate}),
             (("download",), {"GET": self.device_download}),
@@ -142,8 +145,13 @@ class Provisioning(ContentEndpoints):
         """The caller's key: a non-empty X-Exosite-CIK, else a non-empty X-Exosite-Token."""
         return request.headers.get("X-Exosite-CIK") or request.headers.get("X-Exosite-Token") or None
 
+    def client_of_key(self, key):
+        """The client a CIK authenticates: as on the RPC side, only an activated one."""
+        client = self.store.client_by_cik(key)
+        return client if client is not None and client.status == ACTIVATED else None
+
     def vendor_of_cik(self, cik):
-        client = self.store.client_by_cik(cik)
+        client = self.client_of_key(cik)
         if client is None:
             return None
         return next((v for v in self.store.vendors.values() if v.owner == client.rid), None)
@@ -198,14 +206,14 @@ class Provisioning(ContentEndpoints):
 
     async def vendor_show(self, request):
         key = self.key(request)
-        if key is None or self.store.client_by_cik(key) is None:
+        if key is None or self.client_of_key(key) is None:
             raise wire.error(401)
         vendor = self.vendor_of_cik(key)
         return wire.value_response(vendor.name) if vendor else wire.no_content_response()
 
     async def vendor_register(self, request):
         key = self.key(request)
-        client = key and self.store.client_by_cik(key)
+        client = key and self.client_of_key(key)
         if not client:
             raise wire.error(401)
         form = await self.body_form(request)
@@ -215,22 +223,54 @@ class Provisioning(ContentEndpoints):
                 vendor = self.store.vendor_by_name(name)
                 if vendor is None or vendor.owner != client.rid:
                     raise wire.error(404)
-                self.delete_vendor(vendor)
+                self.store.delete_vendor(vendor)
             else:
                 if self.store.vendor_by_name(name) or self.vendor_of_cik(key):
                     raise wire.error(409)
                 self.store.register_vendor(name, client.rid)
         return await self.done()
 
-    def delete_vendor(self, vendor):
-        """Removes a vendor with its tokens, models and the shares it was given."""
+    def forget_vendor(self, vendor):
+        """Removes what an ending vendor owned (Store.delete_vendor calls it, on
+        unregistration or when the vendor's client is dropped): its tokens, its
+        models, the shares it was given. Sns it enabled through a share go back
+        to the model's owner, so a vendor registered later under the same name
+        inherits nothing."""
         for (model_id,) in self.db.execute("SELECT id FROM prov_models WHERE vendor = ?",
                                            (vendor.name,)).fetchall():
             self.delete_model(model_id)
         self.store.touch()
         self.db.execute("DELETE FROM prov_vendor_tokens WHERE vendor = ?", (vendor.name,))
         self.db.execute("DELETE FROM prov_shares WHERE vendor = ?", (vendor.name,))
-        self.store.delete_vendor(vendor)
+        self.db.execute("UPDATE prov_sns SET enabled_by = (SELECT vendor FROM prov_models WHERE id = prov_sns.model) "
+                        "WHERE enabled_by = ?", (vendor.name,))
+
+    # ------------------------------------------------------------ what a vendor may name
+
+    def vendor_client(self, vendor_name, rid):
+        """The client `rid` if it lies in the vendor's own client's subhierarchy
+        (the test RPC applies to a caller: Resource.is_within): 404 no such
+        resource, 403 another tenant's, 400 not a client."""
+        res = self.store.get(rid)
+        if res is None:
+            raise wire.error(404)
+        if not res.is_within(self.store.get(self.store.vendor_by_name(vendor_name).owner)):
+            raise wire.error(403)
+        if not res.is_client:
+            raise wire.error(400)
+        return res
+
+    def template_client(self, vendor_name, rid, code):
+        """The client a model of the vendor clones, as RPC's `create clone` takes
+        it: by RID within the vendor's client, or by a share code not activated
+        yet (404 when no such share of a client exists)."""
+        if rid:
+            return self.vendor_client(vendor_name, rid)
+        share = self.store.share_by_code(code)
+        template = share and share.activator is None and self.store.get(share.rid)
+        if not template or not template.is_client:
+            raise wire.error(404)
+        return template
 
     # ------------------------------------------------------------ vendor tokens (§2.10)
 
@@ -326,6 +366,7 @@ class Provisioning(ContentEndpoints):
         rid, code, options = self.template(form)
         if self.find_model(vendor.name, name):
             raise wire.error(409)
+        self.template_client(vendor.name, rid, code)
         with self.store.lock:
             self.store.touch()
             self.db.execute("INSERT INTO prov_models (vendor, name, rid, code, options) VALUES (?, ?, ?, ?, ?)",
@@ -341,6 +382,7 @@ class Provisioning(ContentEndpoints):
     async def model_update(self, request, name):
         model = self.model(request, name)
         rid, code, options = self.template(await self.body_form(request))
+        self.template_client(model.vendor, rid, code)
         with self.store.lock:
             self.store.touch()
             self.db.execute("UPDATE prov_models SET rid = ?, code = ?, options = ? WHERE id = ?",
@@ -547,8 +589,9 @@ class Provisioning(ContentEndpoints):
             raise wire.error(404)
         if self.live_client(row):
             raise wire.error(409)
+        owner = self.vendor_client(caller, owner_rid)
         with self.store.lock:
-            client = self.new_device(model, owner_rid)
+            client = self.new_device(model, owner)
             self.store.touch()
             if row is None:
                 self.db.execute("INSERT INTO prov_sns (model, sn, extra, rid, enabled_by, window_start) "
@@ -558,33 +601,27 @@ class Provisioning(ContentEndpoints):
                                 (client.rid, caller, self.clock(), row[0]))
         return await self.done(wire.value_response(client.rid, wire.TEXT_CSV))
 
-    def new_device(self, model, owner_rid):
+    def new_device(self, model, owner):
         """A new `notactivated` client under the owner: a clone of the model's
-        template (by RID or share code) with the model's clone options.
+        template with the model's clone options.
 
-        Owner and template are not validated (§5 #13): an unknown owner puts
-        the device under the vendor's own client, an unknown template gives
-        an empty client. An owner at its client limit gets 409.
+        409 when the owner is at its client limit, or when the template can no
+        longer be cloned there: dropped, moved out of the model's vendor's
+        client, its share code activated since, or the owner inside it.
         """
         store = self.store
-        owner = store.get(owner_rid)
-        if owner is None or not owner.is_client:
-            owner = store.get(store.vendor_by_name(model.vendor).owner) or store.root
-        if model.rid:
-            template = store.get(model.rid)
-        else:
-            share = store.share_by_code(model.code)
-            template = share and store.get(share.rid)
+        try:
+            template = self.template_client(model.vendor, model.rid, model.code)
+        except web.HTTPException:
+            raise wire.error(409) from None
         try:
             check_room(store, owner, "client")
         except CallRefused:
             raise wire.error(409) from None  # the owner lacks resources
-        if template is not None and template.is_client and not owner.is_within(template):
-            client = store.clone(template, owner, noaliases="noaliases" in model.options,
-                                 nohistorical="nohistorical" in model.options, at=self.clock())
-        else:
-            client = store.create_resource(owner, "client", descriptions.new_description("client", {}),
-                                           self.clock())
+        if owner.is_within(template):
+            raise wire.error(409)
+        client = store.clone(template, owner, noaliases="noaliases" in model.options,
+                             nohistorical="nohistorical" in model.options, at=self.clock())
         store.set_cik(client, client.cik, NOTACTIVATED)
         return client
 

@@ -247,6 +247,7 @@ class Store:
         self.tokens = {}                 # token -> Token
         self.vendors = {}                # name -> Vendor
         self.vendors_by_token = {}
+        self.vendor_deleted = []         # callbacks(vendor): provisioning drops what the vendor owned
         self.watchers = {}               # rid -> [callback(point)], see watch()
         self._in_tx = False
         self._commit_callbacks = []      # see when_durable
@@ -476,7 +477,8 @@ class Store:
 
     def drop(self, res):
         """Deletes res and its subhierarchy with their aliases (in every
-        client), shares, tokens, vendors' links and subscriptions."""
+        client), shares, tokens, vendors (registered for a dropped client)
+        and subscriptions."""
         with self.lock:
             self.touch()
             doomed = res.subtree()
@@ -508,6 +510,8 @@ class Store:
             self.db.executemany("DELETE FROM resources WHERE rid = ?", [(rid,) for rid in gone])
             for token in [t for t in self.tokens.values() if t.rid in gone]:
                 self.delete_token(token)
+            for vendor in [v for v in self.vendors.values() if v.owner in gone]:
+                self.delete_vendor(vendor)
 
     def clone(self, source, owner, noaliases=False, nohistorical=False, at=None):
         """A copy of client `source` and its subhierarchy under `owner`, with
@@ -650,8 +654,12 @@ class Store:
             return vendor
 
     def delete_vendor(self, vendor):
+        """Ends a vendor: its token stops working, and the vendor_deleted
+        callbacks remove what it owned, in the same transaction."""
         with self.lock:
             self.touch()
+            for callback in self.vendor_deleted:
+                callback(vendor)
             self.db.execute("DELETE FROM vendors WHERE name = ?", (vendor.name,))
             del self.vendors[vendor.name]
             del self.vendors_by_token[vendor.token]

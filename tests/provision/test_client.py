@@ -284,7 +284,7 @@ def test_exoline_style_calls(server, fresh_client):
     p = Provision(host, manage_by_cik=False, port=port, verbose=True, httptimeout="60", https=False,
                   raise_api_exceptions=True, curldebug=False)
     key = fresh_client["vendortoken"]
-    p.model_create(key, "ex", "anyrid")
+    p.model_create(key, "ex", fresh_client["rid"])
     p._request("/provision/manage/model/ex/", key, "a1\na2\n", "POST", False, {"Content-Type": "text/csv; charset=utf-8"})
     ranges = '{"ranges":[{"format":"mac:48","length":null,"casing":"upper","first":1108152157440,"last":1108152157695}]}'
     p._request("/provision/manage/model/ex/", key, ranges, "POST", False,

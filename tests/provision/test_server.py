@@ -1,5 +1,6 @@
 """The embedded server's Provisioning API over loopback HTTP (urllib3 directly)."""
 import re
+import sqlite3
 import urllib.parse
 
 import orjson
@@ -7,6 +8,7 @@ import pytest
 
 from pyonep_fast.server import EmbeddedServer
 from pyonep_fast.server.provision import service_for
+from rpc_helpers import make_client, make_dataport, ok
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 CSV = {"Content-Type": "text/csv; charset=utf-8"}
@@ -112,7 +114,7 @@ def test_unknown_or_missing_key_is_401(vendor):
 
 def test_vendor_cik_works_like_its_token(vendor, server, http):
     by_cik = Api(http, server.url, vendor["cik"], "X-Exosite-CIK")
-    assert_reset(by_cik("POST", "/provision/manage/model/", "model=viacik&code=c0de"))
+    assert_reset(by_cik("POST", "/provision/manage/model/", f"model=viacik&rid={vendor['rid']}"))
     assert "viacik" in lines(vendor["api"]("GET", "/provision/manage/model/"))
 
 
@@ -131,23 +133,24 @@ def test_unsupported_body_type_is_400(vendor):
 
 # ---------------------------------------------------------------- models
 
-def test_model_lifecycle(vendor, template):
+def test_model_lifecycle(vendor, template, rpc):
     api = vendor["api"]
     assert lines(api("GET", "/provision/manage/model/")) == []
     body = f"model=m1&rid={template}&options%5B%5D=nohistorical&options[]=noaliases&options=bogus"
     assert_reset(api("POST", "/provision/manage/model/", body))
-    assert_reset(api("POST", "/provision/manage/model/", "model=m2&code=abc"))
+    code = ok(rpc, vendor["cik"], "share", template, {})
+    assert_reset(api("POST", "/provision/manage/model/", f"model=m2&code={code}"))
     listing = api("GET", "/provision/manage/model/")
     assert listing.status == 200 and lines(listing) == ["m1", "m2"]
     info = api("GET", "/provision/manage/model/m1")
     assert info.headers["Content-Type"] == "application/x-www-form-urlencoded; charset=utf-8"
     assert text(info) == f"rid={template}&options[]=noaliases&options[]=nohistorical"
-    assert text(api("GET", "/provision/manage/model/m2")) == "code=abc"
+    assert text(api("GET", "/provision/manage/model/m2")) == f"code={code}"
     # PUT from pyonep has no Content-Type; it replaces template and options.
-    assert_reset(api("PUT", "/provision/manage/model/m1", "rid=other&options%5B%5D=nocomments"))
-    assert text(api("GET", "/provision/manage/model/m1")) == "rid=other&options[]=nocomments"
-    assert_reset(api("PUT", "/provision/manage/model/m1", "code=xyz"))
-    assert text(api("GET", "/provision/manage/model/m1")) == "code=xyz"
+    assert_reset(api("PUT", "/provision/manage/model/m1", f"rid={vendor['rid']}&options%5B%5D=nocomments"))
+    assert text(api("GET", "/provision/manage/model/m1")) == f"rid={vendor['rid']}&options[]=nocomments"
+    assert_reset(api("PUT", "/provision/manage/model/m1", f"code={code}"))
+    assert text(api("GET", "/provision/manage/model/m1")) == f"code={code}"
     # DELETE carries pyonep's body, which is ignored.
     assert_reset(api("DELETE", "/provision/manage/model/m1", "delete=true&model=m1&confirm=true"))
     assert_reset(api("POST", "/provision/manage/model/", "delete=true&model=m2"))
@@ -156,7 +159,7 @@ def test_model_lifecycle(vendor, template):
 
 def test_model_errors(vendor):
     api = vendor["api"]
-    assert_reset(api("POST", "/provision/manage/model/", "model=m&rid=r"))
+    assert_reset(api("POST", "/provision/manage/model/", f"model=m&rid={vendor['rid']}"))
     assert_error(api("POST", "/provision/manage/model/", "model=m&code=c"), 409, "Conflict")
     assert_error(api("POST", "/provision/manage/model/", "rid=r"), 400, "Bad Request")
     assert_error(api("POST", "/provision/manage/model/", "model=x"), 400, "Bad Request")
@@ -169,9 +172,9 @@ def test_model_errors(vendor):
 
 def test_models_are_per_vendor(vendor, other_vendor):
     other = other_vendor["api"]
-    assert_reset(vendor["api"]("POST", "/provision/manage/model/", "model=same&rid=r"))
-    assert_reset(other("POST", "/provision/manage/model/", "model=same&rid=r2"))
-    assert text(other("GET", "/provision/manage/model/same")) == "rid=r2"
+    assert_reset(vendor["api"]("POST", "/provision/manage/model/", f"model=same&rid={vendor['rid']}"))
+    assert_reset(other("POST", "/provision/manage/model/", f"model=same&rid={other_vendor['rid']}"))
+    assert text(other("GET", "/provision/manage/model/same")) == f"rid={other_vendor['rid']}"
     assert_error(other("GET", "/provision/manage/model/m"), 404, "Not Found")
 
 
@@ -352,11 +355,10 @@ def test_dropped_client_is_orphaned(vendor, model, rpc):
     assert_error(api("GET", path + "gone"), 409, "Conflict")
 
 
-def test_unknown_owner_gets_a_device_and_owner_limit_gives_409(vendor, model, rpc):
+def test_owner_at_its_client_limit_gives_409(vendor, model, rpc):
     api = vendor["api"]
     path = f"/provision/manage/model/{model}/"
-    api("POST", path, "sn%5B%5D=x&sn%5B%5D=y")
-    assert HEX40.match(text(api("POST", path + "x", "enable=true&owner=" + "f" * 40)))
+    api("POST", path, "sn=y")
     full = rpc(vendor["cik"], [{"id": 1, "procedure": "create", "arguments": ["client", {"limits": {"client": 0}}]}])
     assert_error(api("POST", path + "y", f"enable=true&owner={full[0]['result']}"), 409, "Conflict")
 
@@ -589,7 +591,7 @@ def test_register_vendor_and_manage_tokens(server, http, rpc, fresh_client):
     assert lines(api("GET", "/provision/admin/auth")) == ["ci"]
     assert text(api("GET", auth + "ci")) == token
     with_token = Api(http, server.url, token)
-    assert_reset(with_token("POST", "/provision/manage/model/", "model=tm&rid=r"))
+    assert_reset(with_token("POST", "/provision/manage/model/", f"model=tm&rid={rid}"))
     assert_error(with_token("GET", auth), 403, "Forbidden")
     assert_reset(api("DELETE", auth + "ci"))
     assert_error(with_token("GET", "/provision/manage/model/"), 401, "Unauthorized")
@@ -613,7 +615,11 @@ def test_state_survives_a_restart(tmp_path, http):
     with EmbeddedServer(db=db) as first:
         client = orjson.loads(http.request("GET", first.url + "/api/create?vendor").data)
         api = Api(http, first.url, client["vendortoken"])
-        api("POST", "/provision/manage/model/", "model=keep&code=c")
+        created = http.request("POST", first.url + "/onep:v1/rpc/process", headers={"Content-Type": "application/json"},
+                               body=orjson.dumps({"auth": {"cik": client["cik"]},
+                                                  "calls": [{"id": 1, "procedure": "create", "arguments": ["client", {}]}]}))
+        template = orjson.loads(created.data)[0]["result"]
+        api("POST", "/provision/manage/model/", f"model=keep&rid={template}")
         api("POST", "/provision/manage/model/keep/", "sn%5B%5D=s1&sn%5B%5D=s2")
         api("POST", "/provision/manage/content/keep/", "id=f")
         api("POST", "/provision/manage/content/keep/f", b"blob", {"Content-Type": "text/plain"})
@@ -631,7 +637,7 @@ def test_bad_input_gets_api_errors_and_the_server_keeps_serving(tmp_path, http):
     with EmbeddedServer(db=str(tmp_path / "small.db"), max_body=1024) as small:
         client = orjson.loads(http.request("GET", small.url + "/api/create?vendor").data)
         api = Api(http, small.url, client["vendortoken"])
-        api("POST", "/provision/manage/model/", "model=m&rid=r")
+        api("POST", "/provision/manage/model/", f"model=m&rid={client['rid']}")
         api("POST", "/provision/manage/content/m/", "id=big")
         assert_error(api("POST", "/provision/manage/content/m/big", b"x" * 4096, {"Content-Type": "text/plain"}),
                      413, "Request Entity Too Large")
@@ -644,4 +650,153 @@ def test_bad_input_gets_api_errors_and_the_server_keeps_serving(tmp_path, http):
         assert_error(api("GET", "/provision/manage/model/%ZZ%00/"), 404, "Not Found")
         assert_reset(api("POST", "/provision/manage/model/m/", b"sn=%FF%FE&extra=\xff"))
         assert len(lines(api("GET", "/provision/manage/model/m/"))) == 1
-        assert text(api("GET", "/provision/manage/model/m")) == "rid=r"
+        assert text(api("GET", "/provision/manage/model/m")) == f"rid={client['rid']}"
+
+
+# ---------------------------------------------------------------- tenancy: what a vendor may name (issue 9 item 3)
+
+MODELS = "/provision/manage/model/"
+
+
+def clients(rpc, cik):
+    return ok(rpc, cik, "listing", ["client"])[0]
+
+
+def test_a_model_template_must_lie_in_the_vendors_client(vendor, template, other_vendor, rpc):
+    """B may not build a model (and so devices holding a copy of A's history) from A's clients."""
+    thief = other_vendor["api"]
+    own_port = make_dataport(rpc, other_vendor["cik"])
+    for rid, status, reason in ((template, 403, "Forbidden"), (vendor["rid"], 403, "Forbidden"),
+                                ("f" * 40, 404, "Not Found"), (own_port, 400, "Bad Request")):
+        assert_error(thief("POST", MODELS, f"model=stolen&rid={rid}"), status, reason)
+    assert lines(thief("GET", MODELS)) == []
+    assert_reset(thief("POST", MODELS, f"model=own&rid={other_vendor['rid']}"))
+    assert_error(thief("PUT", MODELS + "own", f"rid={template}"), 403, "Forbidden")
+    assert text(thief("GET", MODELS + "own")) == f"rid={other_vendor['rid']}"
+    # A share code is taken as RPC's clone takes it: a share not yet activated, of a client.
+    assert_error(thief("POST", MODELS, "model=coded&code=" + "e" * 40), 404, "Not Found")
+    port_code = ok(rpc, vendor["cik"], "share", make_dataport(rpc, vendor["cik"]), {})
+    assert_error(thief("POST", MODELS, f"model=coded&code={port_code}"), 404, "Not Found")
+    code = ok(rpc, vendor["cik"], "share", template, {})
+    ok(rpc, other_vendor["cik"], "activate", "share", code)
+    assert_error(thief("POST", MODELS, f"model=coded&code={code}"), 404, "Not Found")
+    assert_error(thief("PUT", MODELS + "own", f"code={code}"), 404, "Not Found")
+
+
+def test_a_device_is_enabled_only_under_the_calling_vendors_client(vendor, model, template, other_vendor, rpc):
+    thief = other_vendor["api"]
+    child_cik, child_rid = make_client(rpc, other_vendor["cik"])
+    assert_reset(thief("POST", MODELS, f"model=bm&rid={child_rid}"))
+    thief("POST", MODELS + "bm/", "sn=s")
+    before = clients(rpc, vendor["cik"])
+    for owner in (vendor["rid"], template):
+        assert_error(thief("POST", MODELS + "bm/s", f"enable=true&owner={owner}"), 403, "Forbidden")
+    assert clients(rpc, vendor["cik"]) == before
+    assert thief("GET", MODELS + "bm/s").status == 204  # still no client
+    # nor the other way round, nor through a share
+    owner_api, path = vendor["api"], f"{MODELS}{model}/"
+    owner_api("POST", path, "sn%5B%5D=a1&sn%5B%5D=a2")
+    assert_error(owner_api("POST", path + "a1", f"enable=true&owner={other_vendor['rid']}"), 403, "Forbidden")
+    assert_error(owner_api("POST", path + "a1", f"enable=true&owner={child_rid}"), 403, "Forbidden")
+    assert_reset(owner_api("POST", f"/provision/manage/share/{model}/", f"vendor={other_vendor['vendor']}"))
+    as_owner = {**FORM, "X-Exosite-Vendor": vendor["vendor"]}
+    assert_error(thief("POST", path + "a2", f"enable=true&owner={vendor['rid']}", as_owner), 403, "Forbidden")
+    assert clients(rpc, vendor["cik"]) == before
+    assert HEX40.match(text(thief("POST", path + "a2", f"enable=true&owner={child_rid}", as_owner)))
+    assert len(clients(rpc, child_cik)) == 1
+
+
+def test_an_unknown_owner_is_404_and_never_falls_back(vendor, model, server, http, rpc):
+    api, path = vendor["api"], f"{MODELS}{model}/"
+    api("POST", path, "sn=x")
+    root_clients, vendor_clients = clients(rpc, server.root_cik), clients(rpc, vendor["cik"])
+    assert_error(api("POST", path + "x", "enable=true&owner=" + "f" * 40), 404, "Not Found")
+    assert_error(api("POST", path + "x", f"enable=true&owner={make_dataport(rpc, vendor['cik'])}"), 400,
+                 "Bad Request")
+    assert (clients(rpc, server.root_cik), clients(rpc, vendor["cik"])) == (root_clients, vendor_clients)
+    assert api("GET", path + "x").status == 204
+    assert_error(activate(http, server, vendor, model, "x"), 404, "Not Found")
+
+
+def test_a_vendor_ends_when_its_client_is_dropped(vendor, model, other_vendor, server, http, rpc):
+    api, path = vendor["api"], f"{MODELS}{model}/"
+    by_cik = Api(http, server.url, vendor["cik"], "X-Exosite-CIK")
+    admin_token = text(by_cik("POST", "/provision/admin/auth/", "id=ops"))
+    api("POST", path, "sn%5B%5D=s1&sn%5B%5D=s2")
+    assert HEX40.match(text(api("POST", path + "s1", f"enable=true&owner={vendor['rid']}")))
+    device_cik = text(activate(http, server, vendor, model, "s1"))
+    api("POST", f"/provision/manage/content/{model}/", "id=c")
+    assert HEX40.match(device_cik)
+
+    ok(rpc, server.root_cik, "drop", vendor["rid"])
+    for token in (vendor["vendortoken"], admin_token):
+        assert_error(api("GET", MODELS, key=token), 401, "Unauthorized")
+        assert_error(api("POST", MODELS, f"model=again&rid={other_vendor['rid']}", key=token), 401, "Unauthorized")
+    assert_error(api("POST", path + "s2", f"enable=true&owner={vendor['rid']}"), 401, "Unauthorized")
+    assert_error(activate(http, server, vendor, model, "s2"), 404, "Not Found")
+    download = Api(http, server.url, device_cik, "X-Exosite-CIK")
+    assert_error(download("GET", f"/provision/download?vendor={vendor['vendor']}&model={model}"), 403, "Forbidden")
+    # whoever registers the name next starts empty: no models, sns, content or tokens
+    heir_cik, _ = make_client(rpc, other_vendor["cik"])
+    heir = Api(http, server.url, heir_cik, "X-Exosite-CIK")
+    assert_reset(heir("POST", "/provision/register", f"vendor={vendor['vendor']}"))
+    assert lines(heir("GET", MODELS)) == []
+    assert lines(heir("GET", "/provision/admin/auth/")) == []
+    assert_error(heir("GET", path), 404, "Not Found")
+    assert_error(heir("GET", f"/provision/manage/content/{model}/"), 400, "Bad Request")
+
+
+def test_a_vendor_ends_when_an_ancestor_of_its_client_is_dropped(vendor, model, other_vendor, server, http, rpc):
+    """Also for a sharing vendor: the sns it enabled go back to the owner, not to its name."""
+    parent_cik, parent_rid = make_client(rpc, other_vendor["cik"])
+    guest_cik, guest_rid = make_client(rpc, parent_cik)
+    guest = Api(http, server.url, guest_cik, "X-Exosite-CIK")
+    name = "guest" + guest_rid[:8]
+    assert_reset(guest("POST", "/provision/register", f"vendor={name}"))
+    token = text(guest("POST", "/provision/admin/auth/", "id=t"))
+    owner, path, shares = vendor["api"], f"{MODELS}{model}/", f"/provision/manage/share/{model}/"
+    assert_reset(owner("POST", shares, f"vendor={name}"))
+    owner("POST", path, "sn=theirs")
+    as_owner = {**FORM, "X-Exosite-Vendor": vendor["vendor"]}
+    assert HEX40.match(text(guest("POST", path + "theirs", f"enable=true&owner={guest_rid}", as_owner, key=token)))
+
+    ok(rpc, other_vendor["cik"], "drop", parent_rid)
+    assert_error(guest("GET", MODELS, key=token), 401, "Unauthorized")
+    assert owner("GET", shares).status == 204
+    assert lines(owner("GET", path + f"?shared={name}")) == []
+    # a vendor registered later under the same name and given a share inherits nothing
+    heir_cik, _ = make_client(rpc, other_vendor["cik"])
+    heir = Api(http, server.url, heir_cik, "X-Exosite-CIK")
+    assert_reset(heir("POST", "/provision/register", f"vendor={name}"))
+    assert_reset(owner("POST", shares, f"vendor={name}"))
+    assert lines(heir("GET", path, headers={"X-Exosite-Vendor": vendor["vendor"]})) == []
+    assert_error(heir("GET", path + "theirs", headers={"X-Exosite-Vendor": vendor["vendor"]}), 403, "Forbidden")
+    assert_error(heir("POST", path + "theirs", "enable=true&owner=" + "f" * 40, as_owner), 403, "Forbidden")
+
+
+def test_only_an_activated_client_acts_as_a_vendor(vendor, model, server, http):
+    """A disabled device's CIK is refused, as on the RPC side."""
+    api, path = vendor["api"], f"{MODELS}{model}/"
+    api("POST", path, "sn=dev")
+    api("POST", path + "dev", f"enable=true&owner={vendor['rid']}")
+    device = Api(http, server.url, text(activate(http, server, vendor, model, "dev")), "X-Exosite-CIK")
+    assert device("GET", "/provision/register").status == 204
+    assert_reset(api("POST", path + "dev", "disable=true"))
+    assert_error(device("GET", "/provision/register"), 401, "Unauthorized")
+    assert_error(device("POST", "/provision/register", "vendor=fromadevice"), 401, "Unauthorized")
+
+
+def test_vendors_of_clients_dropped_before_this_fix_end_at_startup(tmp_path, http):
+    db = str(tmp_path / "stale.db")
+    with EmbeddedServer(db=db) as first:
+        client = orjson.loads(http.request("GET", first.url + "/api/create?vendor").data)
+        api = Api(http, first.url, client["vendortoken"])
+        assert_reset(api("POST", MODELS, f"model=old&rid={client['rid']}"))
+    # what an older server left behind: the client gone, its vendor and model still stored
+    with sqlite3.connect(db) as stale:
+        stale.execute("DELETE FROM resources WHERE rid = ?", (client["rid"],))
+    with EmbeddedServer(db=db) as second:
+        assert_error(Api(http, second.url, client["vendortoken"])("GET", MODELS), 401, "Unauthorized")
+        assert second.store.vendor_by_name(client["vendor"]) is None
+    with sqlite3.connect(db) as after:
+        assert after.execute("SELECT count(*) FROM prov_models").fetchone() == (0,)
