@@ -60,7 +60,7 @@ def test_fleet_tasks(cli, fresh_client, rpc, tmp_path):
 
 
 def test_vendor_cik_instead_of_token(cli, fresh_client):
-    assert cli("model", "create", "bycik", "anyrid", key=("--cik", fresh_client["cik"]))[0] == 0
+    assert cli("model", "create", "bycik", fresh_client["rid"], key=("--cik", fresh_client["cik"]))[0] == 0
     assert cli("model", "list", key=("--cik", fresh_client["cik"]))[1] == "bycik\n"
 
 
