@@ -248,9 +248,9 @@ class Provisioning(ContentEndpoints):
     # ------------------------------------------------------------ what a vendor may name
 
     def vendor_client(self, vendor_name, rid):
-        """The client `rid` if it lies in the vendor's own client's subhierarchy
-        (the test RPC applies to a caller: Resource.is_within): 404 no such
-        resource, 403 another tenant's, 400 not a client."""
+        """The client `rid` if it lies in the vendor's own client's subhierarchy,
+        by the very test RPC applies to its caller (Resource.is_within):
+        404 no such resource, 403 another tenant's, 400 not a client."""
         res = self.store.get(rid)
         if res is None:
             raise wire.error(404)
@@ -366,8 +366,8 @@ class Provisioning(ContentEndpoints):
         rid, code, options = self.template(form)
         if self.find_model(vendor.name, name):
             raise wire.error(409)
-        self.template_client(vendor.name, rid, code)
         with self.store.lock:
+            self.template_client(vendor.name, rid, code)
             self.store.touch()
             self.db.execute("INSERT INTO prov_models (vendor, name, rid, code, options) VALUES (?, ?, ?, ?, ?)",
                             (vendor.name, name, rid, code, options))
@@ -382,8 +382,8 @@ class Provisioning(ContentEndpoints):
     async def model_update(self, request, name):
         model = self.model(request, name)
         rid, code, options = self.template(await self.body_form(request))
-        self.template_client(model.vendor, rid, code)
         with self.store.lock:
+            self.template_client(model.vendor, rid, code)
             self.store.touch()
             self.db.execute("UPDATE prov_models SET rid = ?, code = ?, options = ? WHERE id = ?",
                             (rid, code, options, model.id))
@@ -589,9 +589,8 @@ class Provisioning(ContentEndpoints):
             raise wire.error(404)
         if self.live_client(row):
             raise wire.error(409)
-        owner = self.vendor_client(caller, owner_rid)
         with self.store.lock:
-            client = self.new_device(model, owner)
+            client = self.new_device(model, self.vendor_client(caller, owner_rid))
             self.store.touch()
             if row is None:
                 self.db.execute("INSERT INTO prov_sns (model, sn, extra, rid, enabled_by, window_start) "
