@@ -683,7 +683,8 @@ def test_a_model_template_must_lie_in_the_vendors_client(vendor, template, other
     assert_error(thief("PUT", MODELS + "own", f"code={code}"), 404, "Not Found")
 
 
-def test_a_device_is_enabled_only_under_the_calling_vendors_client(vendor, model, template, other_vendor, rpc):
+def test_a_device_is_enabled_only_under_the_calling_vendors_client(vendor, model, template, other_vendor, server,
+                                                                  http, rpc):
     thief = other_vendor["api"]
     child_cik, child_rid = make_client(rpc, other_vendor["cik"])
     assert_reset(thief("POST", MODELS, f"model=bm&rid={child_rid}"))
@@ -693,6 +694,7 @@ def test_a_device_is_enabled_only_under_the_calling_vendors_client(vendor, model
         assert_error(thief("POST", MODELS + "bm/s", f"enable=true&owner={owner}"), 403, "Forbidden")
     assert clients(rpc, vendor["cik"]) == before
     assert thief("GET", MODELS + "bm/s").status == 204  # still no client
+    assert_error(activate(http, server, other_vendor, "bm", "s"), 404, "Not Found")
     # nor the other way round, nor through a share
     owner_api, path = vendor["api"], f"{MODELS}{model}/"
     owner_api("POST", path, "sn%5B%5D=a1&sn%5B%5D=a2")
