@@ -1,59 +1,68 @@
 """One exception tree for the whole package.
 
-Every exception pyonep_fast raises derives from `PyonepFastError`, which *is*
-pyonep's `OneException`, so code written for pyonep catches ours unchanged:
+Every exception pyonep_fast raises derives from `PyonepFastError`. Under it,
+each upstream client's own names form a branch, so that code written for
+that client catches ours unchanged; errors of our own machinery sit beside
+them, also deriving from a builtin where one fits:
 
-    OneException (= PyonepFastError)
+    PyonepFastError
+    ├── OneException                      pyonep's names (pyonep.exceptions)
+    │   ├── OnePlatformException          the One Platform answered with an error (.code, .error)
+    │   │   └── CallRefused               (server side) a call's non-ok status
+    │   ├── JsonRPCRequestException       the request could not be made
+    │   │   └── OnepTransportError        a TransportError seen through OnepV1
+    │   ├── JsonRPCResponseException      (pyonep name; kept for compatibility)
+    │   ├── JsonStringException           (pyonep name; kept for compatibility)
+    │   └── ProvisionException            provisioning response with status >= 400
+    ├── HTTPError (also OSError)          m2x's name: an M2X answer with status >= 400
+    ├── ExpError                          root of exp_sdk.exceptions' names
+    ├── TransportError                    connection, timeout, TLS, malformed response
     ├── CoreError (also ValueError)       C core / Python twin error codes
     │   ├── EncodeError                   a value that cannot be written as JSON
     │   └── DecodeError                   malformed JSON handed to the core
-    ├── OnePlatformException              the One Platform answered with an error
-    │   └── CallRefused                   (server side) a call's non-ok status
-    ├── JsonRPCRequestException           the request could not be made
-    │   └── TransportError                connection, timeout, TLS (urllib3 errors)
-    ├── JsonRPCResponseException          (pyonep name; kept for compatibility)
-    ├── JsonStringException               (pyonep name; kept for compatibility)
-    ├── ProvisionException                provisioning response with status >= 400
-    ├── ServerError                       the embedded server cannot start or run
-    ├── IngestError                       a bulk ingest cannot start or resume
-    └── NotStoredError                    buffered points the server did not store
+    ├── IngestError (also ValueError)     a bulk ingest cannot start or resume
+    ├── NotStoredError                    buffered points the server did not store
+    └── ServerError                       the embedded server cannot start or run
+
+A facade whose upstream names transport failures differently has the
+transport raise a subclass of both (the Transport's `errors` maps each
+transport error class to the facade's): OnepV1's transport failures are pyonep's
+`JsonRPCRequestException` and still our `TransportError`.
 """
 
 
-class OneException(Exception):
-    """Base of every pyonep_fast exception (pyonep's name)."""
+class PyonepFastError(Exception):
+    """Base of every exception pyonep_fast raises."""
 
 
-PyonepFastError = OneException
+# ---- pyonep's names (spec/onep-rpc.md 4.8, spec/provision.md) ----------------
 
 
-class CoreError(OneException, ValueError):
-    """An error code from the C core or its pure-Python twin."""
-
-    def __init__(self, code, message):
-        super().__init__(f"{message} (code {code})")
-        self.code = code
-        self.message = message
-
-
-class EncodeError(CoreError):
-    """A value cannot be encoded (NaN/inf, invalid UTF-8, wrong type)."""
-
-
-class DecodeError(CoreError):
-    """JSON handed to the core is malformed, truncated or too deep."""
+class OneException(PyonepFastError):
+    """pyonep's base: "Unknown error" responses, and every pyonep name below."""
 
 
 class OnePlatformException(OneException):
-    """The platform reported an error for the request or a call."""
+    """The platform reported an error for the request or a call.
+
+    str() is pyonep's text (the error object's repr, or the parse failure);
+    `error` is the error object the server sent (None when the body could not
+    be read as an answer) and `code` its "code" (e.g. 401 for a bad CIK), so
+    callers need not parse the text.
+    """
+
+    def __init__(self, message, error=None):
+        super().__init__(message)
+        self.error = error
+
+    @property
+    def code(self):
+        error = self.error
+        return error.get("code") if isinstance(error, dict) else None
 
 
 class JsonRPCRequestException(OneException):
     """The request could not be made (or there was nothing to send)."""
-
-
-class TransportError(JsonRPCRequestException):
-    """Connection refused or reset, timeout, TLS failure."""
 
 
 class JsonRPCResponseException(OneException):
@@ -88,22 +97,79 @@ class CallRefused(OnePlatformException):
     """
 
     def __init__(self, status, result=None, error=None):
-        super().__init__(status)
+        super().__init__(status, error)
         self.status = status
         self.result = result
-        self.error = error
 
 
-class ServerError(OneException):
-    """The embedded server cannot start or run as configured."""
+# ---- the M2X and EXP branches (spec/m2x.md, spec/exp.md) --------------------
 
 
-class IngestError(OneException):
+class HTTPError(PyonepFastError, OSError):
+    """Root of the M2X branch, named as m2x raises it: an answer with status
+    4xx/5xx (requests.exceptions.HTTPError upstream, an OSError, with the
+    response in `.response`; the client's `last_response` is set first).
+    str() is requests' text, e.g. "404 Client Error: Not Found for url: <url>".
+    """
+
+    def __init__(self, *args, response=None):
+        super().__init__(*args)
+        self.response = response
+
+
+class ExpError(PyonepFastError):
+    """Root of exp_sdk.exceptions' names (AuthenticationError,
+    UnexpectedError, RuntimeError, ApiError, NetworkError derive from it).
+    `message` is the text; str() gives it."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self):
+        return str(self.message)
+
+
+# ---- our own machinery ------------------------------------------------------
+
+
+class TransportError(PyonepFastError):
+    """Connection refused or reset, timeout, TLS failure, or bytes that are
+    not an HTTP response."""
+
+
+class OnepTransportError(TransportError, JsonRPCRequestException):
+    """A TransportError of OnepV1's transport: pyonep's name for it is
+    JsonRPCRequestException ("Failed to make http request: ...")."""
+
+
+#: How OnepV1's transport names its failures (Transport's `errors`).
+ONEP_TRANSPORT_ERRORS = {TransportError: OnepTransportError}
+
+
+class CoreError(PyonepFastError, ValueError):
+    """An error code from the C core or its pure-Python twin."""
+
+    def __init__(self, code, message):
+        super().__init__(f"{message} (code {code})")
+        self.code = code
+        self.message = message
+
+
+class EncodeError(CoreError):
+    """A value cannot be encoded (NaN/inf, invalid UTF-8, wrong type)."""
+
+
+class DecodeError(CoreError):
+    """JSON handed to the core is malformed, truncated or too deep."""
+
+
+class IngestError(PyonepFastError, ValueError):
     """A bulk ingest cannot start or resume (unknown dataport, checkpoint of
     another input)."""
 
 
-class NotStoredError(OneException):
+class NotStoredError(PyonepFastError):
     """Buffered points were not stored. `report` maps each resource to the
     list of (timestamp, value, status) of every point not stored."""
 
@@ -112,3 +178,7 @@ class NotStoredError(OneException):
         super().__init__(f"{count} points not stored: " + ", ".join(
             f"{resource}: {len(points)}" for resource, points in report.items()))
         self.report = report
+
+
+class ServerError(PyonepFastError):
+    """The embedded server cannot start or run as configured."""

@@ -516,7 +516,7 @@ class _Failure:
 
 
 def _is_auth_error(exc):
-    return "'code': 401" in str(exc) or "'code': 400" in str(exc)
+    return exc.code in (400, 401)
 
 
 def _overlap(a, b):

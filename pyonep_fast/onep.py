@@ -57,8 +57,8 @@ from . import transport
 from ._core import ENONFINITE, ETYPE, EUTF8
 from ._core.batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_CALLS, Batch
 from ._core.demux import ERROR, FAILED, NO_RESULT, OK, demux
-from .exceptions import (DecodeError, EncodeError, JsonRPCRequestException, OneException,
-                         OnePlatformException)
+from .exceptions import (ONEP_TRANSPORT_ERRORS, DecodeError, EncodeError, JsonRPCRequestException,
+                         OneException, OnePlatformException)
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,8 @@ class OnepV1:
         if agent is not None:
             self.headers["User-Agent"] = agent  # class-level, shared: as pyonep
         scheme = "https" if https else "http"
-        self.onephttp = transport.Transport(f"{scheme}://{host}:{port}", timeout=self.httptimeout)
+        self.onephttp = transport.Transport(f"{scheme}://{host}:{port}", timeout=self.httptimeout,
+                                            errors=ONEP_TRANSPORT_ERRORS)
 
     def __enter__(self):
         return self
@@ -414,7 +415,8 @@ class OnepV1:
             text = body.decode("utf-8", errors="replace")
             raise OnePlatformException(f"Exception while parsing JSON response: {text}\n{exc}") from None
         if answer.kind == "error":
-            raise OnePlatformException(str(answer.request_error))
+            error = answer.request_error
+            raise OnePlatformException(str(error), error)
         if answer.kind != "array":
             raise OneException("Unknown error")
         if count == 1:  # a single call: no per-response lists
@@ -426,7 +428,8 @@ class OnepV1:
             elif state == FAILED:
                 triples.append((callrequests[first_index], False, answer.status(0)))
             elif state == ERROR:
-                raise OnePlatformException(str(answer.error(0)))
+                error = answer.error(0)
+                raise OnePlatformException(str(error), error)
             return
         calls = callrequests[first_index:first_index + count]
         states, results_present = answer.states(), answer.has_results()
@@ -441,7 +444,8 @@ class OnepV1:
             elif state == FAILED:
                 triples.append((call, False, statuses[k]))
             elif state == ERROR:
-                raise OnePlatformException(str(answer.error(k)))
+                error = answer.error(k)
+                raise OnePlatformException(str(error), error)
             # MISSING or BARE: no answer for this call, as pyonep skips them
 
     def _curl(self, body, authdict, auth_json, timeout):

@@ -371,18 +371,19 @@ def _read_response(sock, method, reused):
     return status, reason.decode("latin-1"), header_lines, body, keep_alive
 
 
-def _header_bytes(headers):
-    """`Name: value\\r\\n` lines for a mapping; refuses CR/LF injection."""
+def _header_bytes(headers, error=TransportError):
+    """`Name: value\\r\\n` lines for a mapping; refuses CR/LF injection
+    (raising `error`)."""
     lines = []
     for name, value in headers.items():
         name, value = str(name), str(value)
         if "\r" in name or "\n" in name or ":" in name or "\r" in value or "\n" in value:
-            raise TransportError(f"Failed to make http request: invalid header {name!r}")
+            raise error(f"Failed to make http request: invalid header {name!r}")
         lines.append(f"{name}: {value}\r\n")
     try:
         return "".join(lines).encode("latin-1")
     except UnicodeEncodeError as exc:
-        raise TransportError(f"Failed to make http request: header not latin-1: {exc}") from None
+        raise error(f"Failed to make http request: header not latin-1: {exc}") from None
 
 
 def _set_read_timeout(conn, sock, timeout):
@@ -427,14 +428,20 @@ class Transport:
         with backoff * 2**k seconds between connection attempts.
     parallel: worker threads of request_many.
     hooks: callables receiving a RequestEvent after each request.
+    errors: {TransportError or a subclass: the subclass of it to raise
+        instead}, so that a facade's callers catch its upstream's names
+        (OnepV1 passes exceptions.ONEP_TRANSPORT_ERRORS).
     """
 
     def __init__(self, base_url, *, timeout=DEFAULT_TIMEOUT, pool_maxsize=32, headers=None,
-                 proxy=None, verify=True, retries=2, backoff=0.05, parallel=4, hooks=None):
+                 proxy=None, verify=True, retries=2, backoff=0.05, parallel=4, hooks=None,
+                 errors=None):
+        self._errors = dict(errors or {})
+        self._error = self._errors.get(TransportError, TransportError)
         self.base_url = redirected(base_url.rstrip("/"))
         url = parse_url(self.base_url)
         if url.scheme not in ("http", "https") or not url.host:
-            raise TransportError(f"Failed to make http request: unsupported URL {self.base_url!r}")
+            raise self._error(f"Failed to make http request: unsupported URL {self.base_url!r}")
         self.scheme = url.scheme
         self.timeout = timeout
         self.retries = retries
@@ -447,7 +454,7 @@ class Transport:
         default_headers.update(headers or {})
         self._default_headers = default_headers
         self._default_names = {name.lower() for name in default_headers}
-        self._default_block = _header_bytes(default_headers)
+        self._default_block = _header_bytes(default_headers, self._error)
         self._header_blocks = {}  # tuple(request headers.items()) -> framed block
         if proxy is None:
             proxy = env_proxy(self.base_url)
@@ -467,7 +474,8 @@ class Transport:
             self._tunnel = tunnel
             # A forwarding proxy wants the absolute URL as the request target.
             self._target_prefix = "" if tunnel else self.base_url
-            self._proxy_block = b"" if tunnel else _header_bytes(self._manager.proxy_headers)
+            self._proxy_block = b"" if tunnel else _header_bytes(self._manager.proxy_headers,
+                                                                 self._error)
         else:
             self._manager = urllib3.PoolManager(num_pools=1, **pool_kw)
             self._tunnel = False
@@ -588,7 +596,7 @@ class Transport:
             length = b"Content-Length: %d\r\n" % (len(body) if body else 0)
         target = self._target_prefix + path
         if " " in target or "\r" in target or "\n" in target:
-            raise TransportError(f"Failed to make http request: invalid request target {path!r}")
+            raise self._error(f"Failed to make http request: invalid request target {path!r}")
         start = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
         if body and len(body) > LARGE_BODY:
             return b"".join((start, header_block, self._proxy_block, length, b"\r\n")), body
@@ -598,11 +606,11 @@ class Transport:
         """Default headers merged with `headers` (which win, whatever the case)."""
         overridden = {name.lower() for name in headers}
         if self._default_names.isdisjoint(overridden):
-            return self._default_block + _header_bytes(headers)
+            return self._default_block + _header_bytes(headers, self._error)
         merged = {name: value for name, value in self._default_headers.items()
                   if name.lower() not in overridden}
         merged.update(headers)
-        return _header_bytes(merged)
+        return _header_bytes(merged, self._error)
 
     def _exchange(self, method, message, timeout, idempotent):
         connect_timeout, read_timeout = _split_timeout(timeout)
@@ -613,14 +621,14 @@ class Transport:
             except _NotSent as exc:
                 # a refused certificate does not get better by asking again
                 if attempt >= self.retries or isinstance(exc.error, ssl.SSLError):
-                    raise TransportError(f"Failed to make http request: {exc.error}") from exc.error
+                    raise self._error(f"Failed to make http request: {exc.error}") from exc.error
                 if not isinstance(exc.error, _ClosedEarly):
                     time.sleep(self.backoff * (2 ** attempt))
                 log.debug("retrying %s %s after %r (nothing was sent)", method, self.base_url,
                           exc.error)
             except _ClosedEarly as exc:
                 if not idempotent or attempt >= self.retries:
-                    raise TransportError(
+                    raise self._error(
                         "Failed to make http request: the server closed the connection "
                         "without answering") from exc
                 log.debug("re-sending idempotent %s %s on a fresh connection", method,
@@ -714,10 +722,10 @@ class Transport:
             try:
                 status, reason, head, data, keep = _read_response(sock, method, reused)
             except (TimeoutError, BlockingIOError):  # Python's timeout, or the kernel's
-                raise TransportError(
+                raise self._error(
                     f"Failed to make http request: read timed out after {read_timeout} s") from None
             except (OSError, _ProtocolError) as exc:
-                raise TransportError(f"Failed to make http request: {exc or type(exc).__name__}") from exc
+                raise self._error(f"Failed to make http request: {exc or type(exc).__name__}") from exc
             return Response(status, reason, head, data)
         finally:
             if keep and lease.pool is self._pool:

@@ -5,7 +5,7 @@ import dataclasses
 import json
 import sys
 
-from ..exceptions import OneException
+from ..exceptions import PyonepFastError
 from ..ingest import DEFAULT_CHUNK_POINTS, DEFAULT_CONNECTIONS, DEFAULT_RETRIES, ingest
 from . import add_url_option
 
@@ -91,7 +91,7 @@ def run(args):
                         connections=args.connections, checkpoint=args.checkpoint, verify=args.verify,
                         progress=False if args.quiet else None, retries=args.retries,
                         time_column=_column(args.time_column), header=args.header, delimiter=args.delimiter)
-    except (OneException, ValueError, OSError) as exc:
+    except (PyonepFastError, ValueError, OSError) as exc:
         print(f"pyonep-fast ingest: {exc}", file=sys.stderr)
         return 1
     if args.json:

@@ -21,7 +21,7 @@ import re
 import sys
 import time
 
-from ..exceptions import OneException
+from ..exceptions import PyonepFastError
 from ..onep import OnepV1
 from . import add_url_option
 
@@ -213,7 +213,7 @@ def _run(command):
     def run(args, out=None):
         try:
             command(args, out or sys.stdout)
-        except (CommandError, OneException) as exc:
+        except (CommandError, PyonepFastError) as exc:
             print(f"pyonep-fast {args.command}: {exc}", file=sys.stderr)
             return 1
         return 0

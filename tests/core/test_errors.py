@@ -2,7 +2,7 @@
 import pytest
 
 from pyonep_fast import _core
-from pyonep_fast.exceptions import CoreError, DecodeError, EncodeError, OneException
+from pyonep_fast.exceptions import CoreError, DecodeError, EncodeError, PyonepFastError
 
 
 def test_c_strerror_matches_python_table():
@@ -23,6 +23,6 @@ def _code_name(code):
 def test_check_maps_codes_onto_the_exception_tree(code, cls):
     with pytest.raises(cls) as info:
         _core.check(code)
-    assert isinstance(info.value, OneException) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, PyonepFastError) and isinstance(info.value, ValueError)
     assert info.value.code == code
     assert _core.check(7) == 7

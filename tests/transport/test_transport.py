@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pyonep_fast import transport
-from pyonep_fast.exceptions import JsonRPCRequestException, TransportError
+from pyonep_fast.exceptions import TransportError
 from pyonep_fast.transport import Transport
 from scripted_http import ScriptedServer, http_response
 
@@ -112,7 +112,7 @@ def test_connection_refused_is_a_transport_error():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with Transport(f"http://127.0.0.1:{port}", retries=1, backoff=0.001) as client:
-        with pytest.raises(JsonRPCRequestException, match="^Failed to make http request: "):
+        with pytest.raises(TransportError, match="^Failed to make http request: "):
             client.request("POST", "/", b"x")
 
 
