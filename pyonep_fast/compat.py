@@ -9,12 +9,17 @@ After install(), `import pyonep`, `from pyonep import onep`,
 `pyonep.provision` and `pyonep.datastore` give this package's modules
 (imported when first used), and `pyonep.__version__` is '0.13.8'.
 
-Programs that hardcode the hosted platform (`OnepV1()` is
+Programs that hardcode the hosted services (`OnepV1()` is
 https://m2.exosite.com:443, `Provision()` http://m2.exosite.com:80) reach
 another server when a URL is given: `install(url=...)`, `--url`, or the
 environment variable PYONEP_FAST_URL (read at import, also without
-install()). Every scheme and port of m2.exosite.com and its subdomains then
-goes to that URL, so the https and http endpoints share one server.
+install()). Every scheme and port of each hosted host in UPSTREAMS and its
+subdomains then goes to that URL, so all the APIs share one server.
+
+Everything upstream-specific is a row of UPSTREAMS: a new upstream client
+adds one row (its modules, package attributes and hosts), no code. An
+upstream whose row has no modules or attributes yet is not stood in for:
+its import name is left to the real package.
 """
 import importlib
 import importlib.abc
@@ -23,42 +28,76 @@ import os
 import runpy
 import sys
 import types
+from typing import NamedTuple
 
-from . import transport
 
-PYONEP_VERSION = "0.13.8"
+class Upstream(NamedTuple):
+    """What pyonep_fast stands in for, of one upstream client package."""
 
-#: Upstream module name -> ours. Modules are imported when first asked for.
-MODULES = {
-    "pyonep.onep": "pyonep_fast.onep",
-    "pyonep.exceptions": "pyonep_fast.exceptions",
-    "pyonep.provision": "pyonep_fast.provision",
-    "pyonep.datastore": "pyonep_fast.datastore",
+    #: Upstream module name -> ours, imported when first asked for.
+    modules: dict
+    #: Attributes of the upstream package: name -> (our module, attribute),
+    #: looked up when first asked for.
+    attributes: dict
+    #: Plain values set on the upstream package (its version).
+    constants: dict
+    #: The hosted service's hosts (subdomains included) that a URL redirects.
+    hosts: tuple
+
+
+#: One row per upstream client, keyed by its package name.
+UPSTREAMS = {
+    "pyonep": Upstream(
+        modules={
+            "pyonep.onep": "pyonep_fast.onep",
+            "pyonep.exceptions": "pyonep_fast.exceptions",
+            "pyonep.provision": "pyonep_fast.provision",
+            "pyonep.datastore": "pyonep_fast.datastore",
+        },
+        attributes={
+            "OnepV1": ("pyonep_fast.onep", "OnepV1"),
+            "DeferredRequests": ("pyonep_fast.onep", "DeferredRequests"),
+            "Provision": ("pyonep_fast.provision", "Provision"),
+        },
+        constants={"__version__": "0.13.8"},
+        hosts=("m2.exosite.com",),
+    ),
+    # m2x 5.5.0 and exp-sdk 5.0.0: their clients add their modules and attributes here.
+    "m2x": Upstream(modules={}, attributes={}, constants={"version": "5.5.0"},
+                    hosts=("api-m2x.att.com",)),
+    "exp_sdk": Upstream(modules={}, attributes={}, constants={}, hosts=("api.goexp.io",)),
 }
 
-#: Attributes of the `pyonep` package: name -> (our module, attribute).
-PACKAGE_ATTRIBUTES = {
-    "OnepV1": ("pyonep_fast.onep", "OnepV1"),
-    "DeferredRequests": ("pyonep_fast.onep", "DeferredRequests"),
-    "Provision": ("pyonep_fast.provision", "Provision"),
-}
+
+def hosted_hosts():
+    """Every upstream's hosted hosts."""
+    return [host for upstream in UPSTREAMS.values() for host in upstream.hosts]
 
 
-def _package_getattr(name):
-    """`pyonep.<name>`: a re-exported class, or one of the submodules."""
-    if name in PACKAGE_ATTRIBUTES:
-        module, attribute = PACKAGE_ATTRIBUTES[name]
-        return getattr(importlib.import_module(module), attribute)
-    if f"pyonep.{name}" in MODULES:
-        return importlib.import_module(f"pyonep.{name}")
-    raise AttributeError(f"module 'pyonep' has no attribute {name!r}")
+def _served(package):
+    """The row of `package` if install() stands in for it, else None."""
+    upstream = UPSTREAMS.get(package)
+    if upstream is None or not (upstream.modules or upstream.attributes):
+        return None
+    return upstream
 
 
-def _make_package():
-    package = types.ModuleType("pyonep", "pyonep_fast standing in for pyonep " + PYONEP_VERSION)
-    package.__version__ = PYONEP_VERSION
+def _make_package(name, upstream):
+    package = types.ModuleType(name, f"pyonep_fast standing in for {name}")
+    for attribute, value in upstream.constants.items():
+        setattr(package, attribute, value)
     package.__path__ = []
-    package.__getattr__ = _package_getattr
+
+    def __getattr__(attribute):
+        """A re-exported class, or one of the submodules."""
+        if attribute in upstream.attributes:
+            module, target = upstream.attributes[attribute]
+            return getattr(importlib.import_module(module), target)
+        if f"{name}.{attribute}" in upstream.modules:
+            return importlib.import_module(f"{name}.{attribute}")
+        raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
+
+    package.__getattr__ = __getattr__
     return package
 
 
@@ -83,37 +122,55 @@ class _Alias(importlib.abc.Loader):
 class _Finder(importlib.abc.MetaPathFinder):
     @classmethod
     def find_spec(cls, fullname, path=None, target=None):
-        if fullname == "pyonep":
-            return importlib.machinery.ModuleSpec("pyonep", _PackageLoader(), is_package=True)
-        if fullname in MODULES:
-            return importlib.machinery.ModuleSpec(fullname, _Alias(MODULES[fullname]))
+        upstream = _served(fullname.partition(".")[0])
+        if upstream is None:
+            return None
+        if "." not in fullname:
+            return importlib.machinery.ModuleSpec(fullname, _PackageLoader(upstream),
+                                                  is_package=True)
+        if fullname in upstream.modules:
+            return importlib.machinery.ModuleSpec(fullname, _Alias(upstream.modules[fullname]))
         return None
 
 
 class _PackageLoader(importlib.abc.Loader):
+    def __init__(self, upstream):
+        self.upstream = upstream
+
     def create_module(self, spec):
-        return _make_package()
+        return _make_package(spec.name, self.upstream)
 
     def exec_module(self, module):
         pass
 
 
-def _is_ours(name, module):
-    if name == "pyonep":
+def _upstream_names():
+    """(name, row) of every upstream package and module install() serves."""
+    for package, upstream in UPSTREAMS.items():
+        if _served(package) is not None:
+            yield package, upstream
+            for name in upstream.modules:
+                yield name, upstream
+
+
+def _is_ours(name, module, upstream):
+    if name in UPSTREAMS:
         return isinstance(getattr(module.__spec__, "loader", None), _PackageLoader)
-    return module.__name__ == MODULES[name]
+    return module.__name__ == upstream.modules[name]
 
 
 def install(url=None):
     """Make the upstream import names resolve to pyonep_fast (idempotent).
-    `url` (scheme://host:port) redirects the hosted platform's host there."""
+    `url` (scheme://host:port) redirects every hosted host there."""
     if url:
-        transport.redirect(transport.ONE_PLATFORM_HOST, url)
+        from . import transport
+
+        transport.redirect_hosted(url)
     if _Finder not in sys.meta_path:
         sys.meta_path.insert(0, _Finder)
-    for name in ["pyonep", *MODULES]:  # a real pyonep imported earlier must not shadow ours
+    for name, upstream in _upstream_names():  # a real upstream imported earlier must not shadow ours
         module = sys.modules.get(name)
-        if module is not None and not _is_ours(name, module):
+        if module is not None and not _is_ours(name, module, upstream):
             del sys.modules[name]
 
 
@@ -121,9 +178,9 @@ def uninstall():
     """Undo install(): the upstream names are no longer ours (redirects stay)."""
     while _Finder in sys.meta_path:
         sys.meta_path.remove(_Finder)
-    for name in ["pyonep", *MODULES]:
+    for name, upstream in _upstream_names():
         module = sys.modules.get(name)
-        if module is not None and _is_ours(name, module):
+        if module is not None and _is_ours(name, module, upstream):
             del sys.modules[name]
 
 

@@ -32,8 +32,9 @@ Every finished request (success or failure) is reported to each callable in
 `Transport.hooks` as one `RequestEvent`, for load-test statistics.
 
 Hosts can be redirected process-wide (`redirect()`), which is how unchanged
-programs that hardcode the hosted platform reach the embedded server:
-`PYONEP_FAST_URL=http://127.0.0.1:8080` redirects ONE_PLATFORM_HOST.
+programs that hardcode a hosted service reach the embedded server:
+`PYONEP_FAST_URL=http://127.0.0.1:8080` redirects the hosts of every upstream
+in compat.UPSTREAMS (m2.exosite.com, api-m2x.att.com, api.goexp.io).
 """
 import _socket
 import concurrent.futures
@@ -55,12 +56,12 @@ import urllib3
 from urllib3.util import parse_url
 from urllib3.util.proxy import connection_requires_http_tunnel
 
-from . import __version__
+from . import __version__, compat
 from .exceptions import TransportError
 
 log = logging.getLogger(__name__)
 
-ONE_PLATFORM_HOST = "m2.exosite.com"
+ONE_PLATFORM_HOST = compat.UPSTREAMS["pyonep"].hosts[0]
 USER_AGENT = f"pyonep_fast/{__version__}"
 DEFAULT_TIMEOUT = 10.0
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
@@ -115,8 +116,15 @@ def redirected(base_url):
     return base_url
 
 
+def redirect_hosted(url):
+    """redirect() every upstream's hosted hosts (compat.UPSTREAMS) to `url`;
+    None removes those redirects."""
+    for host in compat.hosted_hosts():
+        redirect(host, url)
+
+
 if os.environ.get("PYONEP_FAST_URL"):
-    redirect(ONE_PLATFORM_HOST, os.environ["PYONEP_FAST_URL"])
+    redirect_hosted(os.environ["PYONEP_FAST_URL"])
 
 
 class RequestEvent(NamedTuple):

@@ -98,10 +98,66 @@ def test_main_with_url_runs_a_script_in_process(server, fresh_client, tmp_path, 
         assert compat.main(["--url", server.url, str(script), fresh_client["cik"]]) == 0
     finally:
         compat.uninstall()
-        transport.redirect(transport.ONE_PLATFORM_HOST, None)
+        transport.redirect_hosted(None)
     assert capsys.readouterr().out == "True\n"
 
 
 def test_main_usage():
     assert compat.main([]) == 2
     assert compat.main(["-m"]) == 2
+
+
+HOSTED = ["https://m2.exosite.com:443", "http://m2.exosite.com", "https://api-m2x.att.com",
+          "http://api-m2x.att.com:80/v2", "https://api.goexp.io", "https://eu.api.goexp.io:443"]
+
+
+def test_one_url_redirects_every_upstreams_hosts():
+    try:
+        compat.install(url="http://127.0.0.1:9/")
+        assert [transport.redirected(url) for url in HOSTED] == ["http://127.0.0.1:9"] * len(HOSTED)
+        assert transport.redirected("https://api-m2x.att.com.example") == "https://api-m2x.att.com.example"
+    finally:
+        compat.uninstall()
+        transport.redirect_hosted(None)
+    assert [transport.redirected(url) for url in HOSTED] == HOSTED
+
+
+def test_environment_url_redirects_every_upstreams_hosts_without_install():
+    program = ("from pyonep_fast import transport\n"
+               f"print(*[transport.redirected(url) for url in {HOSTED!r}])")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, PYONEP_FAST_URL="http://127.0.0.1:7"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["http://127.0.0.1:7"] * len(HOSTED)
+
+
+def test_rows_without_modules_leave_the_import_name_alone(installed):
+    assert compat.UPSTREAMS["m2x"].hosts and not compat.UPSTREAMS["m2x"].modules
+    assert compat._Finder.find_spec("m2x") is None and compat._Finder.find_spec("exp_sdk") is None
+    assert compat._Finder.find_spec("pyonep.nothing_mapped") is None
+
+
+def test_a_new_upstream_is_one_row(monkeypatch):
+    """What the M2X and EXP clients will do: add a row, and the package,
+    its modules, its attributes and its hosts are served."""
+    monkeypatch.setitem(compat.UPSTREAMS, "fake_upstream", compat.Upstream(
+        modules={"fake_upstream.client": "pyonep_fast.provision"},
+        attributes={"Client": ("pyonep_fast.provision", "Provision")},
+        constants={"version": "9.9.9"},
+        hosts=("api.fake-upstream.example",)))
+    try:
+        compat.install(url="http://127.0.0.1:8")
+        import fake_upstream
+        import fake_upstream.client
+
+        import pyonep_fast.provision
+        assert fake_upstream.version == "9.9.9"
+        assert fake_upstream.Client is pyonep_fast.provision.Provision
+        assert fake_upstream.client is pyonep_fast.provision
+        assert transport.redirected("https://eu.api.fake-upstream.example:443") == "http://127.0.0.1:8"
+        with pytest.raises(AttributeError, match="'fake_upstream' has no attribute 'other'"):
+            fake_upstream.other
+    finally:
+        compat.uninstall()
+        transport.redirect_hosted(None)
+    assert "fake_upstream" not in sys.modules and "fake_upstream.client" not in sys.modules
