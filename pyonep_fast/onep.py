@@ -48,12 +48,12 @@ Other differences:
 import itertools
 import json
 import logging
-import shlex
 import threading
 
 import orjson
 
 from . import transport
+from ._http import REDACTED, curl_command
 from ._core import ENONFINITE, ETYPE, EUTF8
 from ._core.batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_CALLS, Batch
 from ._core.demux import ERROR, FAILED, NO_RESULT, OK, demux
@@ -202,7 +202,7 @@ class DeferredRequests:
 def _redacted_auth(auth):
     if not isinstance(auth, dict):
         return auth
-    return {key: ("<redacted>" if key in ("cik", "token") else value) for key, value in auth.items()}
+    return {key: (REDACTED if key in ("cik", "token") else value) for key, value in auth.items()}
 
 
 class OnepV1:
@@ -453,14 +453,8 @@ class OnepV1:
         prefix = b'{"auth":' + auth_json
         if body.startswith(prefix):
             body = b'{"auth":' + encode_json(_redacted_auth(authdict)) + body[len(prefix):]
-        parts = ["curl", self.onephttp.base_url + self.url, "-X", "POST"]
         read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
-        if read_timeout is not None:
-            parts += ["-m", str(read_timeout)]
-        for name, value in self.headers.items():
-            parts += ["-H", f"{name}: {value}"]
-        parts += ["-d", body.decode("utf-8", errors="replace")]
-        return " ".join(shlex.quote(part) for part in parts)
+        return curl_command("POST", self.onephttp.base_url + self.url, self.headers, body, read_timeout)
 
     # ---- deferred requests ------------------------------------------------
 

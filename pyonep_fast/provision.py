@@ -8,6 +8,7 @@ connection per concurrent caller, not one per request.
 import logging
 import urllib.parse
 
+from ._http import curl_command, decode_text, redacted_headers, text_encoding
 from .exceptions import ProvisionException
 from .transport import Transport
 
@@ -36,10 +37,6 @@ _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 def _form(*pairs):
     """Form-encode (name, value) pairs in order: values str()-ed, plus-encoded."""
     return urllib.parse.urlencode([(name, str(value)) for name, value in pairs])
-
-
-def _shell_quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 class RawResponse:
@@ -74,26 +71,12 @@ class RawResponse:
     @property
     def encoding(self):
         """The charset of Content-Type; else ISO-8859-1 for text/*; else None (§5 #24)."""
-        content_type = self.headers.get("Content-Type", "")
-        for parameter in content_type.split(";")[1:]:
-            name, _, value = parameter.strip().partition("=")
-            if name.lower() == "charset" and value:
-                return value.strip('"\'')
-        return "ISO-8859-1" if content_type.strip().lower().startswith("text/") else None
+        return text_encoding(self.headers.get("Content-Type", ""))
 
     @property
     def text(self):
-        data = self._response.data
-        encoding = self.encoding
-        if encoding is not None:
-            try:
-                return data.decode(encoding, errors="replace")
-            except LookupError:  # an unknown charset name
-                pass
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode("iso-8859-1")
+        """The body in `encoding`; without one, UTF-8, else ISO-8859-1."""
+        return decode_text(self._response.data, self.headers.get("Content-Type", ""))
 
     def __repr__(self):
         return f"<Response [{self.status_code}]>"
@@ -187,19 +170,16 @@ class Provision:
         return response
 
     def _log_request(self, method, target, headers, body):
-        if isinstance(body, bytes):
-            body = body.decode("utf-8", "replace")
+        """Log the request at DEBUG (a curl line with curldebug); the CIK or
+        token header is redacted."""
         if self._curldebug:
-            parts = ["curl", _shell_quote(self._onephttp.base_url + target), "-X", method,
-                     "-m", str(self._httptimeout)]
-            for name, value in headers.items():
-                parts += ["-H", _shell_quote(f"{name}: {value}")]
-            if body:
-                parts += ["-d", _shell_quote(body)]
-            log.debug(" ".join(parts))
+            log.debug("%s", curl_command(method, self._onephttp.base_url + target, headers, body,
+                                         self._httptimeout))
         else:
+            if isinstance(body, bytes):
+                body = body.decode("utf-8", "replace")
             log.debug("%s %s\nHost: %s\nHeaders: %s\nBody: %s", method, target, self._onephttp.base_url,
-                      headers, body)
+                      redacted_headers(headers), body)
 
     def _manage(self, path, key, data, method, extra_headers={}):
         """A request whose key header follows manage_by_cik."""

@@ -57,6 +57,7 @@ from urllib3.util import parse_url
 from urllib3.util.proxy import connection_requires_http_tunnel
 
 from . import __version__, compat
+from ._http import decode_text
 from .exceptions import TransportError
 
 log = logging.getLogger(__name__)
@@ -165,16 +166,8 @@ class Response:
 
     @property
     def text(self):
-        """`data` decoded with the charset of Content-Type (UTF-8 if none)."""
-        charset = "utf-8"
-        for part in self.headers.get("Content-Type", "").split(";")[1:]:
-            key, _, value = part.strip().partition("=")
-            if key.lower() == "charset" and value:
-                charset = value.strip('"')
-        try:
-            return self.data.decode(charset, errors="replace")
-        except LookupError:
-            return self.data.decode("utf-8", errors="replace")
+        """`data` as text, decoded as the Content-Type says (_http.decode_text)."""
+        return decode_text(self.data, self.headers.get("Content-Type", ""))
 
     def __repr__(self):
         return f"<Response {self.status} {self.reason} {len(self.data)} bytes>"

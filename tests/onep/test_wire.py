@@ -394,7 +394,8 @@ def test_curldebug_logs_a_curl_command_without_the_cik(acking, caplog):
     assert f"{acking.url}/onep:v1/rpc/process" in line
     assert "-X POST" in line and "-m 10" in line
     assert "'Content-Type: application/json; charset=utf-8'" in line
-    assert "<redacted>" in line and "it'\"'\"'s" in line
+    assert line.startswith(f"curl '{acking.url}/onep:v1/rpc/process' -X POST -m 10 -H ")
+    assert "<redacted>" in line and "it'\\''s" in line
 
 
 def test_constructor_defaults_and_exports():

@@ -190,12 +190,22 @@ def test_transport_failure_propagates():
 def test_curl_debug_logging(scripted, caplog):
     client = client_for(scripted, curldebug=True, manage_by_cik=False)
     with caplog.at_level(logging.DEBUG, logger="pyonep_fast.provision"):
-        client.serialnumber_add("K", "M", "it's")
+        client.serialnumber_add("SECRET-TOKEN", "M", "it's")
     (record,) = [r for r in caplog.records if r.name == "pyonep_fast.provision"]
     message = record.getMessage()
     assert message.startswith(f"curl '{scripted.url}/provision/manage/model/M/' -X POST -m 5 ")
-    assert "-H 'X-Exosite-Token: K'" in message
+    assert "-H 'X-Exosite-Token: <redacted>'" in message and "SECRET-TOKEN" not in message
     assert message.endswith("-d 'add=true&sn=it%27s'")
+
+
+def test_debug_logging_redacts_the_key(scripted, caplog):
+    client = client_for(scripted)
+    with caplog.at_level(logging.DEBUG, logger="pyonep_fast.provision"):
+        client.model_list("SECRET-CIK")
+    (record,) = [r for r in caplog.records if r.name == "pyonep_fast.provision"]
+    assert "'X-Exosite-CIK': '<redacted>'" in record.getMessage()
+    assert "SECRET-CIK" not in record.getMessage()
+    assert scripted.requests[0].headers["x-exosite-cik"] == "SECRET-CIK"  # the wire keeps it
 
 
 def test_one_client_shared_by_threads(scripted):
