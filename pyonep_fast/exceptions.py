@@ -11,12 +11,14 @@ them, also deriving from a builtin where one fits:
     │   │   └── CallRefused               (server side) a call's non-ok status
     │   ├── JsonRPCRequestException       the request could not be made
     │   │   └── OnepTransportError        a TransportError seen through OnepV1
+    │   │       └── OnepResponseTooLarge  a ResponseTooLarge seen through OnepV1
     │   ├── JsonRPCResponseException      (pyonep name; kept for compatibility)
     │   ├── JsonStringException           (pyonep name; kept for compatibility)
     │   └── ProvisionException            provisioning response with status >= 400
     ├── HTTPError (also OSError)          m2x's name: an M2X answer with status >= 400
     ├── ExpError                          root of exp_sdk.exceptions' names
     ├── TransportError                    connection, timeout, TLS, malformed response
+    │   └── ResponseTooLarge              a body above the transport's max_response_bytes
     ├── CoreError (also ValueError)       C core / Python twin error codes
     │   ├── EncodeError                   a value that cannot be written as JSON
     │   └── DecodeError                   malformed JSON handed to the core
@@ -138,13 +140,26 @@ class TransportError(PyonepFastError):
     not an HTTP response."""
 
 
+class ResponseTooLarge(TransportError):
+    """A response body larger than the transport's max_response_bytes
+    (`limit`), as declared or as received; its connection is closed."""
+
+    def __init__(self, message, limit):
+        super().__init__(message)
+        self.limit = limit
+
+
 class OnepTransportError(TransportError, JsonRPCRequestException):
     """A TransportError of OnepV1's transport: pyonep's name for it is
     JsonRPCRequestException ("Failed to make http request: ...")."""
 
 
+class OnepResponseTooLarge(ResponseTooLarge, OnepTransportError):
+    """A ResponseTooLarge of OnepV1's transport."""
+
+
 #: How OnepV1's transport names its failures (Transport's `errors`).
-ONEP_TRANSPORT_ERRORS = {TransportError: OnepTransportError}
+ONEP_TRANSPORT_ERRORS = {TransportError: OnepTransportError, ResponseTooLarge: OnepResponseTooLarge}
 
 
 class CoreError(PyonepFastError, ValueError):

@@ -58,7 +58,7 @@ from urllib3.util.proxy import connection_requires_http_tunnel
 
 from . import __version__, compat
 from ._http import decode_text
-from .exceptions import TransportError
+from .exceptions import ResponseTooLarge, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,11 @@ IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 # A header block larger than this is not an HTTP response we can trust.
 MAX_HEADER_BYTES = 65536
 RECV_SIZE = 65536
+# Response bodies above this raise ResponseTooLarge (Transport's max_response_bytes).
+DEFAULT_MAX_RESPONSE_BYTES = 256 << 20
+# A body is received into blocks of at most this size, allocated as bytes
+# arrive: what a server declares never decides what the client allocates.
+BODY_BLOCK = 1 << 20
 # Bodies above this are written after the head instead of being copied into one buffer.
 LARGE_BODY = 65536
 
@@ -185,6 +190,10 @@ class _NotSent(Exception):
         self.error = error
 
 
+class _TooLarge(_ProtocolError):
+    """The response body exceeds the transport's max_response_bytes."""
+
+
 class _ClosedEarly(Exception):
     """A reused connection reached EOF before any response byte."""
 
@@ -238,14 +247,18 @@ def _split_timeout(timeout):
 
 class _Reader:
     """Buffered reads on a socket, for the parts of a response that did not
-    arrive with the first recv."""
+    arrive with the first recv; a body is refused past `limit` bytes."""
 
-    __slots__ = ("sock", "buf", "pos")
+    __slots__ = ("sock", "buf", "pos", "limit")
 
-    def __init__(self, sock, data, pos):
+    def __init__(self, sock, data, pos, limit):
         self.sock = sock
         self.buf = data
         self.pos = pos
+        self.limit = limit
+
+    def too_large(self, what):
+        return _TooLarge(f"the response body ({what}) is larger than max_response_bytes ({self.limit})")
 
     def _fill(self):
         chunk = self.sock.recv(RECV_SIZE)
@@ -272,26 +285,35 @@ class _Reader:
             data = self.buf[self.pos:self.pos + n]
             self.pos += n
             return data
-        out = bytearray(n)
-        out[:have] = self.buf[self.pos:]
+        parts = [self.buf[self.pos:]]
         self.buf, self.pos = b"", 0
-        view = memoryview(out)
-        while have < n:
-            got = self.sock.recv_into(view[have:], min(n - have, 1 << 20))
-            if not got:
-                raise _ProtocolError(f"connection closed after {have} of {n} body bytes")
-            have += got
-        return bytes(out)
+        while have < n:  # block by block, each allocated once the previous one is full
+            block = bytearray(min(n - have, BODY_BLOCK))
+            with memoryview(block) as view:
+                filled = 0
+                while filled < len(block):
+                    got = self.sock.recv_into(view[filled:])
+                    if not got:
+                        raise _ProtocolError(f"connection closed after {have + filled} of {n} body bytes")
+                    filled += got
+            parts.append(block)
+            have += filled
+        return b"".join(parts)
 
     def to_eof(self):
         parts = [self.buf[self.pos:]]
-        while chunk := self.sock.recv(RECV_SIZE):
-            parts.append(chunk)
         self.buf, self.pos = b"", 0
+        size = len(parts[0])
+        while size <= self.limit and (chunk := self.sock.recv(RECV_SIZE)):
+            size += len(chunk)
+            parts.append(chunk)
+        if size > self.limit:
+            raise self.too_large(f"over {self.limit} bytes before the connection closed")
         return b"".join(parts)
 
     def chunked(self):
         parts = []
+        total = 0
         while True:
             size_line = self.until(b"\r\n", 1024)
             try:
@@ -304,6 +326,9 @@ class _Reader:
                 while self.until(b"\r\n", MAX_HEADER_BYTES):  # trailers end with an empty line
                     pass
                 return b"".join(parts)
+            total += size
+            if total > self.limit:
+                raise self.too_large(f"chunks of {total} bytes so far")
             parts.append(self.exact(size))
             if self.exact(2) != b"\r\n":
                 raise _ProtocolError("chunk not followed by CRLF")
@@ -324,8 +349,9 @@ def _header_value(head, name):
     return head[at:end if end >= 0 else len(head)].strip()
 
 
-def _read_response(sock, method, reused):
-    """(status, reason, raw header lines, body, keep_alive) of the next response."""
+def _read_response(sock, method, reused, limit):
+    """(status, reason, raw header lines, body, keep_alive) of the next
+    response; a body above `limit` bytes raises _TooLarge."""
     try:
         data = sock.recv(RECV_SIZE)
     except ConnectionResetError:
@@ -336,7 +362,7 @@ def _read_response(sock, method, reused):
         if reused:
             raise _ClosedEarly()
         raise _ProtocolError("connection closed without a response")
-    reader = _Reader(sock, data, 0)
+    reader = _Reader(sock, data, 0, limit)
     while True:
         head = reader.until(b"\r\n\r\n", MAX_HEADER_BYTES)
         status_line, _, header_lines = head.partition(b"\r\n")
@@ -363,7 +389,10 @@ def _read_response(sock, method, reused):
     elif (length := _header_value(lowered, b"\r\ncontent-length:")) is not None:
         if not length.isdigit():
             raise _ProtocolError(f"bad Content-Length {length[:40]!r}")
-        body = reader.exact(int(length))
+        size = int(length)
+        if size > limit:
+            raise reader.too_large(f"Content-Length {size}")
+        body = reader.exact(size)
     else:
         body = reader.to_eof()
         keep_alive = False
@@ -429,6 +458,8 @@ class Transport:
         with backoff * 2**k seconds between connection attempts.
     parallel: worker threads of request_many.
     hooks: callables receiving a RequestEvent after each request.
+    max_response_bytes: a larger response body (declared or received)
+        raises ResponseTooLarge; bodies are read in blocks as they arrive.
     errors: {TransportError or a subclass: the subclass of it to raise
         instead}, so that a facade's callers catch its upstream's names
         (OnepV1 passes exceptions.ONEP_TRANSPORT_ERRORS).
@@ -436,7 +467,7 @@ class Transport:
 
     def __init__(self, base_url, *, timeout=DEFAULT_TIMEOUT, pool_maxsize=32, headers=None,
                  proxy=None, verify=True, retries=2, backoff=0.05, parallel=4, hooks=None,
-                 errors=None):
+                 max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES, errors=None):
         self._errors = dict(errors or {})
         self._error = self._errors.get(TransportError, TransportError)
         self.base_url = redirected(base_url.rstrip("/"))
@@ -449,6 +480,7 @@ class Transport:
         self.backoff = backoff
         self.parallel = parallel
         self.hooks = list(hooks or ())
+        self.max_response_bytes = max_response_bytes
         default_port = 443 if url.scheme == "https" else 80
         netloc = url.host if url.port in (None, default_port) else f"{url.host}:{url.port}"
         default_headers = {"Host": netloc, "User-Agent": USER_AGENT}
@@ -721,7 +753,11 @@ class Transport:
                     raise _NotSent(_ClosedEarly()) from exc
                 raise _NotSent(exc) from exc
             try:
-                status, reason, head, data, keep = _read_response(sock, method, reused)
+                status, reason, head, data, keep = _read_response(sock, method, reused,
+                                                                  self.max_response_bytes)
+            except _TooLarge as exc:
+                raise self._errors.get(ResponseTooLarge, ResponseTooLarge)(
+                    f"Failed to make http request: {exc}", self.max_response_bytes) from None
             except (TimeoutError, BlockingIOError):  # Python's timeout, or the kernel's
                 raise self._error(
                     f"Failed to make http request: read timed out after {read_timeout} s") from None
