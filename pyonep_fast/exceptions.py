@@ -144,7 +144,7 @@ class ResponseTooLarge(TransportError):
     """A response body larger than the transport's max_response_bytes
     (`limit`), as declared or as received; its connection is closed."""
 
-    def __init__(self, message, limit):
+    def __init__(self, message, limit=None):  # limit optional: unpickling passes only the message
         super().__init__(message)
         self.limit = limit
 

@@ -3,6 +3,7 @@ one branch, and what the clients raise sits at the right place in it,
 checked on errors raised by real calls (the embedded server, a scripted
 loopback server, a closed port)."""
 import math
+import pickle
 import socket
 
 import orjson
@@ -55,6 +56,8 @@ def test_platform_error_from_the_server_carries_code_and_error(server):
     assert error.code == 401 and error.error == AUTH_ERROR
     assert str(error) == str(AUTH_ERROR)  # pyonep's text, unchanged
     assert error.args == (str(AUTH_ERROR),)
+    copy = pickle.loads(pickle.dumps(error))  # e.g. from a worker process
+    assert (type(copy), str(copy), copy.code, copy.error) == (OnePlatformException, str(error), 401, AUTH_ERROR)
 
 
 def test_per_call_error_and_unparsable_answer():

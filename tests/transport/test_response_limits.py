@@ -2,6 +2,7 @@
 max_response_bytes (issue 9, item 10): a server's declared length never
 decides how much the client allocates, and no framing (Content-Length,
 chunked, read-to-close) gets past the limit."""
+import pickle
 import tracemalloc
 
 import pytest
@@ -62,6 +63,8 @@ def test_a_declared_length_above_the_limit_is_refused_at_once():
         assert peak < 4 * MiB, f"{peak:,} bytes allocated"
         error = holder["error"]
         assert error.limit == 256 * MiB and isinstance(error, TransportError)
+        copy = pickle.loads(pickle.dumps(error))  # e.g. from a worker process
+        assert (type(copy), str(copy), copy.limit) == (type(error), str(error), error.limit)
         assert str(error) == ("Failed to make http request: the response body (Content-Length 3000000000) "
                               "is larger than max_response_bytes (268435456)")
         assert client.request("GET", "/").data == b"next"  # on a new connection
