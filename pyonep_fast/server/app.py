@@ -16,9 +16,11 @@ import orjson
 from aiohttp import web
 
 from .._core.entries import INT64_MAX, INT64_MIN, INVALID
+from ..exceptions import CallRefused
+from .access import FULL, READ, Principal
 from .ingest import entries_columns
 from .points import apply_retention, ingest_pairs, typed_value
-from .rpc import Engine, request_error
+from .rpc import Engine, next_point, request_error
 from .store import ACTIVATED
 from .wire import decode_envelope
 
@@ -152,9 +154,19 @@ def _device(request):
     return client
 
 
-def _alias_target(store, client, alias):
+def _alias_target(store, client, alias, procedure, level):
+    """The time series an alias of client names (None when it names none),
+    checked as RPC checks `procedure` on it: 403 when refused."""
     res = store.get(client.aliases.get(alias))
-    return res if res is not None and res.series is not None else None
+    if res is None or res.series is None:
+        return None
+    if not Principal(client).allows(procedure, res, level):
+        raise _restricted()
+    return res
+
+
+def _restricted():
+    return web.HTTPForbidden(text="restricted", content_type="text/plain")
 
 
 def _query_names(request):
@@ -165,7 +177,7 @@ def _latest_values(store, client, names, at):
     """`name=value` pairs of the latest points, in the reverse of the request order."""
     pairs = []
     for name in reversed(names):
-        res = _alias_target(store, client, name)
+        res = _alias_target(store, client, name, "read", READ)
         if res is None:
             continue
         apply_retention(res, at)
@@ -183,24 +195,26 @@ async def stack_alias_handler(request):
     store = request.app[STORE]
     client = _device(request)
     at = int(time.time())
+    names = _query_names(request)
     if request.method == "POST":
         body = await read_body(request)
         if isinstance(body, web.StreamResponse):
             return body
         writes = []
-        for alias, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
-            res = _alias_target(store, client, alias)
-            if res is None:
-                continue            # an unknown alias is not an error here
-            typed = typed_value(res, value)
-            if typed is INVALID:
-                return _text("invalid value", 400)
-            writes.append((res, typed))
         with store.lock:
+            for alias, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+                res = _alias_target(store, client, alias, "write", FULL)
+                if res is None:
+                    continue            # an unknown alias is not an error here
+                typed = typed_value(res, value)
+                if typed is INVALID:
+                    return _text("invalid value", 400)
+                writes.append((res, typed))
+            for name in names:          # a refused read refuses the writes before it too
+                _alias_target(store, client, name, "read", READ)
             for res, typed in writes:
                 ingest_pairs(store, res, [(at, typed)], at)
         await store.durable()
-    names = _query_names(request)
     if not names:
         return web.Response(status=204)
     timeout = request.headers.get("Request-Timeout")
@@ -225,27 +239,19 @@ async def _long_poll(request, store, client, name, timeout):
         since = _since(request.headers.get("If-Modified-Since"))
     except (ValueError, TypeError):
         return _text("bad Request-Timeout or If-Modified-Since", 400)
-    res = _alias_target(store, client, name)
-    if res is None:
-        return web.Response(status=204)
-    point = res.series.first_after(since)
+    with store.lock:
+        res = _alias_target(store, client, name, "wait", READ)
+        if res is None:
+            return web.Response(status=204)
+        point = res.series.first_after(since)
     if point is None:
-        arrived = asyncio.get_running_loop().create_future()
-
-        def on_points(columns):
-            view = columns.view()
-            for i in range(len(view)):
-                if view.ts[i] > since and not arrived.done():
-                    arrived.set_result(view.point(i))
-                    return
-
-        cancel = store.watch(res.rid, on_points)
         try:
-            point = await asyncio.wait_for(arrived, timeout_ms / 1000.0)
-        except asyncio.TimeoutError:
+            point = await next_point(store, res, since, timeout_ms / 1000.0,
+                                     lambda: Principal(client).allows("wait", res, READ))
+        except CallRefused:
+            raise _restricted() from None
+        if point is None:
             return web.Response(status=304)
-        finally:
-            cancel()
     headers = {"Content-Type": FORM, "Last-Modified": email.utils.formatdate(point[0], usegmt=True)}
     return web.Response(text=f"{quote(name, safe='')}={quote(str(point[1]), safe='')}", headers=headers)
 
@@ -273,8 +279,9 @@ async def stack_record_handler(request):
             per_alias[alias].append([t, value])
     conflicts = []
     with store.lock:
+        batches = []                    # everything is checked before anything is stored
         for alias, entries in per_alias.items():
-            res = _alias_target(store, client, alias)
+            res = _alias_target(store, client, alias, "record", FULL)
             if res is None:
                 continue
             seen = set()
@@ -285,6 +292,8 @@ async def stack_record_handler(request):
             columns, invalid = entries_columns(res, entries, at)
             if invalid:
                 return _text("invalid value", 400)
+            batches.append((res, columns))
+        for res, columns in batches:
             ingest_pairs(store, res, columns.view().pairs(), at)
     await store.durable()
     if conflicts:

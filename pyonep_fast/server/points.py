@@ -3,6 +3,7 @@ and wake-ups (spec 2.2, 2.3), shared by every writing procedure."""
 import math
 
 from .._core.entries import INVALID, convert_value
+from .access import live_subscribers, reference_allowed
 from .descriptions import INFINITY, value_kind
 from .timeseries import KIND_INT, Columns
 
@@ -35,9 +36,10 @@ def preprocess(store, res, value):
     """value after res's preprocess steps (INVALID if a step fails)."""
     kind = res.series.kind
     for op, operand in res.desc["preprocess"]:
-        if isinstance(operand, str):   # a resource reference: its latest value
+        if isinstance(operand, str):   # a resource reference: its latest value, while still readable
             source = store.get(operand)
-            latest = source.series.latest() if source is not None and source.series is not None else None
+            usable = source is not None and source.series is not None and reference_allowed(store, res, source)
+            latest = source.series.latest() if usable else None
             if latest is None:
                 return INVALID
             operand = latest[1]
@@ -114,9 +116,8 @@ def store_columns(store, res, columns, at, depth=0):
     apply_retention(res, at)
     store.wake(res, columns)
     if depth < _SUBSCRIPTION_DEPTH:
-        for rid in sorted(store.subscribers.get(res.rid, ())):
-            sub = store.get(rid)
-            if sub is None or sub.series is None:
+        for sub in live_subscribers(store, res):
+            if sub.series is None:
                 continue
             pairs = columns.view().pairs()
             if sub.type == "dataport":   # rules and dispatches take the source's values as they are

@@ -16,6 +16,7 @@ import orjson
 from .._core.entries import INVALID
 from ..exceptions import CallRefused
 from . import descriptions
+from .access import FULL, READ, Principal, live_subscribers, references, token_covers, token_permits
 from .descriptions import COUNT_KEYS, ENTITY_LIMITS, TYPES
 from .ingest import entries_columns
 from .points import apply_retention, ingest_pairs, store_columns, typed_value
@@ -29,10 +30,6 @@ WAIT_MAX_MS = 300000
 MAX_ID_LENGTH = 40
 NO_RESULT = object()
 
-FULL = "full"    # in the calling client's subhierarchy
-READ = "read"    # also public resources and activated shares
-
-PROCEDURE_ALIASES = {"recordbatch": "record"}   # token permission that also allows this one
 INFO_KEYS = ("aliases", "basic", "comments", "counts", "description", "key", "shares", "storage", "subscribers",
              "tagged", "tags", "usage")
 CLIENT_ONLY_INFO = ("counts", "key", "usage")
@@ -77,19 +74,20 @@ def _options(value):
     return value
 
 
-class Call:
-    """One request's view of the world: the calling client and its rights."""
+class Call(Principal):
+    """One request's view of the world: the calling client, its rights, and
+    the credential (CIK or token) it authenticated with."""
 
-    __slots__ = ("store", "caller", "token", "now", "procedure")
+    __slots__ = ("store", "credential", "now", "procedure")
 
-    def __init__(self, store, caller, token):
+    def __init__(self, store, caller, token, credential):
+        super().__init__(caller, token)
         self.store = store
-        self.caller = caller
-        self.token = token
+        self.credential = credential
         self.now = now()
         self.procedure = None
 
-    def resolve(self, ident, level=FULL):
+    def resolve(self, ident, level=FULL, procedure=None):
         """The Resource a ResourceID names, checked for access (spec 2.1, 2.4)."""
         store = self.store
         if isinstance(ident, str):
@@ -101,42 +99,13 @@ class Call:
             raise refused("invalid")
         if res is None:
             raise refused("invalid")
-        self.check(res, level)
+        self.check(res, level, procedure)
         return res
 
-    def check(self, res, level=FULL):
-        if not self.may(res, level):
+    def check(self, res, level=FULL, procedure=None):
+        """restricted unless the call's procedure (or `procedure`) may act on res."""
+        if not self.allows(procedure or self.procedure, res, level):
             raise refused("restricted")
-        if self.token is not None and not self.permitted(res):
-            raise refused("restricted")
-
-    def may(self, res, level=FULL):
-        if res.is_within(self.caller):
-            return True
-        return level == READ and self.readable(res)
-
-    def readable(self, res):
-        """Read-only access: public resources and activated shares."""
-        if res.desc.get("public"):
-            return True
-        node = res
-        while node is not None:
-            if any(share.activator == self.caller.rid for share in node.shares):
-                return True
-            node = node.owner
-        return False
-
-    def permitted(self, res):
-        """Token rule (spec 3.23): the procedure is listed for res or an ancestor."""
-        names = (self.procedure, PROCEDURE_ALIASES.get(self.procedure))
-        permissions = self.token.permissions
-        node = res
-        while node is not None:
-            allowed = permissions.get(node.rid)
-            if allowed and any(name in allowed for name in names if name):
-                return True
-            node = node.owner
-        return False
 
     def client(self, ident):
         res = self.resolve(ident)
@@ -144,8 +113,8 @@ class Call:
             raise refused("invalid")
         return res
 
-    def data_resource(self, ident, level=FULL):
-        res = self.resolve(ident, level)
+    def data_resource(self, ident, level=FULL, procedure=None):
+        res = self.resolve(ident, level, procedure)
         if res.is_client:
             raise refused("invalid")
         return res
@@ -153,6 +122,35 @@ class Call:
     def caller_checked(self):
         self.check(self.caller)
         return self.caller
+
+
+async def next_point(store, res, since, timeout, still_allowed):
+    """The first point stored in res after `since` (the first to arrive when
+    None) within timeout seconds, or None. Access is checked again when a
+    point arrives: refused("restricted") if still_allowed() no longer holds."""
+    arrived = asyncio.get_running_loop().create_future()
+
+    def on_points(columns):
+        if arrived.done():
+            return
+        with store.lock:
+            allowed = still_allowed()
+        if not allowed:
+            arrived.set_exception(refused("restricted"))
+            return
+        view = columns.view()
+        for i in range(len(view)):
+            if since is None or view.ts[i] > since:
+                arrived.set_result(view.point(i))
+                return
+
+    cancel = store.watch(res.rid, on_points)
+    try:
+        return await asyncio.wait_for(arrived, timeout)
+    except asyncio.TimeoutError:
+        return None
+    finally:
+        cancel()
 
 
 def effective_limit(client, key):
@@ -211,6 +209,7 @@ class Engine:
             return None, request_error(400, "auth")
         store = self.store
         token = None
+        credential = auth.get("cik")
         if "token" in auth:
             token = store.tokens.get(auth["token"]) if isinstance(auth["token"], str) else None
             if token is None or token.expired(now()):
@@ -219,6 +218,7 @@ class Engine:
             if res is None:
                 return None, request_error(401, "auth")
             caller = res if res.is_client else res.owner
+            credential = token.token
         else:
             caller = store.client_by_cik(auth.get("cik"))
             if caller is None or caller.status != ACTIVATED:
@@ -234,7 +234,7 @@ class Engine:
                     caller = target
                 elif target.owner is not None and target is not caller:
                     caller = target.owner
-        return Call(store, caller, token), None
+        return Call(store, caller, token, credential), None
 
     def begin(self, envelope):
         """Runs a decoded request's calls as far as they go without waiting.
@@ -423,26 +423,13 @@ class Engine:
             found = res.series.first_after(since)
             if found is not None:
                 return found
-        return self._wait(res, since, min(timeout, WAIT_MAX_MS) / 1000.0)
+        return self._wait(call, res, since, min(timeout, WAIT_MAX_MS) / 1000.0)
 
-    async def _wait(self, res, since, timeout):
-        arrived = asyncio.get_running_loop().create_future()
-
-        def on_points(columns):
-            view = columns.view()
-            for i in range(len(view)):
-                if since is None or view.ts[i] > since:
-                    if not arrived.done():
-                        arrived.set_result(view.point(i))
-                    return
-
-        cancel = self.store.watch(res.rid, on_points)
-        try:
-            return await asyncio.wait_for(arrived, timeout)
-        except asyncio.TimeoutError:
-            raise refused("expire") from None
-        finally:
-            cancel()
+    async def _wait(self, call, res, since, timeout):
+        point = await next_point(self.store, res, since, timeout, lambda: call.allows("wait", res, READ))
+        if point is None:
+            raise refused("expire")
+        return point
 
     # --- resources -----------------------------------------------------------
     def _short_form(self, args, keywords):
@@ -462,15 +449,19 @@ class Engine:
         desc = descriptions.new_description(kind, given)
         self._resolve_references(call, desc)
         _check_room(self.store, owner, kind)
-        return self.store.create_resource(owner, kind, desc, call.now).rid
+        res = self.store.create_resource(owner, kind, desc, call.now)
+        if references(desc):
+            self.store.set_referrer(res, call.caller.rid)
+        return res.rid
 
     def _resolve_references(self, call, desc):
-        """subscribe / preprocess operands given as ResourceIDs become RIDs."""
+        """subscribe / preprocess operands given as ResourceIDs become RIDs;
+        each must be readable by the caller (a token needs `read` on it)."""
         if desc.get("subscribe") is not None:
-            desc["subscribe"] = call.data_resource(desc["subscribe"], READ).rid
+            desc["subscribe"] = call.data_resource(desc["subscribe"], READ, "read").rid
         for step in desc.get("preprocess", ()):
             if not _number(step[1]):
-                step[1] = call.data_resource(step[1], READ).rid
+                step[1] = call.data_resource(step[1], READ, "read").rid
 
     def _clone(self, call, owner, given):
         if not isinstance(given, dict) or (("rid" in given) == ("code" in given)):
@@ -490,7 +481,7 @@ class Engine:
         if owner.is_within(source):
             raise refused("invalid")
         _check_room(self.store, owner, "client")
-        return self.store.clone(source, owner, *flags, at=call.now).rid
+        return self.store.clone(source, owner, *flags, at=call.now, referrer=call.caller.rid).rid
 
     def proc_move(self, call, args):
         _args(args, 2, 3)
@@ -511,7 +502,8 @@ class Engine:
         if res is call.caller:
             raise refused("restricted")
         desc = descriptions.updated_description(res.type, res.desc, args[1])
-        if "subscribe" in args[1] or "preprocess" in args[1]:
+        resolved = "subscribe" in args[1] or "preprocess" in args[1]
+        if resolved:
             self._resolve_references(call, desc)
         if res.is_client:
             for key in ENTITY_LIMITS:
@@ -519,6 +511,8 @@ class Engine:
                 if limit != "inherit" and limit < _owned_count(self.store, res, key):
                     raise refused("limit")
         self.store.set_description(res, desc, call.now)
+        if resolved and references(desc):
+            self.store.set_referrer(res, call.caller.rid)
         if res.series is not None:
             apply_retention(res, call.now)
         return NO_RESULT
@@ -546,13 +540,16 @@ class Engine:
         _args(args, 1, 2)
         options = _options(args[1]) if len(args) > 1 else {}
         res = call.resolve(args[0], READ)
-        full = call.may(res)
+        full = call.reaches(res)
         visible = set()
         for key in INFO_KEYS:
             if key in CLIENT_ONLY_INFO and not res.is_client or key == "storage" and res.is_client:
                 continue
-            if key == "key":
-                ok = res.owner is call.caller
+            if key == "key":     # a token never reveals a CIK
+                ok = res.owner is call.caller and call.token is None
+            elif key == "shares":  # nor share codes, unless it may make them
+                ok = (res is call.caller or res.owner is call.caller) and (
+                    call.token is None or token_permits(call.token, "share", res))
             elif key in OWNER_OR_SELF_INFO:
                 ok = res is call.caller or res.owner is call.caller
             else:
@@ -583,7 +580,7 @@ class Engine:
 
     def _info_basic(self, call, res):
         basic = {"type": res.type, "created": res.created, "modified": res.modified,
-                 "subscribers": len(self.store.subscribers.get(res.rid, ()))}
+                 "subscribers": len(live_subscribers(self.store, res))}
         if res.is_client:
             basic["status"] = "locked" if res.desc.get("locked") else res.status
         elif res.type == "dispatch" or "script" in (res.desc.get("rule") or {}):
@@ -625,10 +622,8 @@ class Engine:
 
     def _info_subscribers(self, call, res):
         by_type = {}
-        for rid in self.store.subscribers.get(res.rid, ()):
-            sub = self.store.get(rid)
-            if sub is not None:
-                by_type.setdefault(sub.type, []).append(rid)
+        for sub in live_subscribers(self.store, res):
+            by_type.setdefault(sub.type, []).append(sub.rid)
         return [{kind: sorted(by_type[kind])} for kind in TYPES if kind in by_type]
 
     def _info_tagged(self, call, res):
@@ -658,7 +653,9 @@ class Engine:
         for kind in types:
             if kind == "token":
                 result[kind] = [t.token for t in self.store.tokens.values()
-                                if t.rid == client.rid and not t.expired(call.now)]
+                                if t.rid == client.rid and not t.expired(call.now) and (
+                                    call.token is None or token_covers(call.token, self.store, t.permissions,
+                                                                       t.expires))]
             else:
                 result[kind] = [res.rid for res in found if res.type == kind]
         return [result[kind] for kind in types] if options is None else result
@@ -788,6 +785,8 @@ class Engine:
         _, codetype, code = self._code_args(call, args)
         if codetype == "client":
             client = self._owned_client_by_code(call, code)
+            if call.token is not None:     # the answer is a CIK, which a token never reveals
+                raise refused("restricted")
             self.store.set_cik(client, self.store.new_code(), NOTACTIVATED)
             return client.cik
         if codetype == "share":
@@ -864,4 +863,9 @@ class Engine:
         if ttl is not None and not (_int(ttl) and ttl >= 0):
             raise refused("invalid")
         expires = None if ttl is None else call.now + ttl
-        return self.store.create_token(res.rid, permissions, expires).token
+        if call.token is not None:      # a token grants no more, and for no longer, than it holds
+            if call.token.expires is not None:
+                expires = call.token.expires if expires is None else min(expires, call.token.expires)
+            if not token_covers(call.token, self.store, permissions, expires):
+                raise refused("restricted")
+        return self.store.create_token(res.rid, permissions, expires, call.credential).token

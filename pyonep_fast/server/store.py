@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 from ..exceptions import ServerError
-from . import descriptions
+from . import access, descriptions
 from .timeseries import SCHEMA as CHUNK_SCHEMA
 from .timeseries import Series, load_indexes
 
@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS shares (
     code TEXT PRIMARY KEY, rid TEXT NOT NULL, meta TEXT NOT NULL, creator TEXT NOT NULL,
     activator TEXT, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
-    token TEXT PRIMARY KEY, rid TEXT NOT NULL, permissions TEXT NOT NULL, expires INTEGER);
+    token TEXT PRIMARY KEY, rid TEXT NOT NULL, permissions TEXT NOT NULL, expires INTEGER, granter TEXT);
+CREATE TABLE IF NOT EXISTS referrers (rid TEXT PRIMARY KEY, client TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vendors (
     name TEXT PRIMARY KEY, token TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, created INTEGER NOT NULL);
 """
@@ -106,7 +107,7 @@ class Resource:
     """A client, dataport, datarule or dispatch."""
 
     __slots__ = ("id", "rid", "type", "owner", "cik", "status", "desc", "created", "modified", "tags",
-                 "comments", "children", "aliases", "series", "shares")
+                 "comments", "children", "aliases", "series", "shares", "referrer")
 
     def __init__(self, row_id, rid, kind, owner, cik, status, desc, created, modified, tags, comments):
         self.id = row_id
@@ -124,6 +125,7 @@ class Resource:
         self.aliases = {}           # clients: alias -> target rid
         self.series = None          # non-clients: timeseries.Series
         self.shares = []            # Share objects of this resource, in creation order
+        self.referrer = None        # rid of the client that made its references (subscribe, preprocess)
 
     @property
     def is_client(self):
@@ -168,16 +170,21 @@ class Share:
 
 
 class Token:
-    __slots__ = ("token", "rid", "permissions", "expires")
+    __slots__ = ("token", "rid", "permissions", "expires", "granter", "ended")
 
-    def __init__(self, token, rid, permissions, expires):
+    def __init__(self, token, rid, permissions, expires, granter):
         self.token = token
         self.rid = rid
         self.permissions = permissions   # {rid: [procedure, ...]}
         self.expires = expires           # unix seconds or None
+        self.granter = granter           # the CIK or token that granted it: it dies with that
+        self.ended = False               # deleted (a call holding it may still be running)
 
     def expired(self, at):
         return self.expires is not None and at >= self.expires
+
+    def alive(self, at):
+        return not self.ended and not self.expired(at)
 
 
 class Vendor:
@@ -237,6 +244,8 @@ class Store:
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.execute("PRAGMA cache_size=-16384")
         self.db.executescript(SCHEMA + CHUNK_SCHEMA)
+        if "granter" not in {column[1] for column in self.db.execute("PRAGMA table_info(tokens)")}:
+            self.db.execute("ALTER TABLE tokens ADD COLUMN granter TEXT")   # databases from before granters
         self.lock = threading.RLock()
         self.loop = None                 # set by the server: the loop that owns the Store
         self.resources = {}              # rid -> Resource
@@ -285,8 +294,11 @@ class Store:
             share = Share(*row)
             self.shares[share.code] = share
             self.resources[share.rid].shares.append(share)
-        for token, rid, permissions, expires in self.db.execute("SELECT token, rid, permissions, expires FROM tokens"):
-            self.tokens[token] = Token(token, rid, json.loads(permissions), expires)
+        for rid, client in self.db.execute("SELECT rid, client FROM referrers"):
+            self.resources[rid].referrer = client
+        for token, rid, permissions, expires, granter in self.db.execute(
+                "SELECT token, rid, permissions, expires, granter FROM tokens"):
+            self.tokens[token] = Token(token, rid, json.loads(permissions), expires, granter)
         for row in self.db.execute("SELECT name, token, owner, created FROM vendors"):
             self._index_vendor(Vendor(*row))
 
@@ -449,6 +461,8 @@ class Store:
             self.set_cik(self.root, cik, ACTIVATED)
 
     def set_cik(self, client, cik, status):
+        if cik != client.cik or status != ACTIVATED:
+            self.end_tokens_of(client.cik)
         self.by_cik.pop(client.cik, None)
         client.cik = cik
         client.status = status
@@ -505,18 +519,22 @@ class Store:
                     if share.activator == node.rid:
                         self.set_share_activator(share, None)
                 self.by_cik.pop(node.cik, None)
+                self.end_tokens_of(node.cik)
                 self.watchers.pop(node.rid, None)
                 del self.resources[node.rid]
             self.db.executemany("DELETE FROM resources WHERE rid = ?", [(rid,) for rid in gone])
+            self.db.executemany("DELETE FROM referrers WHERE rid = ?", [(rid,) for rid in gone])
             for token in [t for t in self.tokens.values() if t.rid in gone]:
                 self.delete_token(token)
             for vendor in [v for v in self.vendors.values() if v.owner in gone]:
                 self.delete_vendor(vendor)
 
-    def clone(self, source, owner, noaliases=False, nohistorical=False, at=None):
+    def clone(self, source, owner, noaliases=False, nohistorical=False, at=None, referrer=None):
         """A copy of client `source` and its subhierarchy under `owner`, with
         new RIDs and CIKs; references inside the copy (aliases, subscribe,
-        preprocess operands) point at the copies. Returns the new client."""
+        preprocess operands) point at the copies, and all its references
+        count as made by client `referrer` (default: owner). Returns the new
+        client."""
         with self.lock:
             at = now() if at is None else at
             copies = {}
@@ -529,6 +547,8 @@ class Store:
                 if desc != new.desc or node.tags:
                     new.tags = list(node.tags)
                     self.set_description(new, desc, at)
+                if access.references(desc):
+                    self.set_referrer(new, owner.rid if referrer is None else referrer)
                 if not noaliases:
                     for alias, target in node.aliases.items():
                         self.map_alias(new, alias, copies[target].rid if target in copies else target)
@@ -611,19 +631,41 @@ class Store:
         """Resources whose share `client_rid` activated, in share order."""
         return [s.rid for s in self.shares.values() if s.activator == client_rid]
 
-    # --- tokens ----------------------------------------------------------------
-    def create_token(self, rid, permissions, expires):
+    # --- references --------------------------------------------------------------
+    def set_referrer(self, res, client_rid):
+        """Records the client on whose authority res's references were made
+        (access.reference_allowed judges them by it)."""
         self.touch()
-        token = Token(self.new_code(), rid, permissions, expires)
+        res.referrer = client_rid
+        self.db.execute("INSERT OR REPLACE INTO referrers (rid, client) VALUES (?, ?)", (res.rid, client_rid))
+
+    # --- tokens ----------------------------------------------------------------
+    def create_token(self, rid, permissions, expires, granter):
+        """A new token; `granter` is the CIK or token that granted it."""
+        self.touch()
+        token = Token(self.new_code(), rid, permissions, expires, granter)
         self.tokens[token.token] = token
-        self.db.execute("INSERT INTO tokens (token, rid, permissions, expires) VALUES (?,?,?,?)",
-                        (token.token, rid, _dumps(permissions), expires))
+        self.db.execute("INSERT INTO tokens (token, rid, permissions, expires, granter) VALUES (?,?,?,?,?)",
+                        (token.token, rid, _dumps(permissions), expires, granter))
         return token
 
     def delete_token(self, token):
+        """Deletes token and every token granted through it."""
+        if token.token not in self.tokens:      # already gone with its granter
+            return
         self.touch()
         del self.tokens[token.token]
+        token.ended = True
         self.db.execute("DELETE FROM tokens WHERE token = ?", (token.token,))
+        self.end_tokens_of(token.token)
+
+    def end_tokens_of(self, credential):
+        """Deletes the tokens a CIK or token granted (their own grants too):
+        called when that credential stops authenticating."""
+        if credential is None:
+            return
+        for token in [t for t in self.tokens.values() if t.granter == credential]:
+            self.delete_token(token)
 
     # --- vendors (shared with provisioning) ------------------------------------
     def create_vendor(self, owner_rid):
