@@ -32,17 +32,28 @@ def _apply(op, value, operand):
     return _compare(op, value, operand)
 
 
-def preprocess(store, res, value):
-    """value after res's preprocess steps (INVALID if a step fails)."""
-    kind = res.series.kind
+def _operands(store, res):
+    """res's preprocess steps with each resource reference replaced by that
+    resource's latest value (INVALID when it has none or may no longer be
+    read: references are checked when evaluated). Read once per batch: the
+    batch is preprocessed before any of it is stored."""
+    steps = []
     for op, operand in res.desc["preprocess"]:
-        if isinstance(operand, str):   # a resource reference: its latest value, while still readable
+        if isinstance(operand, str):
             source = store.get(operand)
             usable = source is not None and source.series is not None and reference_allowed(store, res, source)
             latest = source.series.latest() if usable else None
-            if latest is None:
-                return INVALID
-            operand = latest[1]
+            operand = INVALID if latest is None else latest[1]
+        steps.append((op, operand))
+    return steps
+
+
+def preprocess(res, steps, value):
+    """value after the preprocess steps of res (INVALID if a step fails)."""
+    kind = res.series.kind
+    for op, operand in steps:
+        if operand is INVALID:
+            return INVALID
         value = _apply(op, value, operand)
         if value is INVALID:
             return INVALID
@@ -94,7 +105,8 @@ def ingest_pairs(store, res, pairs, at, depth=0):
     """Typed (t, value) pairs, any order, through res's preprocess (and rule
     for datarules); later pairs win at equal t. Returns the stored Columns."""
     if res.desc["preprocess"]:
-        pairs = [(t, preprocess(store, res, v)) for t, v in pairs]
+        steps = _operands(store, res)
+        pairs = [(t, preprocess(res, steps, v)) for t, v in pairs]
         pairs = [(t, v) for t, v in pairs if v is not INVALID]
     if res.type == "datarule" and "simple" in res.desc["rule"]:
         pairs = _rule_outputs(res, sorted(dict(pairs).items()))
