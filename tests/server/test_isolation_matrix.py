@@ -10,7 +10,9 @@ a token narrows the caller to the procedures it lists; an expired token, or
 one whose granting CIK is gone, authenticates nothing; a CIK goes only to a
 client's direct owner and never through a token.
 
-Provisioning joins when its access fixes land (another branch).
+Provisioning (spec provision.md 2.2, 2.4): a model's template and an enable
+owner must lie in the calling vendor's client, another vendor's model is not
+found.
 """
 import itertools
 from dataclasses import dataclass, field
@@ -49,9 +51,10 @@ class Holding:
     auth: str = "ok"           # "expired": ttl ran out; "granter-gone": the granting CIK was revoked
     derived: bool = False      # the token was granted by another token
     direct_owner: bool = True  # the actor is the direct owner of client targets
+    vendor: str = "own"        # provisioning: the actor's own vendor, or "other" acting on the actor's model
 
     @property
-    def hdi(self):             # the HTTP Data Interface has no tokens
+    def hdi(self):             # the HTTP Data Interface and provisioning take no RPC tokens
         return self.token is None and self.auth == "ok"
 
     @property
@@ -76,6 +79,7 @@ HOLDINGS = [
     Holding("token, granter CIK revoked", "child", FULL, token=EVERY_PERMISSION, auth="granter-gone"),
     Holding("derived token, granter CIK revoked", "child", FULL, token=EVERY_PERMISSION, auth="granter-gone",
             derived=True),
+    Holding("another vendor", "actor", FULL, vendor="other"),
 ]
 
 
@@ -181,10 +185,40 @@ def preprocess_uses(world, holding, target):
 
 REFERENCE_OPS = [Op("subscribe delivery", D, subscribe_delivers, (), True, "reference"),
                  Op("preprocess operand", D, preprocess_uses, (), True, "reference")]
-OPS = RPC_OPS + HDI_OPS + REFERENCE_OPS
+
+MODELS = "/provision/manage/model/"
+
+
+def provision_op(name, request, success, on_actors_model=False):
+    """request(world, target) -> (method, path, form body); target is a client.
+    Refusals: 403 for a client outside the vendor's, 404 for another vendor's model."""
+    def run(world, holding, target):
+        method, path, body = request(world, target)
+        response = world.provision(holding, method, path, body)
+        denied = 404 if holding.vendor == "other" and on_actors_model else 403
+        return {success: ALLOW, denied: DENY}.get(response.status, f"HTTP {response.status}")
+    return Op(name, C, run, (), False, "provision")
+
+
+def _enable(world, target):
+    sn = fresh_name("sn")
+    world.provision(Holding("setup", "actor", FULL), "POST", MODELS + "base/", f"sn={sn}")
+    return "POST", f"{MODELS}base/{sn}", f"enable=true&owner={target['rid']}"
+
+
+PROVISION_OPS = [
+    provision_op("model from template", lambda w, t: ("POST", MODELS, f"model={fresh_name('m')}&rid={t['rid']}"),
+                 205),
+    provision_op("model template replaced", lambda w, t: ("PUT", MODELS + "base", f"rid={t['rid']}"), 205,
+                 on_actors_model=True),
+    provision_op("enable under owner", _enable, 200, on_actors_model=True),
+]
+OPS = RPC_OPS + HDI_OPS + REFERENCE_OPS + PROVISION_OPS
 
 
 def applies(op, holding):
+    if holding.vendor == "other" or op.via == "provision":
+        return op.via == "provision" and holding.hdi
     if op.via == "hdi":
         return holding.hdi and holding.ever_readable
     if op.via == "reference":
@@ -196,6 +230,8 @@ def expected(op, holding):
     """The contract's verdict for op on a resource held this way."""
     if holding.auth != "ok":
         return UNAUTHORIZED
+    if holding.vendor == "other":
+        return DENY
     if op.cik_only and (holding.token is not None or not holding.direct_owner):
         return DENY
     reach = holding.reach
@@ -217,6 +253,9 @@ class World:
     a_rid: str
     b_cik: str
     b_rid: str
+    vendor_tokens: dict        # "own" (A's) and "other" (B's) provisioning vendor tokens
+    http: object
+    url: str
     requests: int = 0
     auths: dict = field(default_factory=dict)    # holding name -> the actor's auth
 
@@ -239,6 +278,10 @@ class World:
             return UNAUTHORIZED if out.get("error", {}).get("code") == 401 else f"error {out}"
         status = out[0]["status"]
         return {"ok": ALLOW, "restricted": DENY, "noauth": DENY}.get(status, f"status {status}")
+
+    def provision(self, holding, method, path, body):
+        headers = {"X-Exosite-Token": self.vendor_tokens[holding.vendor], "Content-Type": FORM}
+        return self.http.request(method, self.url + path, body=body, headers=headers)
 
     def actor_auth(self, holding):
         return self.auths[holding.name]
@@ -322,16 +365,19 @@ class World:
 @pytest.fixture
 def world(rpc, server, http):
     def fountain():
-        created = orjson.loads(http.request("GET", server.url + "/api/create?vendor").data)
-        return created["cik"], created["rid"]
+        return orjson.loads(http.request("GET", server.url + "/api/create?vendor").data)
 
-    (a_cik, a_rid), (b_cik, b_rid) = fountain(), fountain()
+    a, b = fountain(), fountain()
+    a_cik, a_rid, b_cik, b_rid = a["cik"], a["rid"], b["cik"], b["rid"]
 
     def hdi(method, path, body=None, **headers):
         headers = {"X-Exosite-CIK": a_cik, **({"Content-Type": FORM} if body is not None else {}), **headers}
         return http.request(method, server.url + path, body=body, headers=headers)
 
-    made = World(rpc, hdi, a_cik, a_rid, b_cik, b_rid)
+    made = World(rpc, hdi, a_cik, a_rid, b_cik, b_rid, {"own": a["vendortoken"], "other": b["vendortoken"]},
+                 http, server.url)
+    # provisioning: A's model "base", whose template and devices the cells change
+    assert made.provision(Holding("setup", "actor", FULL), "POST", MODELS, f"model=base&rid={a_rid}").status == 205
     # "update subscribe" updates a port of the actor's own
     made.ok(a_cik, "map", "alias", made.ok(a_cik, "create", "dataport", {"format": "integer"}), "pad")
     return made
@@ -357,7 +403,7 @@ def test_isolation_matrix(world, record_property):
     record_property("cells", cells)
     record_property("breaches", len(breaches))
     print(f"\nisolation matrix: {cells} cells, {len(breaches)} breaches, {mismatches} mismatches, "
-          f"{world.requests} requests")
+          f"{world.requests} RPC requests")
     assert not failures, "\n".join(failures)
     assert cells >= len(HOLDINGS) * len(RPC_OPS)
 
