@@ -123,7 +123,6 @@ def store_columns(store, res, columns, at, depth=0):
     wakes waiters and feeds subscribers."""
     if not len(columns) or res.desc["retention"]["count"] == 0:
         return
-    store.touch()
     res.series.store(columns)
     apply_retention(res, at)
     store.wake(res, columns)

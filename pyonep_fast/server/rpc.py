@@ -3,7 +3,10 @@
 `Engine.process(envelope)` authenticates a decoded request envelope, runs
 its calls one after another and returns the response body (bytes; b"" when
 no call had an id). Statuses other than "ok" travel as CallRefused; an
-argument list of the wrong shape is the per-call 501 error.
+argument list of the wrong shape is the per-call 501 error. Each call runs
+in `store.atomic()`: one that raises (a refusal or an internal error) is
+rolled back; a handler returns a CallRefused instead when the changes made
+stand (recordbatch's partial success).
 """
 import asyncio
 import logging
@@ -321,10 +324,12 @@ class Engine:
             if not isinstance(arguments, list):
                 raise fail()
             context.procedure = procedure
-            with self.store.lock:
+            with self.store.atomic():   # a call that raises changes nothing
                 result = handler(context, arguments)
         except CallRefused as refusal:
             return _refusal_entry(has_id, call_id, refusal)
+        if isinstance(result, CallRefused):   # returned, not raised: a status whose changes stand
+            return _refusal_entry(has_id, call_id, result)
         if iscoroutine(result):
             return self._entry_when_done(has_id, call_id, result)
         return _result_entry(has_id, call_id, result)
@@ -385,8 +390,8 @@ class Engine:
             ingest_pairs(self.store, res, columns.view().pairs(), call.now)
         else:
             store_columns(self.store, res, columns, call.now)
-        if invalid:
-            raise CallRefused([[t, "invalid"] for t in invalid])
+        if invalid:   # the valid entries are stored: returned, so atomic() keeps them
+            return CallRefused([[t, "invalid"] for t in invalid])
         return NO_RESULT
 
     def proc_record(self, call, args):
@@ -404,7 +409,6 @@ class Engine:
         bounds = [options.get(key) for key in ("newerthan", "olderthan")]
         if any(b is not None and not (_int(b) and b >= 0) for b in bounds):
             raise refused("invalid")
-        self.store.touch()
         res.series.delete_between(*bounds)
         return NO_RESULT
 

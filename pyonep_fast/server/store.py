@@ -14,6 +14,14 @@ commits before the next checkpoint may be lost (the database stays
 consistent). `synchronous="FULL"` fsyncs every (group) commit and survives
 power loss too, at the cost of one fsync per group.
 
+Atomic calls: `with store.atomic():` makes a block all or nothing. Its
+first change opens a SAVEPOINT inside the shared transaction; if the block
+raises, the database rolls back to it and the memory follows: every Series
+it changed gets its snapshot back, and if anything else changed the
+resource tree is reloaded from the database (an error path only). Each RPC
+call runs in one, so a failing call leaves nothing behind for the group
+commit, and the calls before it in the request keep their changes.
+
 Threads: the event loop thread owns the Store. Other threads (tests, the
 provisioning module's helpers) take `store.lock` around their use, which
 every public method here does; they get their changes committed with
@@ -27,7 +35,7 @@ Public API for other server modules:
   drop(resource)
   create_share(resource, meta, creator) / share_by_code(code) -> Share
   create_vendor(owner_rid) -> (name, token); vendor_by_token(token), vendor_by_name(name) -> Vendor
-  when_durable(callback), durable() (awaitable), commit()
+  when_durable(callback), durable() (awaitable), commit(), atomic()
 """
 import asyncio
 import json
@@ -37,6 +45,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..exceptions import ServerError
@@ -110,6 +119,10 @@ class Resource:
                  "comments", "children", "aliases", "series", "shares", "referrer")
 
     def __init__(self, row_id, rid, kind, owner, cik, status, desc, created, modified, tags, comments):
+        self.assign(row_id, rid, kind, owner, cik, status, desc, created, modified, tags, comments)
+
+    def assign(self, row_id, rid, kind, owner, cik, status, desc, created, modified, tags, comments):
+        """Sets every field as a fresh Resource has them (also reloads in place)."""
         self.id = row_id
         self.rid = rid
         self.type = kind
@@ -197,6 +210,18 @@ class Vendor:
         self.created = created
 
 
+class _CallScope:
+    """The undo state of one atomic() block."""
+
+    __slots__ = ("snapshots", "savepoint", "tree_changed", "wakes")
+
+    def __init__(self, wakes):
+        self.snapshots = {}          # series id -> (Series, its snapshot)
+        self.savepoint = False       # the SAVEPOINT is open
+        self.tree_changed = False    # something besides series points changed
+        self.wakes = wakes           # len(store._wakes) at the start
+
+
 class Checkpointer(threading.Thread):
     """Copies the WAL into the database file in the background (PASSIVE
     checkpoints on a connection of its own; WAL lets writers go on)."""
@@ -259,6 +284,7 @@ class Store:
         self.vendor_deleted = []         # callbacks(vendor): provisioning drops what the vendor owned
         self.watchers = {}               # rid -> [callback(point)], see watch()
         self._in_tx = False
+        self._scope = None               # _CallScope of the atomic() block running
         self._commit_callbacks = []      # see when_durable
         self.unflushed = set()           # Series whose newest chunk row awaits writing (before COMMIT)
         self._commit_scheduled = False
@@ -272,17 +298,35 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def _load(self):
-        indexes = load_indexes(self.db)
+    def _load(self, series_by_id=None):
+        """Builds the in-memory tree from the database. Resource objects
+        already known (and the Series of series_by_id) are reused, updated in
+        place: requests and watchers hold them."""
+        known = dict(self.resources)
+        series_by_id = dict(series_by_id or {})
+        series_by_id.update((res.id, res.series) for res in known.values() if res.series is not None)
+        for table in (self.resources, self.by_cik, self.alias_holders, self.subscribers, self.shares, self.tokens,
+                      self.vendors, self.vendors_by_token):
+            table.clear()
+        indexes = None
         rows = self.db.execute("SELECT id, rid, owner, type, cik, status, description, created, modified, tags, "
                                "comments FROM resources ORDER BY id").fetchall()
         for row_id, rid, owner, kind, cik, status, desc, created, modified, tags, comments in rows:
-            res = Resource(row_id, rid, kind, owner, cik, status, json.loads(desc), created, modified,
-                           json.loads(tags), json.loads(comments))
+            fields = (row_id, rid, kind, owner, cik, status, json.loads(desc), created, modified,
+                      json.loads(tags), json.loads(comments))
+            res = known.get(rid)
+            if res is None:
+                res = Resource(*fields)
+            else:
+                res.assign(*fields)
             self._index(res)
             if not res.is_client:
-                res.series = Series(self.db, row_id, descriptions.value_kind(res.desc), indexes.get(row_id),
-                                    self.unflushed)
+                res.series = series_by_id.get(row_id)
+                if res.series is None:
+                    if indexes is None:
+                        indexes = load_indexes(self.db)
+                    res.series = Series(self.db, row_id, descriptions.value_kind(res.desc), indexes.get(row_id),
+                                        self)
         for res in self.resources.values():
             if res.owner is not None:
                 res.owner = self.resources[res.owner]
@@ -315,10 +359,56 @@ class Store:
         self.vendors_by_token[vendor.token] = vendor
 
     def touch(self):
-        """Opens the shared transaction if needed; every change calls it."""
+        """Opens the shared transaction if needed; every change calls it
+        before changing anything, in memory or in the database."""
+        self._open()
+        if self._scope is not None:
+            self._scope.tree_changed = True
+
+    def _open(self):
         if not self._in_tx:
             self.db.execute("BEGIN")
             self._in_tx = True
+        if self._scope is not None and not self._scope.savepoint:
+            self.db.execute("SAVEPOINT call")
+            self._scope.savepoint = True
+
+    def before_series_change(self, series):
+        """Called by a Series before it changes (its journal, see timeseries)."""
+        self._open()
+        scope = self._scope
+        if scope is not None and series.id not in scope.snapshots:
+            scope.snapshots[series.id] = (series, series.snapshot())
+
+    @contextmanager
+    def atomic(self):
+        """Runs the block all or nothing (see the module docstring); nested
+        blocks belong to the outermost one."""
+        with self.lock:
+            if self._scope is not None:
+                yield
+                return
+            scope = self._scope = _CallScope(len(self._wakes))
+            try:
+                yield
+            except BaseException:
+                self._scope = None
+                self._undo(scope)
+                raise
+            self._scope = None
+            if scope.savepoint:
+                self.db.execute("RELEASE call")
+
+    def _undo(self, scope):
+        if scope.savepoint:
+            self.db.execute("ROLLBACK TO call")
+            self.db.execute("RELEASE call")
+        del self._wakes[scope.wakes:]
+        for series, snapshot in scope.snapshots.values():
+            series.restore(snapshot)
+        if scope.tree_changed:
+            self._load({series.id: series for series, _ in scope.snapshots.values()})
+            log.warning("a failed call was rolled back; the resource tree was reloaded")
 
     def save(self, res):
         self.touch()
@@ -442,7 +532,7 @@ class Store:
         if owner is not None:
             owner.children[res.rid] = res
         if not res.is_client:
-            res.series = Series(self.db, res.id, descriptions.value_kind(desc), unflushed=self.unflushed)
+            res.series = Series(self.db, res.id, descriptions.value_kind(desc), journal=self)
         return res
 
     def create_resource(self, owner, kind, desc, at=None):
@@ -461,6 +551,7 @@ class Store:
             self.set_cik(self.root, cik, ACTIVATED)
 
     def set_cik(self, client, cik, status):
+        self.touch()
         if cik != client.cik or status != ACTIVATED:
             self.end_tokens_of(client.cik)
         self.by_cik.pop(client.cik, None)
@@ -470,6 +561,7 @@ class Store:
         self.save(client)
 
     def set_description(self, res, desc, at):
+        self.touch()
         old = res.desc.get("subscribe")
         if old and old != desc.get("subscribe"):
             self.subscribers.get(old, set()).discard(res.rid)
@@ -561,6 +653,7 @@ class Store:
         longer an ancestor of their target are re-created in the destination's
         table (keep_aliases) or deleted."""
         with self.lock:
+            self.touch()
             del res.owner.children[res.rid]
             res.owner = destination
             destination.children[res.rid] = res

@@ -10,11 +10,18 @@ first/last and range reads come from the index without decoding points.
 Writes:
   * points after the newest chunk are appended: into the newest chunk while
     it is small (single `write`s grow a tail chunk in place), otherwise as
-    new chunks of at most CHUNK_MAX points;
-  * points that land inside existing chunks merge with the chunks they
-    overlap (the new value wins at equal timestamps) and replace them;
+    new chunks of at most CHUNK_MAX points and CHUNK_MAX_BYTES bytes;
+  * older points merge into the one chunk whose time range holds them (or,
+    in a gap, the chunk before it; before the first chunk, the first): only
+    those chunks are rewritten (the new value wins at equal timestamps), and
+    a merged chunk that outgrows the bounds is cut into equal halves;
   * runs of small chunks at the tail are compacted into one by
     concatenation, so reads of a series fed point by point stay fast.
+A replacement's rows are inserted before the rows it replaces are deleted.
+
+Every change first tells the series' journal (the Store) so that a failed
+call can be undone: `journal.before_series_change(series)` opens the
+transaction and keeps series.snapshot() for series.restore().
 """
 import bisect
 import struct
@@ -36,9 +43,11 @@ _INT64 = struct.Struct("<q")
 _UINT64 = struct.Struct("<Q")
 _FLOAT64 = struct.Struct("<d")
 
-TAIL_MAX = 64          # a tail chunk grows in place up to this many points
-CHUNK_MAX = 65536      # bulk writes are cut into chunks of at most this size
-COMPACT_SMALL = 4096   # chunks below this size count as small ...
+TAIL_MAX = 64          # a tail chunk grows in place up to this many points ...
+TAIL_MAX_BYTES = 65536  # ... and this many bytes
+CHUNK_MAX = 65536      # bulk writes are cut into chunks of at most this size ...
+CHUNK_MAX_BYTES = 8 << 20  # ... and bytes (SQLite refuses blobs over 1e9 bytes by default)
+COMPACT_SMALL = 4096   # chunks below this size (and CHUNK_MAX_BYTES / COMPACT_RUN bytes) count as small ...
 COMPACT_RUN = 16       # ... and this many of them at the tail get merged
 ENCODE_MIN = 256       # reads of this many numeric points are encoded from the columns in C
 
@@ -95,6 +104,11 @@ class Columns:
 
     def view(self):
         return ChunkView(self.kind, self.ts, self.vals, self.ends)
+
+    @property
+    def nbytes(self):
+        """Bytes of the stored row's columns."""
+        return len(self.ts) + len(self.vals) + len(self.ends)
 
     @property
     def size(self):
@@ -177,7 +191,34 @@ def concat(parts):
     return Columns(kind, ts, b"".join([p.vals for p in parts]), ends.tobytes())
 
 
+def merge(old, new):
+    """Columns of old and new points together, sorted; new wins at equal
+    timestamps. Copies runs, not points."""
+    ov, nv = old.view(), new.view()
+    n_old, n_new = len(ov), len(nv)
+    parts = []
+    pos = i = 0
+    while i < n_new:
+        j = bisect.bisect_left(ov.ts, nv.ts[i], pos)
+        if j > pos:
+            parts.append(ov.columns(pos, j))
+        if j == n_old:
+            parts.append(nv.columns(i))
+            pos = j
+            break
+        k = bisect.bisect_right(nv.ts, ov.ts[j], i)   # new points up to the next old one
+        parts.append(nv.columns(i, k))
+        pos = j + 1 if nv.ts[k - 1] == ov.ts[j] else j
+        i = k
+    if pos < n_old:
+        parts.append(ov.columns(pos))
+    return concat(parts)
+
+
 class Chunk:
+    """A chunk row's summary. Never changed in place: a rollback restores
+    a series by putting back its list of these."""
+
     __slots__ = ("id", "t_first", "t_last", "n", "size")
 
     def __init__(self, chunk_id, t_first, t_last, n, size):
@@ -214,23 +255,47 @@ def load_indexes(db):
     return indexes
 
 
+class _NoJournal:
+    """The journal of a series outside a Store: nothing to undo."""
+
+    def __init__(self):
+        self.unflushed = set()
+
+    def before_series_change(self, series):
+        pass
+
+
 class Series:
-    """The points of one resource. `db` is the Store's connection; every
-    method runs inside the Store's open transaction (the caller's `touch`).
+    """The points of one resource. `db` is the Store's connection; `journal`
+    the Store (see the module docstring), whose transaction every change
+    runs in.
 
     In-place rewrites of the newest chunk (single writes) change only the
     cached tail; its row is written by flush(), which the Store runs before
     each COMMIT, once per series however many points the commit holds.
-    `unflushed` is the Store's set of series waiting for that."""
+    `journal.unflushed` is the Store's set of series waiting for that."""
 
-    def __init__(self, db, series_id, kind, chunks=None, unflushed=None):
+    def __init__(self, db, series_id, kind, chunks=None, journal=None):
         self.db = db
         self.id = series_id
         self.kind = kind
         self.chunks = chunks or []
-        self.unflushed = set() if unflushed is None else unflushed
+        self.journal = _NoJournal() if journal is None else journal
         self._tail = None  # (chunk id, Columns) of the newest chunk, cached
         self._tail_dirty = False   # the cached tail is newer than its row
+
+    # --- undo ----------------------------------------------------------
+    def snapshot(self):
+        """The in-memory state, for restore() after the database rolled back."""
+        return list(self.chunks), self._tail, self._tail_dirty
+
+    def restore(self, snapshot):
+        chunks, self._tail, self._tail_dirty = snapshot
+        self.chunks = list(chunks)
+        if self._tail_dirty:
+            self.journal.unflushed.add(self)
+        else:
+            self.journal.unflushed.discard(self)
 
     # --- summary -----------------------------------------------------
     def count(self):
@@ -244,6 +309,10 @@ class Series:
 
     def last(self):
         return self.chunks[-1].t_last if self.chunks else 0
+
+    def _nbytes(self, chunk):
+        """Bytes of a chunk's row: 8 per timestamp and per value or end offset, plus string data."""
+        return 16 * chunk.n + (chunk.size if self.kind == KIND_STRING else 0)
 
     # --- chunk rows ----------------------------------------------------
     def _load(self, chunk):
@@ -263,32 +332,50 @@ class Series:
         chunk.id = cur.lastrowid
         return chunk, columns
 
-    def _insert_split(self, columns):
-        """New chunks for columns, cut at CHUNK_MAX points."""
+    def _insert_split(self, columns, balanced):
+        """New chunks for columns, cut at CHUNK_MAX points and CHUNK_MAX_BYTES
+        bytes (but never below one point); `balanced` cuts into equal pieces,
+        so a chunk that a merge grew past the bounds leaves no sliver."""
         n = len(columns)
-        if n <= CHUNK_MAX:
+        nbytes = columns.nbytes
+        if n <= CHUNK_MAX and nbytes <= CHUNK_MAX_BYTES:
             return [self._insert(columns)]
+        max_points, max_bytes = CHUNK_MAX, CHUNK_MAX_BYTES
+        if balanced:
+            pieces = max(-(-n // CHUNK_MAX), -(-nbytes // CHUNK_MAX_BYTES))
+            max_points, max_bytes = -(-n // pieces), -(-nbytes // pieces)
         view = columns.view()
-        return [self._insert(view.columns(lo, min(lo + CHUNK_MAX, n))) for lo in range(0, n, CHUNK_MAX)]
+        out = []
+        lo = 0
+        while lo < n:
+            hi = min(lo + max_points, n)
+            if view.ends is not None:   # strings: as many whole values as the byte bound allows
+                base = view.ends[lo - 1] if lo else 0
+                hi = max(lo + 1, bisect.bisect_right(range(lo + 1, hi + 1), max_bytes,
+                                                     key=lambda end: view.ends[end - 1] - base + 16 * (end - lo)) + lo)
+            out.append(self._insert(view.columns(lo, hi)))
+            lo = hi
+        return out
 
-    def _replace(self, old_chunks, columns_list):
-        """Deletes old_chunks and inserts the given Columns in their place."""
+    def _replace(self, old_chunks, columns_list, balanced=False):
+        """Inserts the given Columns, then deletes old_chunks."""
         self.flush()
-        if old_chunks:
-            self.db.executemany("DELETE FROM chunks WHERE id = ?", [(c.id,) for c in old_chunks])
-            gone = {c.id for c in old_chunks}
-            self.chunks = [c for c in self.chunks if c.id not in gone]
-            if self._tail is not None and self._tail[0] in gone:
-                self._tail = None
         new = []
         for columns in columns_list:
             if len(columns):
-                new.extend(self._insert_split(columns))
+                new.extend(self._insert_split(columns, balanced))
+        gone = {c.id for c in old_chunks}
+        if gone:
+            self.db.executemany("DELETE FROM chunks WHERE id = ?", [(chunk_id,) for chunk_id in gone])
+            if self._tail is not None and self._tail[0] in gone:
+                self._tail = None
+        chunks = [c for c in self.chunks if c.id not in gone] if gone else list(self.chunks)
         if new:
-            self.chunks.extend(chunk for chunk, _ in new)
-            self.chunks.sort(key=lambda c: c.t_first)
-            if self.chunks[-1] is new[-1][0]:
+            chunks.extend(chunk for chunk, _ in new)
+            chunks.sort(key=lambda c: c.t_first)
+            if chunks[-1] is new[-1][0]:
                 self._tail = (new[-1][0].id, new[-1][1])
+        self.chunks = chunks
 
     # --- writes --------------------------------------------------------
     def store(self, columns):
@@ -297,40 +384,57 @@ class Series:
         n = len(columns)
         if not n:
             return
-        t_first, t_last = columns.first_t(), columns.last_t()
+        self.journal.before_series_change(self)
         tail = self.chunks[-1] if self.chunks else None
-        if tail is None or t_first > tail.t_last:
-            if tail is not None and tail.n + n <= TAIL_MAX:
-                self._rewrite_tail(tail, [self._load(tail), columns])
-            else:
-                self._replace([], [columns])
-            self._compact_tail()
+        if tail is None or columns.first_t() > tail.t_last:
+            self._append(columns)
             return
-        if t_first == tail.t_last and tail.n + n <= TAIL_MAX:
+        if (columns.first_t() == tail.t_last and tail.n + n <= TAIL_MAX
+                and self._nbytes(tail) + columns.nbytes <= TAIL_MAX_BYTES):
             # the common same-second rewrite: only the newest point is replaced
             kept = self._load(tail).head(tail.n - 1)
             self._rewrite_tail(tail, [kept, columns] if len(kept) else [columns])
             return
-        overlapping = [c for c in self.chunks if c.t_first <= t_last and c.t_last >= t_first]
-        if not overlapping:
+        view = columns.view()
+        older = bisect.bisect_right(view.ts, tail.t_last)
+        self._merge_into_chunks(view, older)
+        if older < n:
+            self._append(view.columns(older))
+
+    def _append(self, columns):
+        """Stores points newer than every stored one."""
+        tail = self.chunks[-1] if self.chunks else None
+        if (tail is not None and tail.n + len(columns) <= TAIL_MAX
+                and self._nbytes(tail) + columns.nbytes <= TAIL_MAX_BYTES):
+            self._rewrite_tail(tail, [self._load(tail), columns])
+        else:
             self._replace([], [columns])
-            return
-        merged = {}
-        for chunk in overlapping:
-            merged.update(self._load(chunk).view().pairs())
-        merged.update(columns.view().pairs())
-        self._replace(overlapping, [Columns.from_pairs(self.kind, sorted(merged.items()))])
+        self._compact_tail()
+
+    def _merge_into_chunks(self, view, count):
+        """Merges the first `count` points of view (none newer than the newest
+        chunk) into the chunks their timestamps fall in; only those chunks
+        are rewritten."""
+        starts = [c.t_first for c in self.chunks]
+        old, merged = [], []
+        lo = 0
+        while lo < count:
+            index = max(0, bisect.bisect_right(starts, view.ts[lo]) - 1)
+            hi = count if index + 1 == len(starts) else bisect.bisect_left(view.ts, starts[index + 1], lo, count)
+            chunk = self.chunks[index]
+            old.append(chunk)
+            merged.append(merge(self._load(chunk), view.columns(lo, hi)))
+            lo = hi
+        self._replace(old, merged, balanced=True)
 
     def _rewrite_tail(self, tail, parts):
         """The newest chunk becomes the concatenation of parts, in place."""
         grown = concat(parts)
-        tail.t_first, tail.t_last = grown.first_t(), grown.last_t()
-        tail.n = len(grown)
-        tail.size = grown.size
+        self.chunks[-1] = Chunk(tail.id, grown.first_t(), grown.last_t(), len(grown), grown.size)
         self._tail = (tail.id, grown)
         if not self._tail_dirty:
             self._tail_dirty = True
-            self.unflushed.add(self)
+            self.journal.unflushed.add(self)
 
     def flush(self):
         """Writes the newest chunk's row if in-place rewrites changed it."""
@@ -346,7 +450,7 @@ class Series:
     def _compact_tail(self):
         run = []
         for chunk in reversed(self.chunks):
-            if chunk.n >= COMPACT_SMALL:
+            if chunk.n >= COMPACT_SMALL or self._nbytes(chunk) >= CHUNK_MAX_BYTES // COMPACT_RUN:
                 break
             run.append(chunk)
         if len(run) < COMPACT_RUN:
@@ -362,6 +466,9 @@ class Series:
             return
         first, last = lo + 1, hi - 1
         touched = [c for c in self.chunks if c.t_first <= last and c.t_last >= first]
+        if not touched:
+            return
+        self.journal.before_series_change(self)
         kept = []
         for chunk in touched:
             if chunk.t_first >= first and chunk.t_last <= last:
@@ -378,6 +485,7 @@ class Series:
         excess = self.count() - count
         if excess <= 0:
             return
+        self.journal.before_series_change(self)
         whole = []
         for chunk in self.chunks:
             if chunk.n > excess:
@@ -392,12 +500,15 @@ class Series:
         self._replace(whole, rest)
 
     def drop_all(self):
+        self.journal.before_series_change(self)
         self._tail_dirty = False
         self.db.execute("DELETE FROM chunks WHERE series = ?", (self.id,))
         self.chunks = []
         self._tail = None
 
     def copy_to(self, other):
+        if self.chunks:
+            other.journal.before_series_change(other)
         for chunk in self.chunks:
             other._replace([], [self._load(chunk)])
 
