@@ -361,24 +361,31 @@ class Store:
     def touch(self):
         """Opens the shared transaction if needed; every change calls it
         before changing anything, in memory or in the database."""
-        self._open()
+        self._begin()
+        self.before_series_write()
         if self._scope is not None:
             self._scope.tree_changed = True
 
-    def _open(self):
+    def _begin(self):
         if not self._in_tx:
             self.db.execute("BEGIN")
             self._in_tx = True
-        if self._scope is not None and not self._scope.savepoint:
-            self.db.execute("SAVEPOINT call")
-            self._scope.savepoint = True
 
     def before_series_change(self, series):
-        """Called by a Series before it changes (its journal, see timeseries)."""
-        self._open()
+        """A Series is about to change, in memory at least (it is the
+        Series' journal, see timeseries): keeps its snapshot."""
+        self._begin()
         scope = self._scope
         if scope is not None and series.id not in scope.snapshots:
             scope.snapshots[series.id] = (series, series.snapshot())
+
+    def before_series_write(self):
+        """A Series is about to change rows: opens the call's SAVEPOINT.
+        (Single writes that only grow a cached tail need none.)"""
+        scope = self._scope
+        if scope is not None and not scope.savepoint:
+            self.db.execute("SAVEPOINT call")
+            scope.savepoint = True
 
     @contextmanager
     def atomic(self):

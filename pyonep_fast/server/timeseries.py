@@ -21,7 +21,8 @@ A replacement's rows are inserted before the rows it replaces are deleted.
 
 Every change first tells the series' journal (the Store) so that a failed
 call can be undone: `journal.before_series_change(series)` opens the
-transaction and keeps series.snapshot() for series.restore().
+transaction and keeps series.snapshot() for series.restore(), and
+`journal.before_series_write()` precedes every change of rows.
 """
 import bisect
 import struct
@@ -264,6 +265,9 @@ class _NoJournal:
     def before_series_change(self, series):
         pass
 
+    def before_series_write(self):
+        pass
+
 
 class Series:
     """The points of one resource. `db` is the Store's connection; `journal`
@@ -359,6 +363,7 @@ class Series:
 
     def _replace(self, old_chunks, columns_list, balanced=False):
         """Inserts the given Columns, then deletes old_chunks."""
+        self.journal.before_series_write()
         self.flush()
         new = []
         for columns in columns_list:
@@ -501,6 +506,7 @@ class Series:
 
     def drop_all(self):
         self.journal.before_series_change(self)
+        self.journal.before_series_write()
         self._tail_dirty = False
         self.db.execute("DELETE FROM chunks WHERE series = ?", (self.id,))
         self.chunks = []
