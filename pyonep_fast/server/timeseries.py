@@ -414,7 +414,7 @@ class Series:
             self._rewrite_tail(tail, [self._load(tail), columns])
         else:
             self._replace([], [columns])
-        self._compact_tail()
+            self._compact_tail()
 
     def _merge_into_chunks(self, view, count):
         """Merges the first `count` points of view (none newer than the newest
