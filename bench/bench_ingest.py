@@ -68,7 +68,7 @@ def peak_rss_mb():
 def child_ours(url, cik, csv_path, connections, chunk_size):
     from pyonep_fast.cli.ingest import hold_freed_memory
     from pyonep_fast.ingest import ingest
-    from pyonep_fast.ingest_sources import _pandas
+    from pyonep_fast.ingest.sources import _pandas
 
     hold_freed_memory()   # what `pyonep-fast ingest` does; the baseline gets it too
 

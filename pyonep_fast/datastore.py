@@ -63,8 +63,8 @@ import orjson
 
 from ._core.series import SeriesBuffer
 from .exceptions import JsonRPCRequestException, NotStoredError, OnePlatformException
-from .ingest import FORMAT_KINDS, call_encoded, kind_of_info
-from .ingest_sources import check_timestamp, coerce_value
+from .ingest.pipeline import call_encoded
+from .ingest.rules import FORMAT_KINDS, check_timestamp, coerce_value, kind_of_info
 from .onep import OnepV1
 
 log = logging.getLogger(__name__)

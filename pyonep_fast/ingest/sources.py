@@ -10,17 +10,8 @@ rules of spec §2.3/§3.4, plus one message per row or cell it could not use
 ends in the input (`start`/`end`, JSON-able), which is what the checkpoint
 stores: `chunks(start=...)` continues from there and cuts the same chunks.
 
-Rules applied before anything is sent:
-  * timestamps are whole seconds since the epoch, 0 <= t < 2**63: epoch
-    seconds ("1421906172"; also "1421906172.0" or "1.421906172e9" below
-    2**53, where a double holds them exactly) or ISO 8601 read by
-    `datetime.fromisoformat` (no offset means UTC). A fraction of a second is
-    an error (the server stores whole seconds), and so is a negative time
-    (the server would read it as "seconds before its own clock", which can
-    be neither resumed nor verified);
-  * integer dataports take integers within int64 ("3.0" is not one); float
-    dataports take finite numbers (no NaN or infinity); string dataports
-    take text up to 64 KB of UTF-8, numbers as their JSON text;
+Rules applied before anything is sent: those of `rules` (timestamps, values
+per dataport kind), and:
   * an empty CSV cell, or a missing value (NaN/None/NA) in a DataFrame, is
     no sample for that dataport at that time, not an error;
   * a CSV record is one line (quoted fields may hold the delimiter, not a
@@ -33,26 +24,19 @@ rule above, is read again row by row by the reference reader, which names
 each line it cannot use. Both paths give the same points (tested).
 """
 import csv
-import datetime
 import io
 import itertools
-import math
-import numbers
 import os
 import re
 import sys
 import warnings
 from array import array
 
-from .ingest_columns import COLUMNS, INT64_MAX, STRING_MAX_BYTES, NumpyColumns
+from .columns import COLUMNS, NumpyColumns
+from .rules import (EXACT_FLOAT, INT64_MAX, STRING_MAX_BYTES, coerce_timestamp, coerce_value, parse_timestamp,
+                    parse_value)
 
-UTC = datetime.timezone.utc
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
-ONE_SECOND = datetime.timedelta(seconds=1)
 RID_PATTERN = re.compile(r"[0-9a-f]{40}")
-INTEGER = re.compile(r"[+-]?[0-9]+")
-NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-EXACT_FLOAT = 2 ** 53   # below this, a whole number read as a double is exact
 BOM = b"\xef\xbb\xbf"
 BYTES_PER_POINT = 12    # CSV bytes per chunk and point asked for ("t,v\n" ~ 20 bytes, wider rows less per point)
 
@@ -85,109 +69,6 @@ class Chunk:
         self.parts = parts
         self.errors = errors
         self.progress = progress
-
-
-# ---------------------------------------------------------------- scalars
-
-def check_timestamp(t, shown):
-    if t < 0:
-        raise ValueError(f"timestamp {shown} is negative: the server reads negative times as seconds "
-                         "before its own clock (spec §3.4), which an ingest can neither resume nor verify")
-    if t > INT64_MAX:
-        raise ValueError(f"timestamp {shown} does not fit in int64")
-    return t
-
-
-def parse_timestamp(text):
-    """Epoch seconds or ISO 8601 text -> int seconds (ValueError says why not)."""
-    s = text.strip()
-    if INTEGER.fullmatch(s):
-        return check_timestamp(int(s), s)
-    if NUMBER.fullmatch(s):
-        value = float(s)
-        if value != value // 1:
-            raise ValueError(f"timestamp {s!r} has a fraction of a second; the server stores whole seconds")
-        if abs(value) >= EXACT_FLOAT:
-            raise ValueError(f"timestamp {s!r} is too large to read exactly in this notation: write it as an integer")
-        return check_timestamp(int(value), s)
-    try:
-        moment = datetime.datetime.fromisoformat(s)
-    except ValueError:
-        raise ValueError(f"timestamp {s!r} is neither epoch seconds nor ISO 8601") from None
-    return timestamp_of_datetime(moment, s)
-
-
-def timestamp_of_datetime(moment, shown):
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if moment.microsecond:
-        raise ValueError(f"timestamp {shown!r} has a fraction of a second; the server stores whole seconds")
-    return check_timestamp((moment - EPOCH) // ONE_SECOND, repr(shown))
-
-
-def coerce_timestamp(x):
-    """A timestamp given as an object (int, integral float, str, datetime)."""
-    if isinstance(x, str):
-        return parse_timestamp(x)
-    if isinstance(x, datetime.datetime):
-        return timestamp_of_datetime(x, x.isoformat())
-    if isinstance(x, numbers.Integral) and not isinstance(x, bool):
-        return check_timestamp(int(x), str(x))
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        if not math.isfinite(x) or x != int(x):
-            raise ValueError(f"timestamp {x!r} is not a whole number of seconds")
-        return check_timestamp(int(x), repr(x))
-    if type(x).__name__ == "datetime64":
-        seconds = x.astype("datetime64[s]")
-        if seconds != x or str(x) == "NaT":
-            raise ValueError(f"timestamp {x} is not a whole number of seconds")
-        return check_timestamp(int(seconds.astype("int64")), str(x))
-    raise ValueError(f"timestamp {x!r} is not a number, a datetime or text")
-
-
-def parse_value(text, kind):
-    """A CSV cell for a dataport of `kind` (ValueError says why not)."""
-    if kind == "string":
-        if len(text.encode("utf-8")) > STRING_MAX_BYTES:
-            raise ValueError("text longer than 64 KB (the server's limit)")
-        return text
-    s = text.strip()
-    if kind == "int":
-        if not INTEGER.fullmatch(s):
-            raise ValueError(f"{text!r} is not an integer (integer dataport)")
-        return check_int(int(s), s)
-    if "_" in s:
-        raise ValueError(f"{text!r} is not a number (float dataport)")
-    try:
-        value = float(s)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number (float dataport)") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number: NaN and infinity cannot be stored")
-    return value
-
-
-def check_int(value, shown):
-    if not -INT64_MAX - 1 <= value <= INT64_MAX:
-        raise ValueError(f"{shown} does not fit in int64 (integer dataport)")
-    return value
-
-
-def coerce_value(x, kind):
-    """A value given as an object for a dataport of `kind`."""
-    if isinstance(x, str):
-        return parse_value(x, kind)
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise ValueError(f"{x!r} is not a number or text")
-    if kind == "int":
-        if not isinstance(x, numbers.Integral):
-            raise ValueError(f"{x!r} is not an integer (integer dataport)")
-        return check_int(int(x), str(x))
-    if not math.isfinite(x):
-        raise ValueError(f"{x!r} is not a finite number: NaN and infinity cannot be stored")
-    if kind == "float":
-        return float(x)
-    return str(int(x)) if isinstance(x, numbers.Integral) else repr(float(x))
 
 
 # ---------------------------------------------------------------- columns

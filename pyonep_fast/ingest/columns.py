@@ -17,13 +17,9 @@ import struct
 from array import array
 
 MASK64 = (1 << 64) - 1
-INT64_MIN = -(1 << 63)
-INT64_MAX = (1 << 63) - 1
 GOLDEN = 0x9E3779B97F4A7C15
 MIX1 = 0xBF58476D1CE4E5B9
 MIX2 = 0x94D049BB133111EB
-KINDS = ("int", "float", "string")
-STRING_MAX_BYTES = 65536  # spec §1.8: longer strings are `invalid`
 
 
 def mix64(x):

@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 
-from .exceptions import IngestError
+from ..exceptions import IngestError
 
 VERSION = 1
 

@@ -5,7 +5,7 @@
                     checkpoint="history.ckpt", verify=True)
     print(report.summary()); assert report.ok
 
-Sources (pyonep_fast.ingest_sources): a CSV path/stream, a dict of NumPy
+Sources (pyonep_fast.ingest.sources): a CSV path/stream, a dict of NumPy
 arrays (or array.array, or sequences), a pandas DataFrame, a dict of
 iterables of (timestamp, value). Each is read as a stream of chunks (the
 memory in use is a few chunks whatever the input size); each chunk becomes
@@ -15,7 +15,7 @@ flight at once over pooled keep-alive connections.
 
 Decisions worth knowing:
   * Timestamp rules (spec §2.3/§3.4-3.5) are applied before sending; see
-    ingest_sources. Rows or cells that break them are reported (CSV line
+    ingest.rules and ingest.sources. Rows or cells that break them are reported (CSV line
     numbers) and everything else is still stored.
   * Same-second duplicates: the later point in input order wins, as the
     server would do; each replaced point is counted in the report. Points
@@ -34,7 +34,7 @@ Decisions worth knowing:
     growing pause, up to `retries` times; a recordbatch is idempotent, so a
     request that reached the server before the failure does no harm. A
     chunk refused for good (auth, unknown dataport, retries exhausted) stops
-    the ingest; the checkpoint lets a later run resume (ingest_checkpoint).
+    the ingest; the checkpoint lets a later run resume (ingest.checkpoint).
   * A point the server refuses individually (recordbatch's status list)
     is reported with its timestamp; it is not retried.
 """
@@ -48,11 +48,12 @@ import urllib.parse
 
 import orjson
 
-from ._core.series import Series
-from .exceptions import IngestError, JsonRPCRequestException, OnePlatformException
-from .ingest_checkpoint import Checkpoint
-from .ingest_columns import COLUMNS, KINDS, MASK64, point_hash
-from .ingest_sources import resource_of, source_of
+from .._core.series import Series
+from ..exceptions import IngestError, JsonRPCRequestException, OnePlatformException
+from .checkpoint import Checkpoint
+from .columns import COLUMNS, MASK64, point_hash
+from .rules import KINDS, kind_of_info
+from .sources import resource_of, source_of
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,6 @@ DEFAULT_RETRIES = 5
 MAX_MESSAGES = 1000          # error messages kept for the report (all are counted)
 CHECKPOINT_INTERVAL = 0.5    # seconds between checkpoint writes while running
 VERIFY_PAGE = 200_000        # points per read when verifying
-FORMAT_KINDS = {"integer": "int", "float": "float", "string": "string"}
 
 
 @dataclasses.dataclass
@@ -175,7 +175,7 @@ class IngestReport:
 
 def client_for_url(url, **options):
     """An OnepV1 for a base URL such as http://127.0.0.1:8080."""
-    from .onep import OnepV1
+    from ..onep import OnepV1
 
     parts = urllib.parse.urlsplit(url)
     https = parts.scheme == "https"
@@ -187,7 +187,7 @@ def call_encoded(client, auth, calls):
     sent as one request through OnepV1's own call path (Batch, transport,
     demux) without decoding and re-encoding the arguments; a call the
     response does not answer gets (False, "no answer")."""
-    from ._core.batch import Batch  # with the client: OnepV1 needs it too
+    from .._core.batch import Batch  # with the client: OnepV1 needs it too
 
     batch = Batch()
     for procedure, arguments in calls:
@@ -196,13 +196,6 @@ def call_encoded(client, auth, calls):
     answers = {call["id"]: (isok, value) for call, isok, value in
                client._callJsonRPC(auth, requests, returnreq=True)}
     return [answers.get(call["id"], (False, "no answer")) for call in requests]
-
-
-def kind_of_info(result):
-    """The value kind ("int", "float", "string") in the result of
-    info(..., {"description": True}), or None if it describes no dataport."""
-    description = result.get("description") if isinstance(result, dict) else None
-    return FORMAT_KINDS.get(description.get("format")) if isinstance(description, dict) else None
 
 
 def dataport_kinds(client, auth, targets):
@@ -554,7 +547,7 @@ def ingest(auth, data, columns=None, *, client=None, url=None, chunk_size=DEFAUL
     """Stores the points of `data` into the dataports it names; returns an
     IngestReport (check `.ok`).
 
-    auth: a CIK (or pyonep auth dict). data: see ingest_sources.source_of;
+    auth: a CIK (or pyonep auth dict). data: see sources.source_of;
     columns and source_options (time_column, header, delimiter) go to the
     source. client: an OnepV1, or url: the server's base URL. chunk_size:
     points per request. connections: requests in flight at once.
