@@ -62,8 +62,8 @@ import time
 import orjson
 
 from ._core.series import SeriesBuffer
+from ._onep_engine import call_encoded
 from .exceptions import JsonRPCRequestException, NotStoredError, OnePlatformException
-from .ingest.pipeline import call_encoded
 from .ingest.rules import FORMAT_KINDS, check_timestamp, coerce_value, kind_of_info
 from .onep import OnepV1
 

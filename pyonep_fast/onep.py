@@ -3,11 +3,12 @@
 Same constructor, methods, `arguments` arrays, return shapes and
 exceptions as `pyonep.onep.OnepV1` (spec/onep-rpc.md section 4), and the
 same hooks for programs that subclass it (`_callJsonRPC`, `_call`,
-`_composeCalls`). Every request, single or deferred, takes one path: the
-calls go into a `_core.batch.Batch` (arguments encoded once, with orjson),
-the batch writes the request body(ies), `transport.Transport` sends them
-over pooled keep-alive connections, and `_core.demux.demux` maps the
-response entries back to their calls by id in one pass, decoding results
+`_composeCalls`). Every request, single or deferred, takes one path, the
+client call engine (`_onep_engine`) that the Datastore and bulk ingest use
+too: the calls go into a `_core.batch.Batch` (arguments encoded once, with
+orjson), the batch writes the request body(ies), `transport.Transport`
+sends them over pooled keep-alive connections, and `_core.demux.demux` maps
+the response entries back to their calls by id in one pass, decoding results
 only when they are returned.
 
 Upstream bugs fixed here (they lost data or misrouted results):
@@ -46,70 +47,23 @@ Other differences:
 * No handler is attached to the `pyonep_fast.onep` logger.
 """
 import itertools
-import json
-import logging
 import threading
 
-import orjson
-
 from . import transport
-from ._http import REDACTED, curl_command
-from ._core import ENONFINITE, ETYPE, EUTF8
 from ._core.batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_CALLS, Batch
-from ._core.demux import ERROR, FAILED, NO_RESULT, OK, demux
-from .exceptions import (ONEP_TRANSPORT_ERRORS, DecodeError, EncodeError, JsonRPCRequestException,
-                         OneException, OnePlatformException)
-
-log = logging.getLogger(__name__)
+from ._http import REDACTED, curl_command
+from ._onep_engine import READ_ONLY_PROCEDURES, encode_json, encoded_batch, exchange, log_request
+# every exception name stays importable from here, as before the call engine moved out
+from .exceptions import (ONEP_TRANSPORT_ERRORS, DecodeError, EncodeError,  # noqa: F401
+                         JsonRPCRequestException, OneException, OnePlatformException)
 
 DEFAULT_PATH = "/onep:v1/rpc/process"
-
-# Procedures that change nothing: a request made only of these may be re-sent
-# on a fresh connection when the server drops a reused one mid-request.
-READ_ONLY_PROCEDURES = frozenset(("read", "info", "listing", "lookup", "usage", "wait"))
 
 
 class FORMATS:
     STRING = "string"
     FLOAT = "float"
     INTEGER = "integer"
-
-
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def _plain(value):
-    """json.dumps fallback for NumPy values and other array-likes."""
-    tolist = getattr(value, "tolist", None)
-    if tolist is not None:
-        return tolist()
-    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
-
-
-def encode_json(value):
-    """Compact UTF-8 JSON of a Python value, as json.dumps would read it
-    back: tuples are arrays, non-string keys become strings, ints of any
-    size are exact. NaN and infinity raise EncodeError (orjson would write
-    null, json.dumps a bare NaN)."""
-    try:
-        data = orjson.dumps(value, None, _ORJSON_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, or unsupported
-        data = None
-    # orjson writes NaN/inf as null; a null in the output (rare in RPC
-    # arguments) sends us through the strict encoder to tell them apart.
-    # Looking for the byte "n" first is a memchr: numeric data never has one.
-    if data is None or (b"n" in data and b"null" in data):
-        try:
-            data = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
-                              allow_nan=False, default=_plain).encode("utf-8")
-        except UnicodeEncodeError as exc:  # a lone surrogate
-            raise EncodeError(EUTF8, f"cannot encode as JSON: {exc}") from None
-        except ValueError as exc:  # NaN / infinity, circular references
-            code = ENONFINITE if "Out of range float" in str(exc) else ETYPE
-            raise EncodeError(code, f"cannot encode as JSON: {exc}") from None
-        except (TypeError, RecursionError) as exc:
-            raise EncodeError(ETYPE, f"cannot encode as JSON: {exc}") from None
-    return data
 
 
 class _Calls(list):
@@ -295,9 +249,7 @@ class OnepV1:
                         for call_id, procedure, args in zip(itertools.count(first), procedures,
                                                             arguments)])
         if batch is None:
-            batch = Batch()
-            for procedure, args in zip(procedures, arguments):
-                batch.add(procedure, encode_json(args))
+            batch = encoded_batch(procedures, arguments)
         if read_only is None:
             read_only = READ_ONLY_PROCEDURES.issuperset(procedures)
         calls.batch = batch
@@ -337,8 +289,9 @@ class OnepV1:
         else (isok, value) of the first call."""
         authdict, auth_json = self._auth(auth)
         if self.logrequests:
-            self._loggedrequests.append({"auth": dict(authdict), "calls": callrequests})
-        triples = self._exchange(authdict, auth_json, callrequests, notimeout)
+            log_request(self, authdict, callrequests)
+        batch, first_id, read_only = self._prepared(callrequests)
+        triples = exchange(self, authdict, auth_json, batch, callrequests, first_id, read_only, notimeout)
         if returnreq:
             return triples
         if not triples:
@@ -350,10 +303,9 @@ class OnepV1:
         """(batch, first wire id, read-only) for callrequests."""
         if type(callrequests) is _Calls and callrequests.size == len(callrequests):
             return callrequests.batch, callrequests.first_id, callrequests.read_only
-        batch = Batch()
-        for call in callrequests:
-            batch.add(call["procedure"], encode_json(call["arguments"]))
-        first = callrequests[0].get("id")
+        batch = encoded_batch([call["procedure"] for call in callrequests],
+                              [call["arguments"] for call in callrequests])
+        first = callrequests[0].get("id") if callrequests else None
         consecutive = type(first) is int and all(
             call.get("id") == call_id for call_id, call in enumerate(callrequests, first))
         read_only = all(call["procedure"] in READ_ONLY_PROCEDURES for call in callrequests)
@@ -379,74 +331,6 @@ class OnepV1:
                 self._auth_cache.clear()
             self._auth_cache[key] = pair
         return pair
-
-    def _exchange(self, authdict, auth_json, callrequests, notimeout):
-        if not callrequests:
-            raise JsonRPCRequestException("No calls to send.")
-        batch, first_id, idempotent = self._prepared(callrequests)
-        parts = []  # batch.bodies() without its final empty encode
-        first, total = 0, len(callrequests)
-        while first < total:
-            body, count = batch.encode(auth_json, first_id, first, self.max_calls_per_request,
-                                       self.max_bytes_per_request)
-            parts.append((body, first, count))
-            first += count
-        timeout = (self.httptimeout, None) if notimeout else self.httptimeout
-        if self.curldebug and log.isEnabledFor(logging.DEBUG):
-            for body, _, _ in parts:
-                log.debug("%s", self._curl(body, authdict, auth_json, timeout))
-        if len(parts) == 1:
-            responses = [self.onephttp.request("POST", self.url, parts[0][0], self.headers,
-                                               timeout, idempotent)]
-        else:
-            responses = self.onephttp.request_many("POST", self.url, [body for body, _, _ in parts],
-                                                   self.headers, timeout, idempotent)
-        triples = []
-        for (_, first_index, count), response in zip(parts, responses):
-            self._demux_into(triples, response.data, callrequests, first_id, first_index, count)
-        return triples
-
-    @staticmethod
-    def _demux_into(triples, body, callrequests, first_id, first_index, count):
-        """Append (call, isok, value) for the calls of one response body."""
-        try:
-            answer = demux(body, first_id + first_index, count)
-        except DecodeError as exc:
-            text = body.decode("utf-8", errors="replace")
-            raise OnePlatformException(f"Exception while parsing JSON response: {text}\n{exc}") from None
-        if answer.kind == "error":
-            error = answer.request_error
-            raise OnePlatformException(str(error), error)
-        if answer.kind != "array":
-            raise OneException("Unknown error")
-        if count == 1:  # a single call: no per-response lists
-            state = answer.state(0)
-            if state == OK:
-                result = answer.result(0)
-                triples.append((callrequests[first_index], True,
-                                "ok" if result is NO_RESULT else result))
-            elif state == FAILED:
-                triples.append((callrequests[first_index], False, answer.status(0)))
-            elif state == ERROR:
-                error = answer.error(0)
-                raise OnePlatformException(str(error), error)
-            return
-        calls = callrequests[first_index:first_index + count]
-        states, results_present = answer.states(), answer.has_results()
-        if states.count(OK) == count and not any(results_present):  # e.g. a batch of writes
-            triples.extend(zip(calls, itertools.repeat(True, count), itertools.repeat("ok", count)))
-            return
-        results = answer.results()  # decoded in one orjson call each
-        statuses = answer.statuses() if FAILED in states else ()
-        for k, (call, state, with_result) in enumerate(zip(calls, states, results_present)):
-            if state == OK:
-                triples.append((call, True, results[k] if with_result else "ok"))
-            elif state == FAILED:
-                triples.append((call, False, statuses[k]))
-            elif state == ERROR:
-                error = answer.error(k)
-                raise OnePlatformException(str(error), error)
-            # MISSING or BARE: no answer for this call, as pyonep skips them
 
     def _curl(self, body, authdict, auth_json, timeout):
         """The request as a curl command line, CIK and token redacted."""

@@ -49,6 +49,7 @@ import urllib.parse
 import orjson
 
 from .._core.series import Series
+from .._onep_engine import call_encoded
 from ..exceptions import IngestError, JsonRPCRequestException, OnePlatformException
 from .checkpoint import Checkpoint
 from .columns import COLUMNS, MASK64, point_hash
@@ -180,22 +181,6 @@ def client_for_url(url, **options):
     parts = urllib.parse.urlsplit(url)
     https = parts.scheme == "https"
     return OnepV1(host=parts.hostname, port=str(parts.port or (443 if https else 80)), https=https, **options)
-
-
-def call_encoded(client, auth, calls):
-    """[(isok, value), ...] for [(procedure, arguments JSON bytes), ...],
-    sent as one request through OnepV1's own call path (Batch, transport,
-    demux) without decoding and re-encoding the arguments; a call the
-    response does not answer gets (False, "no answer")."""
-    from .._core.batch import Batch  # with the client: OnepV1 needs it too
-
-    batch = Batch()
-    for procedure, arguments in calls:
-        batch.add(procedure, arguments)
-    requests = client._composeCalls([(p, orjson.Fragment(a)) for p, a in calls], batch)
-    answers = {call["id"]: (isok, value) for call, isok, value in
-               client._callJsonRPC(auth, requests, returnreq=True)}
-    return [answers.get(call["id"], (False, "no answer")) for call in requests]
 
 
 def dataport_kinds(client, auth, targets):
