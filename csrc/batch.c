@@ -51,41 +51,13 @@ size_t pf_batch_count(const pf_batch *b)
     return b == NULL ? 0 : b->count;
 }
 
-/* Capacity for at least `need`, growing geometrically; 0 on overflow. */
-static size_t grown(size_t cap, size_t need, size_t minimum)
-{
-    size_t next = cap < minimum ? minimum : cap;
-    while (next < need) {
-        if (next > SIZE_MAX / 2)
-            return need;
-        next *= 2;
-    }
-    return next;
-}
-
+/* Room for one more call of `extra` bytes. */
 static int reserve(pf_batch *b, size_t extra)
 {
-    if (extra > SIZE_MAX - b->arena_len)
-        return PF_ETOOBIG;
-    if (b->arena_len + extra > b->arena_cap) {
-        size_t cap = grown(b->arena_cap, b->arena_len + extra, 4096);
-        char *arena = realloc(b->arena, cap);
-        if (arena == NULL)
-            return PF_ENOMEM;
-        b->arena = arena;
-        b->arena_cap = cap;
-    }
-    if (b->count == b->cap) {
-        if (b->cap > SIZE_MAX / 2 / sizeof *b->ends)
-            return PF_ETOOBIG;
-        size_t cap = grown(b->cap, b->count + 1, 64);
-        uint64_t *ends = realloc(b->ends, cap * sizeof *ends);
-        if (ends == NULL)
-            return PF_ENOMEM;
-        b->ends = ends;
-        b->cap = cap;
-    }
-    return PF_OK;
+    int rc = pf_reserve((void **)&b->arena, &b->arena_cap, b->arena_len, extra, 4096, 1);
+    if (rc == PF_OK)
+        rc = pf_reserve((void **)&b->ends, &b->cap, b->count, 1, 64, sizeof *b->ends);
+    return rc;
 }
 
 int64_t pf_batch_add(pf_batch *b, const char *procedure, size_t procedure_len,

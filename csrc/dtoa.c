@@ -69,7 +69,7 @@ static const uint64_t POW10[20] = {
 };
 
 /* Logarithms in fixed point, exact over every exponent a double has (the
- * generator checks them): floor(q log10 2), floor(log10(3/4 2^q)),
+ * generator in build.py checks them): floor(q log10 2), floor(log10(3/4 2^q)),
  * floor(e log2 10). The shifts of negative values are arithmetic. */
 static inline int floor_log10_pow2(int q) { return (int)(((int64_t)q * 661971961083) >> 41); }
 static inline int floor_log10_three_quarters_pow2(int q)

@@ -74,49 +74,18 @@ void pf_entries_free(pf_entries *e)
     free(e);
 }
 
-/* Geometric capacity of at least need; 0 if that many items of `size`
- * bytes cannot be addressed. */
-static size_t grown(size_t cap, size_t need, size_t minimum, size_t size)
-{
-    size_t next = cap < minimum ? minimum : cap;
-    while (next < need)
-        next = next > SIZE_MAX / 4 ? need : next * 2;
-    return next > SIZE_MAX / size ? 0 : next;
-}
-
-static int grow(void **p, size_t count, size_t size)
-{
-    void *q = realloc(*p, count * size);
-    if (q == NULL)
-        return PF_ENOMEM;
-    *p = q;
-    return PF_OK;
-}
-
 static int grow_columns(pf_entries *e, size_t need)
 {
-    size_t cap = grown(e->cap, need, 1024, sizeof(int64_t));
+    size_t cap = pf_grown_capacity(e->cap, need, 1024, sizeof(int64_t));
     if (cap == 0)
         return PF_ETOOBIG;
     /* Each array keeps at least the old capacity if a later one fails. */
-    if (grow((void **)&e->ts, cap, sizeof *e->ts) || grow((void **)&e->kinds, cap, 1)
-        || grow((void **)&e->has_time, cap, 1) || grow((void **)&e->ints, cap, sizeof *e->ints)
-        || grow((void **)&e->floats, cap, sizeof *e->floats) || grow((void **)&e->ends, cap, sizeof *e->ends))
+    if (pf_resize((void **)&e->ts, cap, sizeof *e->ts) || pf_resize((void **)&e->kinds, cap, 1)
+        || pf_resize((void **)&e->has_time, cap, 1) || pf_resize((void **)&e->ints, cap, sizeof *e->ints)
+        || pf_resize((void **)&e->floats, cap, sizeof *e->floats)
+        || pf_resize((void **)&e->ends, cap, sizeof *e->ends))
         return PF_ENOMEM;
     e->cap = cap;
-    return PF_OK;
-}
-
-static int reserve_bytes(char **data, size_t *cap, size_t len, size_t extra)
-{
-    if (extra > SIZE_MAX / 2 - len)
-        return PF_ETOOBIG;
-    if (len + extra <= *cap)
-        return PF_OK;
-    size_t next = grown(*cap, len + extra, 4096, 1);
-    if (next == 0 || grow((void **)data, next, 1) != PF_OK)
-        return PF_ENOMEM;
-    *cap = next;
     return PF_OK;
 }
 
@@ -187,7 +156,7 @@ static double double_slow(const uint8_t *text, size_t n, const pf_number_info *n
 
 static int ensure_scratch(pf_entries *e, size_t need)
 {
-    return reserve_bytes(&e->scratch, &e->scratch_cap, 0, need);
+    return pf_reserve((void **)&e->scratch, &e->scratch_cap, 0, need, 4096, 1);
 }
 
 /* The double of a validated number at text[0 .. n): 1 if finite, 0 if it
@@ -256,7 +225,7 @@ static int parse_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos,
         if ((rc = pf_scan_string(s, end, &p, &escaped)) != PF_OK)
             return rc;
         pf_span literal = {start, p - start};
-        if ((rc = reserve_bytes(&e->sdata, &e->scap, e->slen, literal.len)) != PF_OK)
+        if ((rc = pf_reserve((void **)&e->sdata, &e->scap, e->slen, literal.len, 4096, 1)) != PF_OK)
             return rc;
         if (escaped) {
             e->slen += pf_unescape(s, literal, e->sdata + e->slen);
@@ -467,12 +436,12 @@ static int allocate(pf_entries *e, int port, fresh *f)
                      : e->kinds[i] == PF_ENTRY_INVALID ? 0 : NUMBER_ROOM;
         if (e->kinds[i] == PF_VALUE_STRING && add > longest)
             longest = add;
-        if (add > SIZE_MAX / 2 - text)
+        if (add > PF_ALLOC_MAX - text)
             return PF_ETOOBIG;
         text += add;
     }
     memset(f, 0, sizeof *f);
-    if (n > SIZE_MAX / sizeof(keyed))
+    if (n > PF_ALLOC_MAX / sizeof(keyed))
         return PF_ETOOBIG;
     f->ts = malloc(n * sizeof *f->ts);
     f->ints = malloc(n * sizeof *f->ints);
@@ -488,8 +457,8 @@ static int allocate(pf_entries *e, int port, fresh *f)
              && f->sdata ? PF_OK : PF_ENOMEM;
     if (rc == PF_OK && port == PF_VALUE_FLOAT)
         rc = ensure_scratch(e, longest + 32);
-    if (rc == PF_OK && (grow((void **)&e->inv_ts, n, sizeof *e->inv_ts) != PF_OK
-                        || grow((void **)&e->inv_has_time, n, 1) != PF_OK))
+    if (rc == PF_OK && (pf_resize((void **)&e->inv_ts, n, sizeof *e->inv_ts) != PF_OK
+                        || pf_resize((void **)&e->inv_has_time, n, 1) != PF_OK))
         rc = PF_ENOMEM;
     if (rc != PF_OK)
         free_fresh(f);
@@ -599,13 +568,14 @@ int64_t pf_entries_normalize(pf_entries *e, int value_kind, int64_t now, size_t 
     return (int64_t)kept;
 }
 
+/* The getters accept NULL (giving 0 or NULL), as every function of the API does. */
 size_t pf_entries_len(const pf_entries *e) { return e == NULL ? 0 : e->n; }
-const int64_t *pf_entries_timestamps(const pf_entries *e) { return e->ts; }
-const uint8_t *pf_entries_kinds(const pf_entries *e) { return e->kinds; }
-const int64_t *pf_entries_ints(const pf_entries *e) { return e->ints; }
-const double *pf_entries_floats(const pf_entries *e) { return e->floats; }
-const char *pf_entries_string_data(const pf_entries *e) { return e->sdata; }
-const uint64_t *pf_entries_string_ends(const pf_entries *e) { return e->ends; }
+const int64_t *pf_entries_timestamps(const pf_entries *e) { return e == NULL ? NULL : e->ts; }
+const uint8_t *pf_entries_kinds(const pf_entries *e) { return e == NULL ? NULL : e->kinds; }
+const int64_t *pf_entries_ints(const pf_entries *e) { return e == NULL ? NULL : e->ints; }
+const double *pf_entries_floats(const pf_entries *e) { return e == NULL ? NULL : e->floats; }
+const char *pf_entries_string_data(const pf_entries *e) { return e == NULL ? NULL : e->sdata; }
+const uint64_t *pf_entries_string_ends(const pf_entries *e) { return e == NULL ? NULL : e->ends; }
 size_t pf_entries_invalid_len(const pf_entries *e) { return e == NULL ? 0 : e->ninv; }
-const int64_t *pf_entries_invalid_timestamps(const pf_entries *e) { return e->inv_ts; }
-const uint8_t *pf_entries_invalid_has_time(const pf_entries *e) { return e->inv_has_time; }
+const int64_t *pf_entries_invalid_timestamps(const pf_entries *e) { return e == NULL ? NULL : e->inv_ts; }
+const uint8_t *pf_entries_invalid_has_time(const pf_entries *e) { return e == NULL ? NULL : e->inv_has_time; }

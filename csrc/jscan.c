@@ -17,19 +17,6 @@
 
 #include "jscan_internal.h"
 
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-
-/* Nonzero if any of the 8 bytes needs a closer look inside a string:
- * a control character, '"', '\\', or a byte >= 0x80. */
-static inline uint64_t special_bytes(uint64_t v)
-{
-    uint64_t quote = v ^ (ONES * '"');
-    uint64_t backslash = v ^ (ONES * '\\');
-    return (((v - ONES * 0x20) & ~v) | ((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash) | v)
-           & HIGHS;
-}
-
 static int hex_value(uint8_t c)
 {
     if (c >= '0' && c <= '9')
@@ -99,37 +86,6 @@ static int scan_escape(const uint8_t *s, size_t end, size_t *pos)
     return PF_OK;
 }
 
-/* One UTF-8 sequence whose lead byte s[*pos] is >= 0x80 (RFC 3629 table). */
-static int scan_utf8(const uint8_t *s, size_t end, size_t *pos)
-{
-    size_t p = *pos;
-    uint8_t lead = s[p++];
-    uint8_t lo = 0x80, hi = 0xBF;
-    int more;
-    if (lead >= 0xC2 && lead <= 0xDF)
-        more = 1;
-    else if (lead >= 0xE0 && lead <= 0xEF) {
-        more = 2;
-        if (lead == 0xE0) lo = 0xA0;
-        if (lead == 0xED) hi = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        more = 3;
-        if (lead == 0xF0) lo = 0x90;
-        if (lead == 0xF4) hi = 0x8F;
-    } else
-        return PF_ESYNTAX;
-    for (int i = 0; i < more; i++, p++) {
-        if (p >= end)
-            return PF_ETRUNCATED;
-        if (s[p] < lo || s[p] > hi)
-            return PF_ESYNTAX;
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    *pos = p;
-    return PF_OK;
-}
-
 int pf_scan_string(const uint8_t *s, size_t end, size_t *pos, int *escaped)
 {
     size_t p = *pos;
@@ -143,7 +99,7 @@ int pf_scan_string(const uint8_t *s, size_t end, size_t *pos, int *escaped)
         while (end - p >= 8) {
             uint64_t word;
             memcpy(&word, s + p, 8);
-            if (special_bytes(word))
+            if (pf_swar_string_special(word))
                 break;
             p += 8;
         }
@@ -164,8 +120,9 @@ int pf_scan_string(const uint8_t *s, size_t end, size_t *pos, int *escaped)
         } else if (c < 0x20) {
             return PF_ESYNTAX;
         } else if (c >= 0x80) {
-            if ((rc = scan_utf8(s, end, &p)) != PF_OK)
+            if ((rc = pf_utf8_sequence(s, p, end)) < 0)
                 return rc;
+            p += (size_t)rc;
         } else {
             p++;
         }

@@ -9,7 +9,7 @@
 #define PF_JSCAN_INTERNAL_H
 #include <string.h>
 
-#include "pyonep_fast.h"
+#include "pf_internal.h"
 
 /* What a number's text holds, for callers that convert it (entries.c). */
 typedef struct {
@@ -40,13 +40,7 @@ static inline size_t pf_skip_ws(const uint8_t *s, size_t end, size_t p)
     return p;
 }
 
-/* Eight ASCII digits in a little-endian word (SWAR), or not. */
-static inline int pf_eight_digits(uint64_t w)
-{
-    return ((w & UINT64_C(0xF0F0F0F0F0F0F0F0)) | (((w + UINT64_C(0x0606060606060606)) & UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4))
-           == UINT64_C(0x3333333333333333);
-}
-
+/* The value of eight ASCII digits in a little-endian word (SWAR). */
 static inline uint64_t pf_eight_digits_value(uint64_t w)
 {
     w = (w & UINT64_C(0x0F0F0F0F0F0F0F0F)) * 2561 >> 8;
@@ -63,7 +57,7 @@ static inline size_t pf_digit_run(const uint8_t *s, size_t end, size_t p, uint64
     while (end - p >= 8) {
         uint64_t w;
         memcpy(&w, s + p, 8);
-        if (!pf_eight_digits(w))
+        if (!pf_swar_all_digits(w))
             break;
         m = m * 100000000 + pf_eight_digits_value(w);
         p += 8;

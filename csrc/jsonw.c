@@ -44,24 +44,7 @@ const char *pf_buf_data(const pf_buf *b) { return b == NULL ? NULL : b->data; }
 
 int pf_buf_reserve(pf_buf *b, size_t extra)
 {
-    if (extra <= b->cap - b->len) {
-        return PF_OK;
-    }
-    if (extra > SIZE_MAX / 2 - b->len) {  /* also keeps doubling below in range */
-        return PF_ETOOBIG;
-    }
-    size_t need = b->len + extra;
-    size_t cap = b->cap < MIN_CAPACITY ? MIN_CAPACITY : b->cap;
-    while (cap < need) {
-        cap *= 2;
-    }
-    char *data = realloc(b->data, cap);
-    if (data == NULL) {
-        return PF_ENOMEM;
-    }
-    b->data = data;
-    b->cap = cap;
-    return PF_OK;
+    return pf_reserve((void **)&b->data, &b->cap, b->len, extra, MIN_CAPACITY, 1);
 }
 
 int pf_buf_write_raw(pf_buf *b, const char *data, size_t len)
@@ -141,48 +124,6 @@ static const unsigned char EXTRA[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 };
 
-#define ONES ((uint64_t)0x0101010101010101)
-#define HIGHS ((uint64_t)0x8080808080808080)
-
-/* Nonzero if any of the 8 bytes is >= 0x80, < 0x20, '"' or '\\'. */
-static inline uint64_t needs_attention(uint64_t w)
-{
-    uint64_t quote = w ^ (ONES * '"');
-    uint64_t backslash = w ^ (ONES * '\\');
-    uint64_t below = (w - ONES * 0x20) & ~w;
-    uint64_t zero_quote = (quote - ONES) & ~quote;
-    uint64_t zero_backslash = (backslash - ONES) & ~backslash;
-    return (w | below | zero_quote | zero_backslash) & HIGHS;
-}
-
-/* Length of the valid UTF-8 sequence starting at s[i] (a byte >= 0x80), or
- * 0 if it is not one (RFC 3629 table 3-7). */
-static inline size_t utf8_sequence(const unsigned char *s, size_t i, size_t n)
-{
-    unsigned char c = s[i];
-    size_t avail = n - i;
-    if (c >= 0xc2 && c <= 0xdf) {
-        return avail >= 2 && (s[i + 1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        if (avail < 3) {
-            return 0;
-        }
-        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        return s[i + 1] >= lo && s[i + 1] <= hi && (s[i + 2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (avail < 4) {
-            return 0;
-        }
-        unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        return s[i + 1] >= lo && s[i + 1] <= hi && (s[i + 2] & 0xc0) == 0x80 && (s[i + 3] & 0xc0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;  /* continuation byte, 0xc0/0xc1, or 0xf5..0xff */
-}
-
 int64_t pf_utf8_json_length(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -192,7 +133,7 @@ int64_t pf_utf8_json_length(const char *str, size_t n)
         if (n - i >= 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);
-            if (!needs_attention(w)) {
+            if (!pf_swar_string_special(w)) {
                 i += 8;
                 continue;
             }
@@ -202,11 +143,11 @@ int64_t pf_utf8_json_length(const char *str, size_t n)
             extra += EXTRA[c];
             i++;
         } else {
-            size_t len = utf8_sequence(s, i, n);
-            if (len == 0) {
+            int len = pf_utf8_sequence(s, i, n);
+            if (len < 0) {
                 return PF_EUTF8;
             }
-            i += len;
+            i += (size_t)len;
         }
     }
     /* n + extra + 2 <= 6n + 2: exact in 64 bits for any size_t n here */
@@ -223,7 +164,7 @@ char *pf_put_string(char *p, const char *str, size_t n)
         if (n - i >= 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);
-            if (!(needs_attention(w) & ~(w & HIGHS))) {  /* bytes >= 0x80 need nothing here */
+            if (!(pf_swar_string_special(w) & ~(w & PF_SWAR_HIGHS))) {  /* bytes >= 0x80 need nothing here */
                 i += 8;
                 continue;
             }

@@ -6,7 +6,7 @@
  */
 #ifndef PF_JSONW_H
 #define PF_JSONW_H
-#include "pyonep_fast.h"
+#include "pf_internal.h"
 
 struct pf_buf {
     char *data;
@@ -19,7 +19,7 @@ struct pf_buf {
 #define PF_DOUBLE_MAX_CHARS 24
 
 /* Makes room for `extra` more bytes after len: PF_OK, PF_ENOMEM, or
- * PF_ETOOBIG when len + extra overflows. */
+ * PF_ETOOBIG past PF_ALLOC_MAX bytes. */
 int pf_buf_reserve(pf_buf *b, size_t extra);
 
 /* "00" "01" ... "99": two digits per lookup. */

@@ -252,7 +252,7 @@ int64_t pf_entries_parse(pf_entries *e, const char *buf, size_t len, pf_span arr
 int64_t pf_entries_normalize(pf_entries *e, int value_kind, int64_t now, size_t max_string_bytes);
 size_t pf_entries_len(const pf_entries *e);
 /* Columns of pf_entries_len entries, valid until the next parse or
- * normalize (may be NULL while the length is 0). */
+ * normalize (may be NULL while the length is 0; NULL for a NULL handle). */
 const int64_t *pf_entries_timestamps(const pf_entries *e);
 const uint8_t *pf_entries_kinds(const pf_entries *e);
 const int64_t *pf_entries_ints(const pf_entries *e);         /* meaningful for INT entries */

@@ -150,16 +150,6 @@ static void compact(pf_series *s)
     s->start = 0;
 }
 
-static int grow_array(void **array, size_t count, size_t item)
-{
-    void *grown = realloc(*array, count * item);
-    if (grown == NULL) {
-        return PF_ENOMEM;
-    }
-    *array = grown;
-    return PF_OK;
-}
-
 /* Room for n more points in every column of the series' kind. */
 static int reserve_points(pf_series *s, size_t n)
 {
@@ -170,25 +160,19 @@ static int reserve_points(pf_series *s, size_t n)
     if (n <= s->cap - s->end) {
         return PF_OK;
     }
-    if (n > SIZE_MAX / 16 - s->end) {
+    size_t cap = n > PF_ALLOC_MAX - s->end ? 0 : pf_grown_capacity(s->cap, s->end + n, 16, sizeof(int64_t));
+    if (cap == 0) {
         return PF_ETOOBIG;
     }
-    size_t need = s->end + n, cap = s->cap < 16 ? 16 : s->cap;
-    while (cap < need) {
-        cap *= 2;
-    }
-    if (cap > SIZE_MAX / 16) {
-        cap = need;
-    }
-    int rc = grow_array((void **)&s->ts, cap, sizeof *s->ts);
+    int rc = pf_resize((void **)&s->ts, cap, sizeof *s->ts);
     if (rc == PF_OK && s->kind == PF_VALUE_INT) {
-        rc = grow_array((void **)&s->ints, cap, sizeof *s->ints);
+        rc = pf_resize((void **)&s->ints, cap, sizeof *s->ints);
     } else if (rc == PF_OK && s->kind == PF_VALUE_FLOAT) {
-        rc = grow_array((void **)&s->floats, cap, sizeof *s->floats);
+        rc = pf_resize((void **)&s->floats, cap, sizeof *s->floats);
     } else if (rc == PF_OK) {
-        rc = grow_array((void **)&s->ends, cap, sizeof *s->ends);
+        rc = pf_resize((void **)&s->ends, cap, sizeof *s->ends);
         if (rc == PF_OK) {
-            rc = grow_array((void **)&s->json_ends, cap, sizeof *s->json_ends);
+            rc = pf_resize((void **)&s->json_ends, cap, sizeof *s->json_ends);
         }
     }
     if (rc == PF_OK) {  /* on failure, the columns that did grow keep working */
@@ -280,20 +264,12 @@ int pf_series_append_string(pf_series *s, const int64_t *ts, const char *data, c
         s->ends[s->end + i] = base + ends[i];
         prev = ends[i];
     }
-    if (bytes > SIZE_MAX / 2 - base) {
+    if (bytes > PF_ALLOC_MAX - base) {  /* before narrowing uint64_t to size_t */
         return PF_ETOOBIG;
     }
-    size_t need = (size_t)(base + bytes);
-    if (need > s->data_cap) {
-        size_t cap = s->data_cap;
-        while (cap < need) {
-            cap *= 2;
-        }
-        rc = grow_array((void **)&s->data, cap, 1);
-        if (rc != PF_OK) {
-            return rc;
-        }
-        s->data_cap = cap;
+    rc = pf_reserve((void **)&s->data, &s->data_cap, (size_t)base, (size_t)bytes, 256, 1);
+    if (rc != PF_OK) {
+        return rc;
     }
     if (bytes > 0) {
         memcpy(s->data + base, data, (size_t)bytes);

@@ -346,3 +346,17 @@ def test_many_points_read_back():
 
 def test_entries_uses_the_selected_backend():
     assert entries_module.Entries is (CEntries if _core.IMPL == "c" else PyEntries)
+
+
+def test_c_functions_accept_a_null_handle():
+    """The header's promise: no input crashes, a NULL handle included."""
+    ffi, lib = _core.native()
+    span = ffi.new("pf_span *", {"off": 0, "len": 2})[0]
+    assert lib.pf_entries_parse(ffi.NULL, b"[]", 2, span) == _core.EARG
+    assert lib.pf_entries_normalize(ffi.NULL, lib.PF_VALUE_INT, 0, 10) == _core.EARG
+    assert lib.pf_entries_len(ffi.NULL) == 0 and lib.pf_entries_invalid_len(ffi.NULL) == 0
+    for getter in (lib.pf_entries_timestamps, lib.pf_entries_kinds, lib.pf_entries_ints, lib.pf_entries_floats,
+                   lib.pf_entries_string_data, lib.pf_entries_string_ends, lib.pf_entries_invalid_timestamps,
+                   lib.pf_entries_invalid_has_time):
+        assert getter(ffi.NULL) == ffi.NULL, getter
+    lib.pf_entries_free(ffi.NULL)
