@@ -86,6 +86,16 @@ static int scan_escape(const uint8_t *s, size_t end, size_t *pos)
     return PF_OK;
 }
 
+/* One UTF-8 sequence whose lead byte s[*pos] is >= 0x80; moves *pos past it. */
+static int scan_utf8(const uint8_t *s, size_t end, size_t *pos)
+{
+    int length = pf_utf8_sequence(s, *pos, end);
+    if (length < 0)
+        return length;
+    *pos += (size_t)length;
+    return PF_OK;
+}
+
 int pf_scan_string(const uint8_t *s, size_t end, size_t *pos, int *escaped)
 {
     size_t p = *pos;
@@ -120,9 +130,8 @@ int pf_scan_string(const uint8_t *s, size_t end, size_t *pos, int *escaped)
         } else if (c < 0x20) {
             return PF_ESYNTAX;
         } else if (c >= 0x80) {
-            if ((rc = pf_utf8_sequence(s, p, end)) < 0)
+            if ((rc = scan_utf8(s, end, &p)) != PF_OK)
                 return rc;
-            p += (size_t)rc;
         } else {
             p++;
         }

@@ -44,14 +44,9 @@ static inline int pf_resize(void **array, size_t count, size_t size)
     return PF_OK;
 }
 
-/* Room for `extra` more items after the first `len` of *array, whose
- * capacity is *cap items of `size` bytes: PF_OK, PF_ETOOBIG, or PF_ENOMEM
- * (the array unchanged). */
-static inline int pf_reserve(void **array, size_t *cap, size_t len, size_t extra, size_t minimum,
-                             size_t size)
+static __attribute__((noinline, cold)) int pf_reserve_slow(void **array, size_t *cap, size_t len, size_t extra,
+                                                           size_t minimum, size_t size)
 {
-    if (extra <= *cap - len)
-        return PF_OK;
     size_t next = extra > PF_ALLOC_MAX - len ? 0 : pf_grown_capacity(*cap, len + extra, minimum, size);
     if (next == 0)
         return PF_ETOOBIG;
@@ -61,40 +56,41 @@ static inline int pf_reserve(void **array, size_t *cap, size_t len, size_t extra
     return rc;
 }
 
+/* Room for `extra` more items after the first `len` of *array, whose
+ * capacity is *cap items of `size` bytes: PF_OK, PF_ETOOBIG, or PF_ENOMEM
+ * (the array unchanged). The check that there is room is inlined; growing
+ * is not (it is rare, and would bloat hot loops). */
+static inline int pf_reserve(void **array, size_t *cap, size_t len, size_t extra, size_t minimum, size_t size)
+{
+    return extra <= *cap - len ? PF_OK : pf_reserve_slow(array, cap, len, extra, minimum, size);
+}
+
 /* ---------- SWAR: eight bytes at a time in a uint64_t ---------- */
 
 #define PF_SWAR_ONES UINT64_C(0x0101010101010101)
 #define PF_SWAR_HIGHS UINT64_C(0x8080808080808080)
 
-/* Each is nonzero iff some byte of w qualifies. The lowest qualifying
- * byte's high bit is always set; a borrow or carry may also set the high
- * bit of a byte above it, so only the lowest flag is exact. */
-static inline uint64_t pf_swar_below(uint64_t w, uint8_t n)  /* a byte < n, for n <= 0x80 */
-{
-    return (w - PF_SWAR_ONES * n) & ~w & PF_SWAR_HIGHS;
-}
-
-static inline uint64_t pf_swar_above(uint64_t w, uint8_t n)  /* a byte > n, for n <= 0x7f */
-{
-    return ((w + PF_SWAR_ONES * (uint8_t)(0x7f - n)) | w) & PF_SWAR_HIGHS;
-}
-
-static inline uint64_t pf_swar_equal(uint64_t w, uint8_t c)
-{
-    return pf_swar_below(w ^ (PF_SWAR_ONES * c), 1);
-}
+/* Byte tests: masked with PF_SWAR_HIGHS, nonzero iff some byte of w
+ * qualifies. The lowest qualifying byte's high bit is always set; a
+ * borrow may also set the high bit of a byte above it, so only the lowest
+ * flag is exact. Unmasked, so that several tests share one mask. */
+#define PF_SWAR_BELOW(w, n) (((w) - PF_SWAR_ONES * (n)) & ~(w))      /* a byte < n, for n <= 0x80 */
+#define PF_SWAR_ZERO(w) PF_SWAR_BELOW(w, 1)                          /* a zero byte */
 
 /* A byte that a JSON string literal cannot hold as is, or that ends it, or
  * that starts a multi-byte sequence: < 0x20, '"', '\\', or >= 0x80. */
 static inline uint64_t pf_swar_string_special(uint64_t w)
 {
-    return pf_swar_below(w, 0x20) | pf_swar_equal(w, '"') | pf_swar_equal(w, '\\') | (w & PF_SWAR_HIGHS);
+    uint64_t quote = w ^ (PF_SWAR_ONES * '"'), backslash = w ^ (PF_SWAR_ONES * '\\');
+    return (PF_SWAR_BELOW(w, 0x20) | PF_SWAR_ZERO(quote) | PF_SWAR_ZERO(backslash) | w) & PF_SWAR_HIGHS;
 }
 
-/* Whether all eight bytes are ASCII digits. */
+/* Whether all eight bytes are ASCII digits: each byte's high nibble is 3,
+ * and adding 6 keeps it 3 (so the low nibble is at most 9). */
 static inline int pf_swar_all_digits(uint64_t w)
 {
-    return !(pf_swar_below(w, '0') | pf_swar_above(w, '9'));
+    uint64_t high = UINT64_C(0xF0F0F0F0F0F0F0F0);
+    return ((w & high) | (((w + PF_SWAR_ONES * 6) & high) >> 4)) == PF_SWAR_ONES * 0x33;
 }
 
 /* ---------- UTF-8 ---------- */
