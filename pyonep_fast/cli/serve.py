@@ -9,7 +9,8 @@ import sys
 
 from ..server import new_event_loop, serve
 from ..server.app import BODY_TIMEOUT, DEFAULT_MAX_BODY
-from ..server.store import Store, default_db_path
+from ..server.storage import default_db_path
+from ..server.store import Store
 
 
 def register(subparsers):

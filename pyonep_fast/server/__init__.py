@@ -25,7 +25,8 @@ from aiohttp import web
 from ..exceptions import ServerError
 
 from .app import BODY_TIMEOUT, DEFAULT_MAX_BODY, build_app
-from .store import Store, default_db_path
+from .storage import default_db_path
+from .store import Store
 
 log = logging.getLogger(__name__)
 

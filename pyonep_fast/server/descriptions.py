@@ -6,7 +6,7 @@ the call fail with `invalid`. Resource references inside a description
 the calling client; here they are only checked for shape.
 """
 from ..exceptions import CallRefused
-from .timeseries import KIND_FLOAT, KIND_INT, KIND_STRING
+from .storage.timeseries import KIND_FLOAT, KIND_INT, KIND_STRING
 
 LIMIT_KEYS = ("client", "dataport", "datarule", "disk", "dispatch", "email", "email_bucket", "http",
               "http_bucket", "share", "sms", "sms_bucket", "xmpp", "xmpp_bucket")

@@ -14,7 +14,7 @@ import orjson
 from .._core.entries import Entries
 from ..exceptions import DecodeError
 from .descriptions import value_kind
-from .timeseries import KIND_FLOAT, KIND_INT, Columns
+from .storage.timeseries import KIND_FLOAT, KIND_INT, Columns
 from .wire import EntriesSpan
 
 

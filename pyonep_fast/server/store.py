@@ -1,26 +1,12 @@
-"""The server's state: the resource tree in memory, mirrored to SQLite.
+"""One Platform's state: the resource tree in memory, mirrored to its tables.
 
 Everything but time series points lives in memory (loaded at start) and is
-written through to one SQLite database (WAL). Points live in columnar chunks
-(timeseries.py). All changes go into one open transaction that a group
-commit closes: request handlers `await store.durable()` before they answer,
-the first waiter schedules one COMMIT on the event loop, and everybody who
-wrote before it is acknowledged by that single commit.
+written through to the shared database (storage.Storage), inside its open
+transaction; points live in the storage's series, one per dataport, datarule
+or dispatch (its id is the resource row's `series`).
 
-Durability: `synchronous=NORMAL` (the default) writes each commit into the
-WAL file before the acknowledgement, so an acknowledged write survives a
-crash or `kill -9` of the server; after a power loss or OS crash the last
-commits before the next checkpoint may be lost (the database stays
-consistent). `synchronous="FULL"` fsyncs every (group) commit and survives
-power loss too, at the cost of one fsync per group.
-
-Atomic calls: `with store.atomic():` makes a block all or nothing. Its
-first change opens a SAVEPOINT inside the shared transaction; if the block
-raises, the database rolls back to it and the memory follows: every Series
-it changed gets its snapshot back, and if anything else changed the
-resource tree is reloaded from the database (an error path only). Each RPC
-call runs in one, so a failing call leaves nothing behind for the group
-commit, and the calls before it in the request keep their changes.
+Each RPC call runs in `store.atomic()` (the storage's): a call that fails
+changes nothing, in the database or in memory (the tree is reloaded).
 
 Threads: the event loop thread owns the Store. Other threads (tests, the
 provisioning module's helpers) take `store.lock` around their use, which
@@ -35,28 +21,21 @@ Public API for other server modules:
   drop(resource)
   create_share(resource, meta, creator) / share_by_code(code) -> Share
   create_vendor(owner_rid) -> (name, token); vendor_by_token(token), vendor_by_name(name) -> Vendor
-  when_durable(callback), durable() (awaitable), commit(), atomic()
+  watch(rid, callback) / wake(resource, columns)
+  when_durable(callback), durable() (awaitable), commit(), atomic()   (the storage's)
 """
-import asyncio
 import json
 import logging
-import os
 import secrets
-import sqlite3
-import threading
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 from ..exceptions import ServerError
 from . import access, descriptions
-from .timeseries import SCHEMA as CHUNK_SCHEMA
-from .timeseries import Series, load_indexes
+from .storage import Storage
 
 log = logging.getLogger(__name__)
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS resources (
     id INTEGER PRIMARY KEY,
     rid TEXT UNIQUE NOT NULL,
@@ -68,7 +47,8 @@ CREATE TABLE IF NOT EXISTS resources (
     created INTEGER NOT NULL,
     modified INTEGER NOT NULL,
     tags TEXT NOT NULL,
-    comments TEXT NOT NULL
+    comments TEXT NOT NULL,
+    series INTEGER
 );
 CREATE TABLE IF NOT EXISTS aliases (
     holder TEXT NOT NULL, alias TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (holder, alias));
@@ -87,14 +67,21 @@ NOTACTIVATED = "notactivated"
 EXPIRED = "expired"
 
 
-def default_db_path():
-    """$XDG_DATA_HOME/pyonep_fast/server.db (~/.local/share/... by default)."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "pyonep_fast", "server.db")
-
-
 def now():
     return int(time.time())
+
+
+def _from_version_0(db):
+    """Schema 0 -> 1. The series of a resource was keyed by its row id: it
+    becomes a series of the storage's table with that same id. Tokens from
+    before granters were recorded have none."""
+    if "granter" not in {column[1] for column in db.execute("PRAGMA table_info(tokens)")}:
+        db.execute("ALTER TABLE tokens ADD COLUMN granter TEXT")
+    db.execute("ALTER TABLE resources ADD COLUMN series INTEGER")
+    rows = db.execute("SELECT id, description FROM resources WHERE type != 'client'").fetchall()
+    db.executemany("INSERT INTO series (id, api, kind) VALUES (?, 'onep', ?)",
+                   [(row_id, descriptions.value_kind(json.loads(desc))) for row_id, desc in rows])
+    db.execute("UPDATE resources SET series = id WHERE type != 'client'")
 
 
 def _dumps(value):
@@ -210,69 +197,19 @@ class Vendor:
         self.created = created
 
 
-class _CallScope:
-    """The undo state of one atomic() block."""
-
-    __slots__ = ("snapshots", "savepoint", "tree_changed", "wakes")
-
-    def __init__(self, wakes):
-        self.snapshots = {}          # series id -> (Series, its snapshot)
-        self.savepoint = False       # the SAVEPOINT is open
-        self.tree_changed = False    # something besides series points changed
-        self.wakes = wakes           # len(store._wakes) at the start
-
-
-class Checkpointer(threading.Thread):
-    """Copies the WAL into the database file in the background (PASSIVE
-    checkpoints on a connection of its own; WAL lets writers go on)."""
-
-    INTERVAL = 1.0
-
-    def __init__(self, path):
-        super().__init__(name="pyonep-fast-checkpoint", daemon=True)
-        self.path = path
-        self._stopping = threading.Event()
-        self.start()
-
-    def run(self):
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            while not self._stopping.wait(self.INTERVAL):
-                try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.OperationalError:   # busy: the next round catches up
-                    continue
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            db.close()
-
-    def stop(self):
-        self._stopping.set()
-        self.join()
-
-
 class Store:
+    SCHEMA_VERSION = 1
+
     def __init__(self, path=":memory:", synchronous="NORMAL"):
-        if synchronous.upper() not in ("NORMAL", "FULL"):
-            raise ServerError("synchronous must be NORMAL or FULL")
-        self.path = path
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.checkpointer = None
-        if path != ":memory:":
-            self.db.execute("PRAGMA journal_mode=WAL")
-            # checkpoints (the only fsyncs under NORMAL) run in a thread of
-            # their own, never inside a commit on the event loop
-            self.db.execute("PRAGMA wal_autocheckpoint=0")
-            self.checkpointer = Checkpointer(path)
-        self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self.db.execute("PRAGMA cache_size=-16384")
-        self.db.executescript(SCHEMA + CHUNK_SCHEMA)
-        if "granter" not in {column[1] for column in self.db.execute("PRAGMA table_info(tokens)")}:
-            self.db.execute("ALTER TABLE tokens ADD COLUMN granter TEXT")   # databases from before granters
-        self.lock = threading.RLock()
-        self.loop = None                 # set by the server: the loop that owns the Store
+        self.storage = storage = Storage(path, synchronous)
+        storage.schema("onep", self.SCHEMA_VERSION, SCHEMA, {0: _from_version_0}, tables=("resources",))
+        self.db = storage.db
+        self.lock = storage.lock
+        self.touch = storage.touch
+        self.commit = storage.commit
+        self.when_durable = storage.when_durable
+        self.durable = storage.durable
+        self.atomic = storage.atomic
         self.resources = {}              # rid -> Resource
         self.by_cik = {}                 # cik -> client Resource
         self.alias_holders = {}          # target rid -> {(holder rid, alias)}
@@ -282,36 +219,34 @@ class Store:
         self.vendors = {}                # name -> Vendor
         self.vendors_by_token = {}
         self.vendor_deleted = []         # callbacks(vendor): provisioning drops what the vendor owned
-        self.watchers = {}               # rid -> [callback(point)], see watch()
-        self._in_tx = False
-        self._scope = None               # _CallScope of the atomic() block running
-        self._commit_callbacks = []      # see when_durable
-        self.unflushed = set()           # Series whose newest chunk row awaits writing (before COMMIT)
-        self._commit_scheduled = False
-        self._wakes = []                 # (rid, point) to deliver after the commit
         self._load()
-        self.root = self.resources[self._meta("root")] if self._meta("root") else self._create_root()
+        storage.on_rollback.append(self._load)
+        root = storage.meta("root")
+        self.root = self.resources[root] if root else self._create_root()
         self.commit()
 
-    # --- persistence ---------------------------------------------------------
-    def _meta(self, key):
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+    @property
+    def loop(self):
+        return self.storage.loop
+
+    @loop.setter
+    def loop(self, loop):
+        self.storage.loop = loop
 
     def _load(self, series_by_id=None):
-        """Builds the in-memory tree from the database. Resource objects
-        already known (and the Series of series_by_id) are reused, updated in
-        place: requests and watchers hold them."""
+        """Builds the in-memory tree from the database (at start, and after a
+        failed call's rollback: Storage.on_rollback). Resource objects already
+        known (and the Series of series_by_id) are reused, updated in place:
+        requests and watchers hold them."""
         known = dict(self.resources)
         series_by_id = dict(series_by_id or {})
-        series_by_id.update((res.id, res.series) for res in known.values() if res.series is not None)
+        series_by_id.update((res.series.id, res.series) for res in known.values() if res.series is not None)
         for table in (self.resources, self.by_cik, self.alias_holders, self.subscribers, self.shares, self.tokens,
                       self.vendors, self.vendors_by_token):
             table.clear()
-        indexes = None
         rows = self.db.execute("SELECT id, rid, owner, type, cik, status, description, created, modified, tags, "
-                               "comments FROM resources ORDER BY id").fetchall()
-        for row_id, rid, owner, kind, cik, status, desc, created, modified, tags, comments in rows:
+                               "comments, series FROM resources ORDER BY id").fetchall()
+        for row_id, rid, owner, kind, cik, status, desc, created, modified, tags, comments, series in rows:
             fields = (row_id, rid, kind, owner, cik, status, json.loads(desc), created, modified,
                       json.loads(tags), json.loads(comments))
             res = known.get(rid)
@@ -321,12 +256,7 @@ class Store:
                 res.assign(*fields)
             self._index(res)
             if not res.is_client:
-                res.series = series_by_id.get(row_id)
-                if res.series is None:
-                    if indexes is None:
-                        indexes = load_indexes(self.db)
-                    res.series = Series(self.db, row_id, descriptions.value_kind(res.desc), indexes.get(row_id),
-                                        self)
+                res.series = series_by_id.get(series) or self.storage.series.open(series)
         for res in self.resources.values():
             if res.owner is not None:
                 res.owner = self.resources[res.owner]
@@ -358,150 +288,17 @@ class Store:
         self.vendors[vendor.name] = vendor
         self.vendors_by_token[vendor.token] = vendor
 
-    def touch(self):
-        """Opens the shared transaction if needed; every change calls it
-        before changing anything, in memory or in the database."""
-        self._begin()
-        self.before_series_write()
-        if self._scope is not None:
-            self._scope.tree_changed = True
-
-    def _begin(self):
-        if not self._in_tx:
-            self.db.execute("BEGIN")
-            self._in_tx = True
-
-    def before_series_change(self, series):
-        """A Series is about to change, in memory at least (it is the
-        Series' journal, see timeseries): keeps its snapshot."""
-        self._begin()
-        scope = self._scope
-        if scope is not None and series.id not in scope.snapshots:
-            scope.snapshots[series.id] = (series, series.snapshot())
-
-    def before_series_write(self):
-        """A Series is about to change rows: opens the call's SAVEPOINT.
-        (Single writes that only grow a cached tail need none.)"""
-        scope = self._scope
-        if scope is not None and not scope.savepoint:
-            self.db.execute("SAVEPOINT call")
-            scope.savepoint = True
-
-    @contextmanager
-    def atomic(self):
-        """Runs the block all or nothing (see the module docstring); nested
-        blocks belong to the outermost one."""
-        with self.lock:
-            if self._scope is not None:
-                yield
-                return
-            scope = self._scope = _CallScope(len(self._wakes))
-            try:
-                yield
-            except BaseException:
-                self._scope = None
-                self._undo(scope)
-                raise
-            self._scope = None
-            if scope.savepoint:
-                self.db.execute("RELEASE call")
-
-    def _undo(self, scope):
-        if scope.savepoint:
-            self.db.execute("ROLLBACK TO call")
-            self.db.execute("RELEASE call")
-        del self._wakes[scope.wakes:]
-        for series, snapshot in scope.snapshots.values():
-            series.restore(snapshot)
-        if scope.tree_changed:
-            self._load({series.id: series for series, _ in scope.snapshots.values()})
-            log.warning("a failed call was rolled back; the resource tree was reloaded")
-
     def save(self, res):
         self.touch()
         self.db.execute(
             "INSERT OR REPLACE INTO resources (id, rid, owner, type, cik, status, description, created, modified, "
-            "tags, comments) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "tags, comments, series) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (res.id, res.rid, res.owner.rid if res.owner else None, res.type, res.cik, res.status, _dumps(res.desc),
-             res.created, res.modified, _dumps(res.tags), _dumps(res.comments)))
-
-    def commit(self):
-        """Commits the open transaction now; then wake-ups and the
-        when_durable callbacks run in the loop thread."""
-        with self.lock:
-            if self._in_tx:
-                for series in self.unflushed:
-                    series.flush()
-                self.unflushed.clear()
-                self.db.execute("COMMIT")
-                self._in_tx = False
-            wakes, self._wakes = self._wakes, []
-            callbacks, self._commit_callbacks = self._commit_callbacks, []
-        if not (wakes or callbacks):
-            return
-        if self.loop is None or self._in_loop_thread():
-            self._deliver(wakes, callbacks)
-        else:
-            self.loop.call_soon_threadsafe(self._deliver, wakes, callbacks)
-
-    def _in_loop_thread(self):
-        try:
-            return asyncio.get_running_loop() is self.loop
-        except RuntimeError:
-            return False
-
-    def _deliver(self, wakes, callbacks):
-        for rid, columns in wakes:
-            for callback in list(self.watchers.get(rid, ())):
-                callback(columns)
-        for callback in callbacks:
-            callback(None)
-
-    def when_durable(self, callback):
-        """Calls callback(None) once everything changed so far is committed
-        (at once when nothing is pending), callback(error) with the
-        sqlite3.Error if that commit failed. The commit is a group commit: it
-        runs once the loop has handled the input at hand, for every request
-        that changed something meanwhile."""
-        if not self._in_tx and not self._wakes:
-            callback(None)
-            return
-        self._commit_callbacks.append(callback)
-        if not self._commit_scheduled:
-            self._commit_scheduled = True
-            self.loop.call_soon(self._group_commit)
-
-    async def durable(self):
-        """Returns once everything changed so far is committed; raises the
-        sqlite3.Error if the commit failed (see when_durable)."""
-        if not self._in_tx and not self._wakes:
-            return
-        settled = self.loop.create_future()
-
-        def settle(error):
-            if not settled.done():
-                settled.set_result(error)
-        self.when_durable(settle)
-        error = await settled
-        if error is not None:
-            raise error
-
-    def _group_commit(self):
-        self._commit_scheduled = False
-        try:
-            self.commit()
-        except sqlite3.Error as error:  # the disk failed: nobody may be told "ok"
-            log.exception("group commit failed")
-            callbacks, self._commit_callbacks = self._commit_callbacks, []
-            for callback in callbacks:
-                callback(error)
+             res.created, res.modified, _dumps(res.tags), _dumps(res.comments),
+             res.series.id if res.series is not None else None))
 
     def close(self):
-        with self.lock:
-            self.commit()
-            if self.checkpointer is not None:
-                self.checkpointer.stop()
-            self.db.close()
+        self.storage.close()
 
     # --- identifiers ---------------------------------------------------------
     def new_code(self):
@@ -522,8 +319,7 @@ class Store:
         root_desc = descriptions.new_description("client", {"limits": dict.fromkeys(descriptions.LIMIT_KEYS,
                                                                                     "inherit")})
         root = self._new(None, "client", root_desc, now(), ACTIVATED)
-        self.touch()
-        self.db.execute("INSERT INTO meta (key, value) VALUES ('root', ?)", (root.rid,))
+        self.storage.set_meta("root", root.rid)
         return root
 
     def _new(self, owner, kind, desc, at, status=None):
@@ -531,6 +327,8 @@ class Store:
         if res.is_client:
             res.cik = self.new_code()
             res.status = status or ACTIVATED
+        if not res.is_client:
+            res.series = self.storage.series.allocate("onep", descriptions.value_kind(desc))
         self.touch()
         res.id = self.db.execute("INSERT INTO resources (rid, type, description, created, modified, tags, comments)"
                                  " VALUES (?, ?, '{}', 0, 0, '[]', '[]')", (res.rid, kind)).lastrowid
@@ -538,8 +336,6 @@ class Store:
         self._index(res)
         if owner is not None:
             owner.children[res.rid] = res
-        if not res.is_client:
-            res.series = Series(self.db, res.id, descriptions.value_kind(desc), journal=self)
         return res
 
     def create_resource(self, owner, kind, desc, at=None):
@@ -613,13 +409,13 @@ class Store:
                 if node.desc.get("subscribe"):
                     self.subscribers.get(node.desc["subscribe"], set()).discard(node.rid)
                 if node.series is not None:
-                    node.series.drop_all()
+                    self.storage.series.drop(node.series)
                 for share in self.shares.values():
                     if share.activator == node.rid:
                         self.set_share_activator(share, None)
                 self.by_cik.pop(node.cik, None)
                 self.end_tokens_of(node.cik)
-                self.watchers.pop(node.rid, None)
+                self.storage.watchers.forget(node.rid)
                 del self.resources[node.rid]
             self.db.executemany("DELETE FROM resources WHERE rid = ?", [(rid,) for rid in gone])
             self.db.executemany("DELETE FROM referrers WHERE rid = ?", [(rid,) for rid in gone])
@@ -808,16 +604,9 @@ class Store:
 
     # --- points ------------------------------------------------------------
     def watch(self, rid, callback):
-        """callback([t, v]) runs (in the loop thread, after the commit) for
+        """callback(columns) runs (in the loop thread, after the commit) for
         every batch stored in rid; returns a function that stops watching."""
-        callbacks = self.watchers.setdefault(rid, [])
-        callbacks.append(callback)
+        return self.storage.watchers.watch(rid, callback)
 
-        def cancel():
-            if callback in callbacks:
-                callbacks.remove(callback)
-        return cancel
-
-    def wake(self, res, point):
-        if res.rid in self.watchers:
-            self._wakes.append((res.rid, point))
+    def wake(self, res, columns):
+        self.storage.watchers.wake(res.rid, columns)

@@ -79,7 +79,7 @@ def test_hdi_long_poll_ends_when_access_ends_while_waiting(rpc, hdi, tenants, se
     answer = {}
     poll = threading.Thread(target=lambda: answer.update(r=hdi("GET", ALIAS + "?shared", b, Request_Timeout="20000")))
     poll.start()
-    wait_until(lambda: port in store.watchers and store.watchers[port])
+    wait_until(lambda: store.storage.watchers.watching(port))
     ok(rpc, a, "revoke", "share", code)
     ok(rpc, a, "write", port, 9, {})
     poll.join(30)

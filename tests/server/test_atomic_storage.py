@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyonep_fast.server import EmbeddedServer, descriptions, timeseries
+from pyonep_fast.server import EmbeddedServer, descriptions
+from pyonep_fast.server.storage import timeseries
 from pyonep_fast.server.store import Store
 from rpc_helpers import INHERIT, make_dataport, ok
 

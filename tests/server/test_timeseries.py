@@ -165,7 +165,7 @@ def test_wait(rpc, fresh_client, server, http):
     thread = threading.Thread(target=waiter)
     thread.start()
     deadline = time.monotonic() + 10
-    while not server.store.watchers.get(port) and time.monotonic() < deadline:
+    while not server.store.storage.watchers.watching(port) and time.monotonic() < deadline:
         time.sleep(0.01)
     ok(rpc, cik, "record", port, [[50, 7]], {})        # arrival counts, not the timestamp
     thread.join(15)
@@ -211,7 +211,7 @@ def test_bulk_path_equals_general_path(rpc, fresh_client):
 def test_large_reads_encoded_from_columns_read_the_same(rpc, fresh_client):
     """Reads of ENCODE_MIN points or more are encoded from the columns in C;
     smaller ones go through Python lists: the same points either way."""
-    from pyonep_fast.server.timeseries import CHUNK_MAX, ENCODE_MIN
+    from pyonep_fast.server.storage.timeseries import CHUNK_MAX, ENCODE_MIN
     cik = fresh_client["cik"]
     n = CHUNK_MAX + 2 * ENCODE_MIN
     values = {"float": [t * 0.37 if t % 5 else (1e16, 1e-7, -0.0, 5e-324, 1.7976931348623157e308)[t % 25 // 5]

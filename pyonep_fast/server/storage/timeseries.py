@@ -1,4 +1,7 @@
-"""Columnar time series on SQLite: chunks of points per resource.
+"""Columnar time series on SQLite: chunks of points per series.
+
+Any API allocates a series (`SeriesTable.allocate`) and keeps its id; table
+`series` records each one's value kind and the API that owns it.
 
 A chunk is one row of table `chunks` holding n points of one series as
 packed little-endian columns: int64 timestamps, then int64 or float64
@@ -19,7 +22,7 @@ Writes:
     concatenation, so reads of a series fed point by point stay fast.
 A replacement's rows are inserted before the rows it replaces are deleted.
 
-Every change first tells the series' journal (the Store) so that a failed
+Every change first tells the series' journal (the Storage) so that a failed
 call can be undone: `journal.before_series_change(series)` opens the
 transaction and keeps series.snapshot() for series.restore(), and
 `journal.before_series_write()` precedes every change of rows.
@@ -31,11 +34,11 @@ from array import array
 
 import orjson
 
-from .._core.series import Series as CoreSeries
+from ..._core.series import Series as CoreSeries
 # the value kinds are the entries parser's
-from .._core.entries import VALUE_FLOAT as KIND_FLOAT  # noqa: F401 (re-exported)
-from .._core.entries import VALUE_INT as KIND_INT
-from .._core.entries import VALUE_STRING as KIND_STRING
+from ..._core.entries import VALUE_FLOAT as KIND_FLOAT  # noqa: F401 (re-exported)
+from ..._core.entries import VALUE_INT as KIND_INT
+from ..._core.entries import VALUE_STRING as KIND_STRING
 
 if sys.byteorder != "little":  # the chunk columns are the machine's native arrays
     raise ImportError("pyonep_fast.server stores little-endian columns and needs a little-endian host")
@@ -230,7 +233,23 @@ class Chunk:
         self.size = size
 
 
-SCHEMA = """
+def _load_indexes(db, series_id=None):
+    """{series id: [Chunk, ...] sorted by t_first} for every stored series (or one)."""
+    indexes = {}
+    where, args = ("WHERE series = ?", (series_id,)) if series_id is not None else ("", ())
+    for row in db.execute(f"SELECT series, id, t_first, t_last, n, size FROM chunks {where}", args):
+        indexes.setdefault(row[0], []).append(Chunk(*row[1:]))
+    for chunks in indexes.values():
+        chunks.sort(key=lambda c: c.t_first)
+    return indexes
+
+
+class SeriesTable:
+    """Every series of the database: allocation, opening, dropping, and the
+    flush of rewritten tail chunks before each commit (Storage.commit)."""
+
+    SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, api TEXT NOT NULL, kind INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
     series INTEGER NOT NULL,
@@ -245,15 +264,42 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_of_series ON chunks (series);
 """
 
+    def __init__(self, storage):
+        self.storage = storage
+        self._indexes = {}           # series id -> [Chunk], until the series is opened
 
-def load_indexes(db):
-    """{series id: [Chunk, ...] sorted by t_first} for every stored series."""
-    indexes = {}
-    for row in db.execute("SELECT series, id, t_first, t_last, n, size FROM chunks"):
-        indexes.setdefault(row[0], []).append(Chunk(*row[1:]))
-    for chunks in indexes.values():
-        chunks.sort(key=lambda c: c.t_first)
-    return indexes
+    def load(self):
+        """Reads the chunk index of every stored series (at start)."""
+        self._indexes = _load_indexes(self.storage.db)
+
+    def allocate(self, api, kind):
+        """A new, empty series of value kind `kind`, owned by `api`."""
+        self.storage.touch()
+        series_id = self.storage.db.execute("INSERT INTO series (api, kind) VALUES (?, ?)", (api, kind)).lastrowid
+        return Series(self.storage.db, series_id, kind, journal=self.storage)
+
+    def open(self, series_id):
+        """The stored series `series_id` (once per series: it caches its index)."""
+        db = self.storage.db
+        row = db.execute("SELECT kind FROM series WHERE id = ?", (series_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no series {series_id}")
+        chunks = self._indexes.pop(series_id, None)
+        if chunks is None:      # not read at start (or opened again after a rollback)
+            chunks = _load_indexes(db, series_id).get(series_id, [])
+        return Series(db, series_id, row[0], chunks, self.storage)
+
+    def drop(self, series):
+        """Deletes the series and its points."""
+        series.drop_all()
+        self.storage.unflushed.discard(series)
+        self.storage.db.execute("DELETE FROM series WHERE id = ?", (series.id,))
+
+    def flush(self):
+        unflushed = self.storage.unflushed
+        for series in unflushed:
+            series.flush()
+        unflushed.clear()
 
 
 class _NoJournal:
@@ -270,14 +316,14 @@ class _NoJournal:
 
 
 class Series:
-    """The points of one resource. `db` is the Store's connection; `journal`
-    the Store (see the module docstring), whose transaction every change
+    """The points of one series. `db` is the Storage's connection; `journal`
+    the Storage (see the module docstring), whose transaction every change
     runs in.
 
     In-place rewrites of the newest chunk (single writes) change only the
-    cached tail; its row is written by flush(), which the Store runs before
+    cached tail; its row is written by flush(), which the Storage runs before
     each COMMIT, once per series however many points the commit holds.
-    `journal.unflushed` is the Store's set of series waiting for that."""
+    `journal.unflushed` is the Storage's set of series waiting for that."""
 
     def __init__(self, db, series_id, kind, chunks=None, journal=None):
         self.db = db
