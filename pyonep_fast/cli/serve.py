@@ -8,9 +8,9 @@ import signal
 import sys
 
 from ..server import new_event_loop, serve
-from ..server.app import BODY_TIMEOUT, DEFAULT_MAX_BODY
+from ..server.http import BODY_TIMEOUT, DEFAULT_MAX_BODY
 from ..server.storage import default_db_path
-from ..server.store import Store
+from ..server.onep import Store
 
 
 def register(subparsers):

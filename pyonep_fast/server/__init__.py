@@ -24,9 +24,10 @@ from aiohttp import web
 
 from ..exceptions import ServerError
 
-from .app import BODY_TIMEOUT, DEFAULT_MAX_BODY, build_app
+from .app import build_app
+from .http import BODY_TIMEOUT, DEFAULT_MAX_BODY
 from .storage import default_db_path
-from .store import Store
+from .onep import Store
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from ..exceptions import CallRefused
 from . import provision_wire as wire
 from .provision_content import ContentEndpoints
 from .provision_wire import VAR
-from .rpc import _check_room as check_room
-from .store import ACTIVATED, EXPIRED, NOTACTIVATED
+from .onep.limits import check_room
+from .onep.state import ACTIVATED, EXPIRED, NOTACTIVATED
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import provision_wire as wire
 from .provision_wire import VAR
-from .store import ACTIVATED
+from .onep.state import ACTIVATED
 
 OCTET_STREAM = "application/octet-stream"
 

@@ -159,7 +159,7 @@ def test_token_dies_with_the_cik_that_granted_it(rpc, fresh_client, end):
 
 def test_token_survives_a_restart_with_its_granter(tmp_path):
     from pyonep_fast.server import EmbeddedServer
-    from pyonep_fast.server.store import Store
+    from pyonep_fast.server.onep import Store
 
     db = str(tmp_path / "s.db")
     with EmbeddedServer(db=db) as first:

@@ -5,7 +5,7 @@ The same calls must give the same answers and the same stored points."""
 import orjson
 import pytest
 
-from pyonep_fast.server.wire import LARGE_BODY, EntriesSpan, decode_envelope
+from pyonep_fast.server.onep.wire import LARGE_BODY, EntriesSpan, decode_envelope
 from rpc_helpers import make_dataport, ok
 
 RPC = "/onep:v1/rpc/process"

@@ -15,8 +15,8 @@ the scanner refuses nesting deeper than 512, which orjson allows).
 """
 import orjson
 
-from .._core.jscan import array_spans, object_spans
-from ..exceptions import CoreError
+from ..._core.jscan import array_spans, object_spans
+from ...exceptions import CoreError
 
 LARGE_BODY = 64 * 1024
 RECORD_PROCEDURES = ("record", "recordbatch")

@@ -16,14 +16,16 @@ from inspect import iscoroutine
 
 import orjson
 
-from .._core.entries import INVALID
-from ..exceptions import CallRefused
+from ..._core.entries import INVALID
+from ...exceptions import CallRefused
 from . import descriptions
 from .access import FULL, READ, Principal, live_subscribers, references, token_covers, token_permits
 from .descriptions import COUNT_KEYS, ENTITY_LIMITS, TYPES
-from .ingest import entries_columns
+from .errors import fail, refused, request_error
+from .entries import entries_columns
+from .limits import check_room, owned_count
 from .points import apply_retention, ingest_pairs, store_columns, typed_value
-from .store import ACTIVATED, EXPIRED, NOTACTIVATED, now
+from .state import ACTIVATED, EXPIRED, NOTACTIVATED, now
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +42,6 @@ OWNER_OR_SELF_INFO = ("aliases", "shares", "tagged")
 LISTING_TYPES = TYPES + ("token",)
 USAGE_ENTITIES = ("client", "dataport", "datarule", "dispatch")
 USAGE_CONSUMABLES = ("share", "email", "http", "sms", "xmpp")
-
-
-def request_error(code, context):
-    message = {-1: "Invalid JSON", 400: "Bad Request", 401: "Invalid", 408: "Request Timeout",
-               413: "Request Entity Too Large", 500: "Internal Error"}[code]
-    return orjson.dumps({"error": {"code": code, "message": message, "context": context}})
-
-
-def fail(context="arguments"):
-    return CallRefused("fail", error={"code": 501, "message": "Error", "context": context})
-
-
-def refused(status):
-    return CallRefused(status)
 
 
 def _int(value):
@@ -154,29 +142,6 @@ async def next_point(store, res, since, timeout, still_allowed):
         return None
     finally:
         cancel()
-
-
-def effective_limit(client, key):
-    """The limit in force for client (None: unlimited); "inherit" walks up."""
-    node = client
-    while node is not None:
-        value = node.desc["limits"].get(key, 0)
-        if value != "inherit":
-            return value
-        node = node.owner
-    return None
-
-
-def _owned_count(store, client, kind):
-    if kind == "share":
-        return sum(1 for share in store.shares.values() if share.creator == client.rid)
-    return sum(1 for child in client.children.values() if child.type == kind)
-
-
-def _check_room(store, client, kind):
-    limit = effective_limit(client, kind)
-    if limit is not None and _owned_count(store, client, kind) + 1 > limit:
-        raise refused("limit")
 
 
 def _result_entry(has_id, call_id, result):
@@ -452,7 +417,7 @@ class Engine:
             raise refused("invalid")
         desc = descriptions.new_description(kind, given)
         self._resolve_references(call, desc)
-        _check_room(self.store, owner, kind)
+        check_room(self.store, owner, kind)
         res = self.store.create_resource(owner, kind, desc, call.now)
         if references(desc):
             self.store.set_referrer(res, call.caller.rid)
@@ -484,7 +449,7 @@ class Engine:
                 raise refused("invalid")
         if owner.is_within(source):
             raise refused("invalid")
-        _check_room(self.store, owner, "client")
+        check_room(self.store, owner, "client")
         return self.store.clone(source, owner, *flags, at=call.now, referrer=call.caller.rid).rid
 
     def proc_move(self, call, args):
@@ -496,7 +461,7 @@ class Engine:
         if res is call.caller or destination.is_within(res) or not isinstance(keep, bool):
             raise refused("invalid")
         if destination is not res.owner:
-            _check_room(self.store, destination, res.type)
+            check_room(self.store, destination, res.type)
             self.store.move(res, destination, keep)
         return NO_RESULT
 
@@ -512,7 +477,7 @@ class Engine:
         if res.is_client:
             for key in ENTITY_LIMITS:
                 limit = desc["limits"][key]
-                if limit != "inherit" and limit < _owned_count(self.store, res, key):
+                if limit != "inherit" and limit < owned_count(self.store, res, key):
                     raise refused("limit")
         self.store.set_description(res, desc, call.now)
         if resolved and references(desc):
@@ -602,7 +567,7 @@ class Engine:
                 counts[child.type] += 1
                 if child.series is not None:
                     counts["disk"] += child.series.size()
-            counts["share"] += _owned_count(self.store, node, "share")
+            counts["share"] += owned_count(self.store, node, "share")
         return counts
 
     def _info_counts(self, call, res):
@@ -767,7 +732,7 @@ class Engine:
                 raise refused("invalid")
             self.store.set_share_meta(share, meta)
             return share.code
-        _check_room(self.store, call.caller, "share")
+        check_room(self.store, call.caller, "share")
         return self.store.create_share(res, meta, call.caller.rid).code
 
     def _code_args(self, call, args):

@@ -29,9 +29,9 @@ import logging
 import secrets
 import time
 
-from ..exceptions import ServerError
+from ...exceptions import ServerError
+from ..storage import Storage
 from . import access, descriptions
-from .storage import Storage
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from itertools import accumulate
 
 import orjson
 
-from .._core.entries import Entries
-from ..exceptions import DecodeError
+from ..._core.entries import Entries
+from ...exceptions import DecodeError
 from .descriptions import value_kind
-from .storage.timeseries import KIND_FLOAT, KIND_INT, Columns
+from ..storage.timeseries import KIND_FLOAT, KIND_INT, Columns
 from .wire import EntriesSpan
 
 

@@ -2,10 +2,10 @@
 and wake-ups (spec 2.2, 2.3), shared by every writing procedure."""
 import math
 
-from .._core.entries import INVALID, convert_value
+from ..._core.entries import INVALID, convert_value
 from .access import live_subscribers, reference_allowed
 from .descriptions import INFINITY, value_kind
-from .storage.timeseries import KIND_INT, Columns
+from ..storage.timeseries import KIND_INT, Columns
 
 _SUBSCRIPTION_DEPTH = 16   # a subscription chain longer than this (or a cycle) stops here
 

@@ -1,0 +1,24 @@
+"""One Platform error shapes: a request's error body, a call's refusal."""
+import orjson
+
+from ...exceptions import CallRefused
+from ..http import json_response
+
+
+def request_error(code, context):
+    message = {-1: "Invalid JSON", 400: "Bad Request", 401: "Invalid", 408: "Request Timeout",
+               413: "Request Entity Too Large", 500: "Internal Error"}[code]
+    return orjson.dumps({"error": {"code": code, "message": message, "context": context}})
+
+
+def fail(context="arguments"):
+    return CallRefused("fail", error={"code": 501, "message": "Error", "context": context})
+
+
+def refused(status):
+    return CallRefused(status)
+
+
+def body_error(status):
+    """A request body that is too large (413), too slow (408) or cut short (400)."""
+    return json_response(request_error(status, "body"), status)

@@ -1,0 +1,68 @@
+"""One Platform's HTTP endpoints: the JSON-RPC endpoint (spec 1), the CIK
+fountain (spec 6.2), the HTTP Data Interface (spec 7), /timestamp and /ip."""
+import time
+
+import orjson
+from aiohttp import web
+
+from ..http import CONFIG, json_response, read_body, text_response
+from .errors import body_error, request_error
+from .fountain import Fountain
+from .hdi import HttpDataInterface
+from .rpc import Engine
+from .wire import decode_envelope
+
+
+class RpcEndpoint:
+    def __init__(self, store):
+        self.engine = Engine(store)
+
+    async def process(self, request):
+        body = await read_body(request, body_error)
+        if isinstance(body, web.StreamResponse):
+            return body
+        envelope = decode_envelope(body)
+        if envelope is None:
+            return json_response(request_error(-1, "request"))
+        if request.app[CONFIG]["null"]:
+            return json_response(null_answer(envelope))
+        return json_response(await self.engine.process(envelope))
+
+
+def null_answer(envelope):
+    """--null mode: every call with an id is acknowledged, nothing runs."""
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("auth"), dict):
+        return request_error(400, "auth")
+    calls = envelope.get("calls")
+    if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
+        return request_error(400, "calls")
+    entries = [orjson.dumps({"id": c["id"], "status": "ok"}) for c in calls if c.get("id") is not None]
+    return b"[" + b",".join(entries) + b"]" if entries else b""
+
+
+async def timestamp(request):
+    return text_response(str(int(time.time())))
+
+
+async def ip(request):
+    """The server address as the client reached it: `a,b,c,d:port`."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    host, port = (sockname[0], sockname[1]) if sockname else ("127.0.0.1", 0)
+    return text_response(f"{host.replace('.', ',')}:{port}")
+
+
+def routes(store):
+    """The aiohttp routes of One Platform over its state `store`."""
+    rpc = RpcEndpoint(store)
+    fountain = Fountain(store)
+    hdi = HttpDataInterface(store)
+    return [
+        web.post("/onep:v1/rpc/process", rpc.process),
+        web.get("/api/create", fountain.create),
+        web.get("/", fountain.create),
+        web.route("GET", "/onep:v1/stack/alias", hdi.stack_alias),
+        web.post("/onep:v1/stack/alias", hdi.stack_alias),
+        web.post("/onep:v1/stack/record", hdi.stack_record),
+        web.get("/timestamp", timestamp),
+        web.get("/ip", ip),
+    ]
