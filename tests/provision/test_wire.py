@@ -6,7 +6,7 @@ import pytest
 from aiohttp import web
 from hypothesis import given, strategies as st
 
-from pyonep_fast.server import provision_wire as wire
+from pyonep_fast.server.provision import forms as wire
 
 
 def test_form_keys_with_and_without_brackets_are_one_key():

@@ -9,6 +9,7 @@ import pytest
 import urllib3
 
 from pyonep_fast.server import EmbeddedServer
+from pyonep_fast.server.provision import service_for
 from rpc_helpers import make_dataport, ok
 
 RPC = "/onep:v1/rpc/process"
@@ -17,7 +18,7 @@ RPC = "/onep:v1/rpc/process"
 def test_fountain(server, http, rpc):
     made = orjson.loads(http.request("GET", server.url + "/api/create?vendor").data)
     assert set(made) == {"cik", "rid", "vendor", "vendortoken"}
-    assert server.store.vendor_by_token(made["vendortoken"]).name == made["vendor"]
+    assert service_for(server.store).state.vendor_by_token(made["vendortoken"]).name == made["vendor"]
     info = ok(rpc, made["cik"], "info", {"alias": ""}, {"basic": True, "description": True})
     assert info["basic"]["status"] == "activated"
     assert set(info["description"]["limits"].values()) == {"inherit"}

@@ -1,5 +1,7 @@
 """The CIK fountain (spec 6.2): a fresh, empty, activated client under the
-root for each request, for test suites."""
+root for each request, for test suites. Other APIs tie their fixtures to
+that client through `store.fountain_extras` (provisioning: its vendor and
+vendor token), whose fields join the JSON answer."""
 import orjson
 
 from ..http import json_response, text_response
@@ -11,10 +13,13 @@ class Fountain:
 
     async def create(self, request):
         store = self.store
-        client, vendor, token = store.create_fountain_client()
+        with store.lock:
+            client = store.create_fountain_client()
+            answer = {"cik": client.cik, "rid": client.rid}
+            for extra in store.fountain_extras:
+                answer.update(extra(client))
         await store.durable()
         wants_json = "vendor" in request.query or "application/json" in request.headers.get("Accept", "")
         if request.path == "/api/create" and wants_json:
-            return json_response(orjson.dumps({"cik": client.cik, "rid": client.rid, "vendor": vendor,
-                                               "vendortoken": token}))
+            return json_response(orjson.dumps(answer))
         return text_response(client.cik)

@@ -16,11 +16,10 @@ every public method here does; they get their changes committed with
 Public API for other server modules:
   get(rid) / client_by_cik(cik) / root                  -> Resource
   create_resource(owner, type, description, now)         -> Resource
-  create_fountain_client()                               -> (Resource, vendor, vendortoken)
+  create_fountain_client()                               -> Resource
   clone(source, owner, noaliases, nohistorical, now)     -> Resource
   drop(resource)
   create_share(resource, meta, creator) / share_by_code(code) -> Share
-  create_vendor(owner_rid) -> (name, token); vendor_by_token(token), vendor_by_name(name) -> Vendor
   watch(rid, callback) / wake(resource, columns)
   when_durable(callback), durable() (awaitable), commit(), atomic()   (the storage's)
 """
@@ -58,8 +57,6 @@ CREATE TABLE IF NOT EXISTS shares (
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY, rid TEXT NOT NULL, permissions TEXT NOT NULL, expires INTEGER, granter TEXT);
 CREATE TABLE IF NOT EXISTS referrers (rid TEXT PRIMARY KEY, client TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS vendors (
-    name TEXT PRIMARY KEY, token TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, created INTEGER NOT NULL);
 """
 
 ACTIVATED = "activated"
@@ -187,16 +184,6 @@ class Token:
         return not self.ended and not self.expired(at)
 
 
-class Vendor:
-    __slots__ = ("name", "token", "owner", "created")
-
-    def __init__(self, name, token, owner, created):
-        self.name = name
-        self.token = token
-        self.owner = owner
-        self.created = created
-
-
 class Store:
     SCHEMA_VERSION = 1
 
@@ -216,9 +203,8 @@ class Store:
         self.subscribers = {}            # source rid -> {subscriber rid}
         self.shares = {}                 # code -> Share
         self.tokens = {}                 # token -> Token
-        self.vendors = {}                # name -> Vendor
-        self.vendors_by_token = {}
-        self.vendor_deleted = []         # callbacks(vendor): provisioning drops what the vendor owned
+        self.fountain_extras = []        # callables(client) -> {field: value} for the fountain's answer
+        self.on_drop = []                # callables(set of dropped rids), inside drop's transaction
         self._load()
         storage.on_rollback.append(self._load)
         root = storage.meta("root")
@@ -273,8 +259,6 @@ class Store:
         for token, rid, permissions, expires, granter in self.db.execute(
                 "SELECT token, rid, permissions, expires, granter FROM tokens"):
             self.tokens[token] = Token(token, rid, json.loads(permissions), expires, granter)
-        for row in self.db.execute("SELECT name, token, owner, created FROM vendors"):
-            self._index_vendor(Vendor(*row))
 
     def _index(self, res):
         self.resources[res.rid] = res
@@ -283,10 +267,6 @@ class Store:
         subscribe = res.desc.get("subscribe")
         if subscribe:
             self.subscribers.setdefault(subscribe, set()).add(res.rid)
-
-    def _index_vendor(self, vendor):
-        self.vendors[vendor.name] = vendor
-        self.vendors_by_token[vendor.token] = vendor
 
     def save(self, res):
         self.touch()
@@ -376,18 +356,16 @@ class Store:
 
     def create_fountain_client(self):
         """A fresh, empty, activated client under the root with every limit
-        "inherit", and a vendor registered for it: (client, vendor, token)."""
+        "inherit"."""
         with self.lock:
             desc = descriptions.new_description(
                 "client", {"limits": dict.fromkeys(descriptions.LIMIT_KEYS, "inherit"), "name": "fountain"})
-            client = self._new(self.root, "client", desc, now())
-            vendor, token = self.create_vendor(client.rid)
-            return client, vendor, token
+            return self._new(self.root, "client", desc, now())
 
     def drop(self, res):
         """Deletes res and its subhierarchy with their aliases (in every
-        client), shares, tokens, vendors (registered for a dropped client)
-        and subscriptions."""
+        client), shares, tokens and subscriptions; then the on_drop callbacks
+        end what other APIs hang on them (provisioning: a dropped client's vendor)."""
         with self.lock:
             self.touch()
             doomed = res.subtree()
@@ -421,8 +399,8 @@ class Store:
             self.db.executemany("DELETE FROM referrers WHERE rid = ?", [(rid,) for rid in gone])
             for token in [t for t in self.tokens.values() if t.rid in gone]:
                 self.delete_token(token)
-            for vendor in [v for v in self.vendors.values() if v.owner in gone]:
-                self.delete_vendor(vendor)
+            for callback in self.on_drop:
+                callback(gone)
 
     def clone(self, source, owner, noaliases=False, nohistorical=False, at=None, referrer=None):
         """A copy of client `source` and its subhierarchy under `owner`, with
@@ -562,45 +540,6 @@ class Store:
             return
         for token in [t for t in self.tokens.values() if t.granter == credential]:
             self.delete_token(token)
-
-    # --- vendors (shared with provisioning) ------------------------------------
-    def create_vendor(self, owner_rid):
-        """Registers a vendor with a fresh name for a client: returns (name, token)."""
-        with self.lock:
-            while True:
-                name = "vendor" + secrets.token_hex(6)
-                if name not in self.vendors:
-                    break
-            vendor = self.register_vendor(name, owner_rid)
-            return vendor.name, vendor.token
-
-    def vendor_by_token(self, token):
-        return self.vendors_by_token.get(token) if isinstance(token, str) else None
-
-    def vendor_by_name(self, name):
-        return self.vendors.get(name) if isinstance(name, str) else None
-
-    # --- provisioning's vendor registration (/provision/register) --------------
-    def register_vendor(self, name, owner_rid):
-        """Registers vendor `name` for client `owner_rid` with a fresh token."""
-        with self.lock:
-            vendor = Vendor(name, self.new_code(), owner_rid, now())
-            self.touch()
-            self.db.execute("INSERT INTO vendors (name, token, owner, created) VALUES (?,?,?,?)",
-                            (vendor.name, vendor.token, vendor.owner, vendor.created))
-            self._index_vendor(vendor)
-            return vendor
-
-    def delete_vendor(self, vendor):
-        """Ends a vendor: its token stops working, and the vendor_deleted
-        callbacks remove what it owned, in the same transaction."""
-        with self.lock:
-            self.touch()
-            for callback in self.vendor_deleted:
-                callback(vendor)
-            self.db.execute("DELETE FROM vendors WHERE name = ?", (vendor.name,))
-            del self.vendors[vendor.name]
-            del self.vendors_by_token[vendor.token]
 
     # --- points ------------------------------------------------------------
     def watch(self, rid, callback):

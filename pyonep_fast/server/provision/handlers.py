@@ -1,9 +1,9 @@
 """The Provisioning / Fleet Management API (spec/provision.md §2) on the embedded server.
 
-Provisioning state lives in `prov_*` tables of the Store's SQLite database
-and changes inside the Store's shared transaction, so a provisioning change
-and the client it creates or alters commit (and are acknowledged) together.
-Devices are real Store clients: enabling a serial number clones the model's
+Provisioning's state lives in its own tables (state.py), changed inside the
+storage's shared transaction, so a provisioning change and the client it
+creates or alters commit (and are acknowledged) together. Devices are real
+One Platform clients: enabling a serial number clones the model's
 template client under the owner, activation flips that client's status to
 `activated`, and from then on its CIK works on the RPC endpoint.
 
@@ -14,83 +14,35 @@ model, `model/M/` its serial numbers).
 """
 import logging
 import time
-import weakref
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from ..exceptions import CallRefused
-from . import provision_wire as wire
-from .provision_content import ContentEndpoints
-from .provision_wire import VAR
-from .onep.limits import check_room
-from .onep.state import ACTIVATED, EXPIRED, NOTACTIVATED
+from ...exceptions import CallRefused
+from ..onep.limits import check_room
+from ..onep.state import ACTIVATED, EXPIRED, NOTACTIVATED
+from . import forms as wire
+from .content import ContentEndpoints
+from .forms import VAR
 
 log = logging.getLogger(__name__)
 
 ACTIVATION_WINDOW = 86400  # seconds from enable/re-enable/remap (§1.7)
 MODEL_OPTIONS = ("noaliases", "nocomments", "nohistorical")  # canonical order (§5 #18)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS prov_vendor_tokens (
-    vendor TEXT NOT NULL, id TEXT NOT NULL, token TEXT UNIQUE NOT NULL, PRIMARY KEY (vendor, id));
-CREATE TABLE IF NOT EXISTS prov_models (
-    id INTEGER PRIMARY KEY, vendor TEXT NOT NULL, name TEXT NOT NULL, rid TEXT, code TEXT,
-    options TEXT NOT NULL, UNIQUE (vendor, name));
-CREATE TABLE IF NOT EXISTS prov_sns (
-    id INTEGER PRIMARY KEY, model INTEGER NOT NULL, sn TEXT NOT NULL, extra TEXT NOT NULL,
-    rid TEXT, enabled_by TEXT, window_start INTEGER, UNIQUE (model, sn));
-CREATE INDEX IF NOT EXISTS prov_sns_rid ON prov_sns (rid);
-CREATE TABLE IF NOT EXISTS prov_log (sn INTEGER NOT NULL, at INTEGER NOT NULL, peer TEXT NOT NULL,
-    entry TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS prov_log_sn ON prov_log (sn);
-CREATE TABLE IF NOT EXISTS prov_ranges (model INTEGER NOT NULL, format TEXT NOT NULL, length INTEGER,
-    casing TEXT, first INTEGER NOT NULL, last INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS prov_ranges_model ON prov_ranges (model);
-CREATE TABLE IF NOT EXISTS prov_content (
-    id INTEGER PRIMARY KEY, model INTEGER NOT NULL, cid TEXT NOT NULL, meta TEXT NOT NULL,
-    protected INTEGER NOT NULL, mime TEXT NOT NULL, data BLOB NOT NULL, updated INTEGER NOT NULL,
-    UNIQUE (model, cid));
-CREATE TABLE IF NOT EXISTS prov_groups (
-    id INTEGER PRIMARY KEY, model INTEGER NOT NULL, gid TEXT NOT NULL, meta TEXT NOT NULL,
-    UNIQUE (model, gid));
-CREATE TABLE IF NOT EXISTS prov_members (
-    grp INTEGER NOT NULL, type TEXT NOT NULL, mid TEXT NOT NULL, expire INTEGER NOT NULL,
-    meta TEXT NOT NULL, PRIMARY KEY (grp, type, mid));
-CREATE TABLE IF NOT EXISTS prov_shares (
-    model INTEGER NOT NULL, vendor TEXT NOT NULL, PRIMARY KEY (model, vendor));
-"""
-
-
-class Model:
-    """A row of prov_models plus who is acting on it."""
-
-    __slots__ = ("id", "vendor", "name", "rid", "code", "options", "as_sharer")
-
-    def __init__(self, row):
-        self.id, self.vendor, self.name, self.rid, self.code, options = row
-        self.options = options.split(",") if options else []
-        self.as_sharer = None  # the calling vendor when it acts through a share
-
-
 class Provisioning(ContentEndpoints):
-    """The provisioning endpoints over one Store.
+    """The provisioning endpoints over One Platform's state `store` and
+    provisioning's own `state`.
 
     `clock` (returning Unix seconds) and `window` (the activation window in
     seconds) are attributes so tests can move time (§1.7).
     """
 
-    def __init__(self, store, clock=None, window=ACTIVATION_WINDOW):
+    def __init__(self, store, state, clock=None, window=ACTIVATION_WINDOW):
         self.store = store
-        self.db = store.db
+        self.state = state
         self.clock = clock or (lambda: int(time.time()))
         self.window = window
-        with store.lock:
-            self.db.executescript(SCHEMA)
-            store.vendor_deleted.append(self.forget_vendor)
-            # databases written before vendors ended with their client may hold such vendors
-            for vendor in [v for v in store.vendors.values() if store.get(v.owner) is None]:
-                store.delete_vendor(vendor)
         self.routes = (
             (("activate",), {"POST": self.activate}),
             (("download",), {"GET": self.device_download}),
@@ -154,19 +106,12 @@ class Provisioning(ContentEndpoints):
         client = self.client_of_key(cik)
         if client is None:
             return None
-        return next((v for v in self.store.vendors.values() if v.owner == client.rid), None)
-
-    def vendor_of_token(self, token):
-        vendor = self.store.vendor_by_token(token)
-        if vendor is None:
-            row = self.db.execute("SELECT vendor FROM prov_vendor_tokens WHERE token = ?", (token,)).fetchone()
-            vendor = row and self.store.vendor_by_name(row[0])
-        return vendor
+        return self.state.vendor_of_client(client.rid)
 
     def vendor(self, request):
         """The calling vendor (by token or vendor CIK), else 401."""
         key = self.key(request)
-        vendor = key and (self.vendor_of_token(key) or self.vendor_of_cik(key))
+        vendor = key and (self.state.vendor_of_token(key) or self.vendor_of_cik(key))
         if vendor is None:
             raise wire.error(401)
         return vendor
@@ -179,23 +124,17 @@ class Provisioning(ContentEndpoints):
         if owner_name and owner_name != caller.name:
             if not shared_access:
                 raise wire.error(403)
-            model = self.find_model(owner_name, name)
+            model = self.state.find_model(owner_name, name)
             if model is None:
                 raise wire.error(404)
-            if not self.db.execute("SELECT 1 FROM prov_shares WHERE model = ? AND vendor = ?",
-                                   (model.id, caller.name)).fetchone():
+            if not self.state.is_shared(model, caller.name):
                 raise wire.error(403)
             model.as_sharer = caller.name
             return model
-        model = self.find_model(caller.name, name)
+        model = self.state.find_model(caller.name, name)
         if model is None:
             raise wire.error(404)
         return model
-
-    def find_model(self, vendor_name, name):
-        row = self.db.execute("SELECT id, vendor, name, rid, code, options FROM prov_models "
-                              "WHERE vendor = ? AND name = ?", (vendor_name, name)).fetchone()
-        return row and Model(row)
 
     async def done(self, response=None):
         """Answer only once the change is committed (the Store's group commit)."""
@@ -220,30 +159,15 @@ class Provisioning(ContentEndpoints):
         name = wire.required(form, "vendor")
         with self.store.lock:
             if wire.is_true(form, "delete"):
-                vendor = self.store.vendor_by_name(name)
+                vendor = self.state.vendor_by_name(name)
                 if vendor is None or vendor.owner != client.rid:
                     raise wire.error(404)
-                self.store.delete_vendor(vendor)
+                self.state.delete_vendor(vendor)
             else:
-                if self.store.vendor_by_name(name) or self.vendor_of_cik(key):
+                if self.state.vendor_by_name(name) or self.vendor_of_cik(key):
                     raise wire.error(409)
-                self.store.register_vendor(name, client.rid)
+                self.state.register_vendor(name, client.rid)
         return await self.done()
-
-    def forget_vendor(self, vendor):
-        """Removes what an ending vendor owned (Store.delete_vendor calls it, on
-        unregistration or when the vendor's client is dropped): its tokens, its
-        models, the shares it was given. Sns it enabled through a share go back
-        to the model's owner, so a vendor registered later under the same name
-        inherits nothing."""
-        for (model_id,) in self.db.execute("SELECT id FROM prov_models WHERE vendor = ?",
-                                           (vendor.name,)).fetchall():
-            self.delete_model(model_id)
-        self.store.touch()
-        self.db.execute("DELETE FROM prov_vendor_tokens WHERE vendor = ?", (vendor.name,))
-        self.db.execute("DELETE FROM prov_shares WHERE vendor = ?", (vendor.name,))
-        self.db.execute("UPDATE prov_sns SET enabled_by = (SELECT vendor FROM prov_models WHERE id = prov_sns.model) "
-                        "WHERE enabled_by = ?", (vendor.name,))
 
     # ------------------------------------------------------------ what a vendor may name
 
@@ -254,7 +178,7 @@ class Provisioning(ContentEndpoints):
         res = self.store.get(rid)
         if res is None:
             raise wire.error(404)
-        if not res.is_within(self.store.get(self.store.vendor_by_name(vendor_name).owner)):
+        if not res.is_within(self.store.get(self.state.vendor_by_name(vendor_name).owner)):
             raise wire.error(403)
         if not res.is_client:
             raise wire.error(400)
@@ -277,7 +201,7 @@ class Provisioning(ContentEndpoints):
     def token_vendor(self, request):
         """Token management needs the vendor CIK: 401 unknown key, 403 a token."""
         key = self.key(request)
-        if key and self.vendor_of_token(key):
+        if key and self.state.vendor_of_token(key):
             raise wire.error(403)
         vendor = key and self.vendor_of_cik(key)
         if not vendor:
@@ -286,46 +210,33 @@ class Provisioning(ContentEndpoints):
 
     async def token_list(self, request):
         vendor = self.token_vendor(request)
-        rows = self.db.execute("SELECT id FROM prov_vendor_tokens WHERE vendor = ? ORDER BY rowid",
-                               (vendor.name,))
-        return wire.lines_response([token_id for (token_id,) in rows])
+        return wire.lines_response(self.state.token_ids(vendor))
 
     async def token_post(self, request):
         vendor = self.token_vendor(request)
         form = await self.body_form(request)
         token_id = wire.required(form, "id")
         with self.store.lock:
-            exists = self.db.execute("SELECT 1 FROM prov_vendor_tokens WHERE vendor = ? AND id = ?",
-                                     (vendor.name, token_id)).fetchone()
             if wire.is_true(form, "delete"):
-                if not exists:
+                if not self.state.delete_vendor_token(vendor, token_id):
                     raise wire.error(404)
-                self.store.touch()
-                self.db.execute("DELETE FROM prov_vendor_tokens WHERE vendor = ? AND id = ?",
-                                (vendor.name, token_id))
                 return await self.done()
-            if exists:
+            if self.state.vendor_token(vendor, token_id):
                 raise wire.error(409)
-            token = self.store.new_code()
-            self.store.touch()
-            self.db.execute("INSERT INTO prov_vendor_tokens (vendor, id, token) VALUES (?, ?, ?)",
-                            (vendor.name, token_id, token))
+            token = self.state.create_vendor_token(vendor, token_id)
         return await self.done(wire.value_response(token))
 
     async def token_show(self, request, token_id):
         vendor = self.token_vendor(request)
-        row = self.db.execute("SELECT token FROM prov_vendor_tokens WHERE vendor = ? AND id = ?",
-                              (vendor.name, token_id)).fetchone()
-        if row is None:
+        token = self.state.vendor_token(vendor, token_id)
+        if token is None:
             raise wire.error(404)
-        return wire.value_response(row[0])
+        return wire.value_response(token)
 
     async def token_delete(self, request, token_id):
         vendor = self.token_vendor(request)
         with self.store.lock:
-            self.store.touch()
-            deleted = self.db.execute("DELETE FROM prov_vendor_tokens WHERE vendor = ? AND id = ?",
-                                      (vendor.name, token_id)).rowcount
+            deleted = self.state.delete_vendor_token(vendor, token_id)
         if not deleted:
             raise wire.error(404)
         return await self.done()
@@ -335,12 +246,8 @@ class Provisioning(ContentEndpoints):
     async def model_list(self, request):
         vendor = self.vendor(request)
         if wire.first(self.query(request), "show") == "shared":
-            rows = self.db.execute(
-                "SELECT m.vendor, m.name FROM prov_shares s JOIN prov_models m ON m.id = s.model "
-                "WHERE s.vendor = ? ORDER BY s.rowid", (vendor.name,)).fetchall()
-            return wire.csv_response(rows)
-        rows = self.db.execute("SELECT name FROM prov_models WHERE vendor = ? ORDER BY id", (vendor.name,))
-        return wire.lines_response([name for (name,) in rows])
+            return wire.csv_response(self.state.models_shared_with(vendor))
+        return wire.lines_response(self.state.model_names(vendor))
 
     @staticmethod
     def template(form):
@@ -357,20 +264,18 @@ class Provisioning(ContentEndpoints):
         form = await self.body_form(request)
         name = wire.required(form, "model")
         if wire.is_true(form, "delete"):
-            model = self.find_model(vendor.name, name)
+            model = self.state.find_model(vendor.name, name)
             if model is None:
                 raise wire.error(404)
             with self.store.lock:
-                self.delete_model(model.id)
+                self.state.delete_model(model.id)
             return await self.done()
         rid, code, options = self.template(form)
-        if self.find_model(vendor.name, name):
+        if self.state.find_model(vendor.name, name):
             raise wire.error(409)
         with self.store.lock:
             self.template_client(vendor.name, rid, code)
-            self.store.touch()
-            self.db.execute("INSERT INTO prov_models (vendor, name, rid, code, options) VALUES (?, ?, ?, ?, ?)",
-                            (vendor.name, name, rid, code, options))
+            self.state.create_model(vendor, name, rid, code, options)
         return await self.done()
 
     async def model_info(self, request, name):
@@ -384,40 +289,19 @@ class Provisioning(ContentEndpoints):
         rid, code, options = self.template(await self.body_form(request))
         with self.store.lock:
             self.template_client(model.vendor, rid, code)
-            self.store.touch()
-            self.db.execute("UPDATE prov_models SET rid = ?, code = ?, options = ? WHERE id = ?",
-                            (rid, code, options, model.id))
+            self.state.update_model(model, rid, code, options)
         return await self.done()
 
     async def model_delete(self, request, name):
         model = self.model(request, name)
         with self.store.lock:
-            self.delete_model(model.id)
+            self.state.delete_model(model.id)
         return await self.done()
-
-    def delete_model(self, model_id):
-        """Cascades to sns, their logs, ranges, content, groups and shares;
-        the sns' clients stay in the Store as orphans (§2.2)."""
-        self.store.touch()
-        self.db.execute("DELETE FROM prov_log WHERE sn IN (SELECT id FROM prov_sns WHERE model = ?)", (model_id,))
-        self.db.execute("DELETE FROM prov_members WHERE grp IN (SELECT id FROM prov_groups WHERE model = ?)",
-                        (model_id,))
-        for table in ("prov_sns", "prov_ranges", "prov_content", "prov_groups", "prov_shares"):
-            self.db.execute(f"DELETE FROM {table} WHERE model = ?", (model_id,))
-        self.db.execute("DELETE FROM prov_models WHERE id = ?", (model_id,))
 
     # ------------------------------------------------------------ serial numbers (§2.3)
 
-    def sn_row(self, model, sn):
-        return self.db.execute("SELECT id, sn, extra, rid, enabled_by, window_start FROM prov_sns "
-                               "WHERE model = ? AND sn = ?", (model.id, sn)).fetchone()
-
-    def ranges(self, model):
-        return self.db.execute("SELECT format, length, casing, first, last FROM prov_ranges "
-                               "WHERE model = ? ORDER BY rowid", (model.id,)).fetchall()
-
     def whitelisted(self, model, sn):
-        return any(wire.range_covers(rng, sn) for rng in self.ranges(model))
+        return any(wire.range_covers(rng, sn) for rng in self.state.ranges(model))
 
     def status(self, rid, window_start):
         """The reported lifecycle status of an sn's client (§2.5); blank without one."""
@@ -434,16 +318,11 @@ class Provisioning(ContentEndpoints):
         if wire.first(query, "show") == "ranges":
             if model.as_sharer:
                 raise wire.error(403)
-            body = wire.ranges_json(self.ranges(model))
+            body = wire.ranges_json(self.state.ranges(model))
             return web.Response(body=body, content_type="application/javascript", charset="utf-8")
         offset, limit = wire.pagination(query)
         enabled_by = model.as_sharer or wire.first(query, "shared")
-        sql = "SELECT sn, rid, extra, window_start FROM prov_sns WHERE model = ?"
-        args = [model.id]
-        if enabled_by:
-            sql += " AND enabled_by = ?"
-            args.append(enabled_by)
-        rows = self.db.execute(sql + " ORDER BY id LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+        rows = self.state.sns(model, enabled_by, limit, offset)
         with_status = wire.is_true(query, "status")
         records = []
         for sn, rid, extra, window_start in rows:
@@ -480,12 +359,7 @@ class Provisioning(ContentEndpoints):
         if kind in wire.JSON_TYPES or (kind != wire.TEXT_CSV and raw.lstrip().startswith(b"{")):
             wanted = wire.parse_ranges(raw)
             with self.store.lock:
-                self.store.touch()
-                for rowid, *rng in self.db.execute(
-                        "SELECT rowid, format, length, casing, first, last FROM prov_ranges WHERE model = ?",
-                        (model.id,)).fetchall():
-                    if any(wire.range_matches(rng, w) for w in wanted):
-                        self.db.execute("DELETE FROM prov_ranges WHERE rowid = ?", (rowid,))
+                self.state.remove_ranges(model, lambda rng: any(wire.range_matches(rng, w) for w in wanted))
             return await self.done()
         return await self.sns_remove(model, [row[0] for row in wire.parse_csv(raw, 2)])
 
@@ -497,41 +371,27 @@ class Provisioning(ContentEndpoints):
         if len(set(sns)) != len(sns):
             raise wire.error(409)
         with self.store.lock:
-            for start in range(0, len(sns), 500):
-                chunk = sns[start:start + 500]
-                if self.db.execute(f"SELECT 1 FROM prov_sns WHERE model = ? AND sn IN ({','.join('?' * len(chunk))})"
-                                   " LIMIT 1", (model.id, *chunk)).fetchone():
-                    raise wire.error(409)
-            self.store.touch()
-            self.db.executemany("INSERT INTO prov_sns (model, sn, extra) VALUES (?, ?, ?)",
-                                [(model.id, sn, extra) for sn, extra in items])
+            if self.state.any_sn_exists(model, sns):
+                raise wire.error(409)
+            self.state.add_sns(model, items)
         return await self.done()
 
     async def sns_remove(self, model, sns):
         """Removes the named sns (unknown ones ignored); their clients become orphans."""
         with self.store.lock:
-            self.store.touch()
-            self.db.executemany("DELETE FROM prov_log WHERE sn IN (SELECT id FROM prov_sns WHERE model = ? AND sn = ?)",
-                                [(model.id, sn) for sn in sns])
-            self.db.executemany("DELETE FROM prov_sns WHERE model = ? AND sn = ?", [(model.id, sn) for sn in sns])
+            self.state.remove_sns(model, sns)
         return await self.done()
 
     async def ranges_add(self, model, ranges):
         with self.store.lock:
-            stored = set(self.ranges(model))
-            self.store.touch()
-            for rng in ranges:
-                if rng not in stored:
-                    stored.add(rng)
-                    self.db.execute("INSERT INTO prov_ranges (model, format, length, casing, first, last) "
-                                    "VALUES (?, ?, ?, ?, ?, ?)", (model.id, *rng))
+            self.state.add_ranges(model, ranges)
         return await self.done()
 
     # ------------------------------------------------------------ one serial number (§2.4, §2.5)
 
     def sn_of_sharer(self, model, sn):
         """An sn row a sharing vendor may touch: not enabled yet, or enabled by it (§2.8)."""
-        row = self.sn_row(model, sn)
+        row = self.state.sn_row(model, sn)
         if model.as_sharer and row is not None and row[4] not in (None, model.as_sharer):
             raise wire.error(403)
         return row
@@ -547,12 +407,11 @@ class Provisioning(ContentEndpoints):
             if show is None and not model.as_sharer and self.whitelisted(model, sn):
                 return wire.no_content_response()
             raise wire.error(404)
-        sn_id, _, extra, rid, _, window_start = row
+        _, _, extra, rid, _, window_start = row
         if show == "log":
             if model.as_sharer:
                 raise wire.error(403)
-            rows = self.db.execute("SELECT at, peer, entry FROM prov_log WHERE sn = ? ORDER BY rowid",
-                                   (sn_id,)).fetchall()
+            rows = self.state.log(row)
             return wire.csv_response([(str(at), peer, entry) for at, peer, entry in rows]) \
                 if rows else wire.no_content_response()
         if show == "groups":
@@ -591,13 +450,7 @@ class Provisioning(ContentEndpoints):
             raise wire.error(409)
         with self.store.lock:
             client = self.new_device(model, self.vendor_client(caller, owner_rid))
-            self.store.touch()
-            if row is None:
-                self.db.execute("INSERT INTO prov_sns (model, sn, extra, rid, enabled_by, window_start) "
-                                "VALUES (?, ?, '', ?, ?, ?)", (model.id, sn, client.rid, caller, self.clock()))
-            else:
-                self.db.execute("UPDATE prov_sns SET rid = ?, enabled_by = ?, window_start = ? WHERE id = ?",
-                                (client.rid, caller, self.clock(), row[0]))
+            self.state.assign_sn(model, sn, row, client.rid, caller, self.clock())
         return await self.done(wire.value_response(client.rid, wire.TEXT_CSV))
 
     def new_device(self, model, owner):
@@ -633,14 +486,8 @@ class Provisioning(ContentEndpoints):
             raise wire.error(409)
         with self.store.lock:
             self.store.set_cik(client, self.store.new_code(), NOTACTIVATED)
-            self.db.execute("UPDATE prov_sns SET rid = NULL, enabled_by = NULL, window_start = NULL "
-                            "WHERE id = ?", (old_row[0],))
-            if row is None:
-                self.db.execute("INSERT INTO prov_sns (model, sn, extra, rid, enabled_by, window_start) "
-                                "VALUES (?, ?, '', ?, ?, ?)", (model.id, sn, client.rid, caller, self.clock()))
-            else:
-                self.db.execute("UPDATE prov_sns SET rid = ?, enabled_by = ?, window_start = ? WHERE id = ?",
-                                (client.rid, caller, self.clock(), row[0]))
+            self.state.release_sn(old_row)
+            self.state.assign_sn(model, sn, row, client.rid, caller, self.clock())
         return await self.done()
 
     async def sn_set_status(self, row, status):
@@ -653,14 +500,14 @@ class Provisioning(ContentEndpoints):
         with self.store.lock:
             if status == NOTACTIVATED:
                 self.store.set_cik(client, self.store.new_code(), NOTACTIVATED)
-                self.db.execute("UPDATE prov_sns SET window_start = ? WHERE id = ?", (self.clock(), row[0]))
+                self.state.restart_window(row, self.clock())
             else:
                 self.store.set_cik(client, client.cik, status)
         return await self.done()
 
     async def sn_delete(self, request, name, sn):
         model = self.model(request, name)
-        if self.sn_row(model, sn) is None:
+        if self.state.sn_row(model, sn) is None:
             raise wire.error(404)
         return await self.sns_remove(model, [sn])
 
@@ -668,8 +515,8 @@ class Provisioning(ContentEndpoints):
 
     def device_sn(self, vendor_name, model_name, sn):
         """(model, sn row) named by a device, or (None, None)."""
-        model = self.find_model(vendor_name, model_name)
-        return model, model and self.sn_row(model, sn)
+        model = self.state.find_model(vendor_name, model_name)
+        return model, model and self.state.sn_row(model, sn)
 
     async def activate(self, request):
         form = await self.body_form(request)
@@ -682,23 +529,6 @@ class Provisioning(ContentEndpoints):
             raise wire.error(409)
         with self.store.lock:
             self.store.set_cik(client, client.cik, ACTIVATED)
-            self.db.execute("INSERT INTO prov_log (sn, at, peer, entry) VALUES (?, ?, ?, ?)",
-                            (row[0], self.clock(), request.remote or "",
-                             f"model={model_name}&vendor={vendor_name}&sn={sn}"))
+            self.state.log_activation(row, self.clock(), request.remote or "",
+                                      f"model={model_name}&vendor={vendor_name}&sn={sn}")
         return await self.done(wire.value_response(client.cik))
-
-
-_services = weakref.WeakKeyDictionary()  # Store -> its Provisioning
-
-
-def setup(app, store):
-    """Adds the provisioning routes and tables to the embedded server's app."""
-    service = Provisioning(store)
-    _services[store] = service
-    app.router.add_route("*", "/provision/{tail:.*}", service.dispatch)
-    return service
-
-
-def service_for(store):
-    """The Provisioning serving `store` (tests move its clock)."""
-    return _services[store]
