@@ -7,10 +7,7 @@ import os
 import signal
 import sys
 
-from ..server import new_event_loop, serve
-from ..server.http import BODY_TIMEOUT, DEFAULT_MAX_BODY
-from ..server.storage import default_db_path
-from ..server.onep import Store
+from ..server import BODY_TIMEOUT, DEFAULT_MAX_BODY, Store, default_db_path, new_event_loop, serve
 
 
 def register(subparsers):
@@ -39,11 +36,11 @@ def run(args):
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     store = Store(args.db, synchronous=args.synchronous)
     if args.root_cik:
-        store.set_root_cik(args.root_cik)
+        store.onep.set_root_cik(args.root_cik)
         store.commit()
 
     def started(url):
-        line = {"url": url, "root_cik": store.root.cik, "root_rid": store.root.rid, "db": args.db,
+        line = {"url": url, "root_cik": store.onep.root.cik, "root_rid": store.onep.root.rid, "db": args.db,
                 "pid": os.getpid()}
         print(json.dumps(line), flush=True)
 

@@ -1,5 +1,5 @@
-"""The embedded server: One Platform RPC, CIK fountain, HTTP Data Interface
-(and provisioning, when its module is present) on one aiohttp port.
+"""The embedded server: every emulated API (app.APIS: One Platform's RPC,
+CIK fountain and HTTP Data Interface, Provisioning) on one aiohttp port.
 
 aiohttp because it is asyncio-native (long polls and thousands of idle
 keep-alive connections cost a coroutine each, not a thread), parses HTTP
@@ -8,7 +8,7 @@ aiohttp application for EXP's real-time network later: one process, one
 port, one event loop for all four emulated APIs.
 
     with EmbeddedServer() as server:          # in-process, background thread
-        server.url, server.root_cik, server.store
+        server.url, server.root_cik, server.store (.onep, .provision, .storage)
     handle = spawn(db="/tmp/x.db")            # a `pyonep-fast serve` subprocess
     handle.url; handle.kill(); handle.wait()
 """
@@ -24,10 +24,9 @@ from aiohttp import web
 
 from ..exceptions import ServerError
 
-from .app import build_app
+from .app import Store, build_app
 from .http import BODY_TIMEOUT, DEFAULT_MAX_BODY
 from .storage import default_db_path
-from .onep import Store
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +85,17 @@ class EmbeddedServer:
 
     @property
     def root_cik(self):
-        return self.store.root.cik
+        return self.store.onep.root.cik
 
     @property
     def root_rid(self):
-        return self.store.root.rid
+        return self.store.onep.root.rid
 
     def start(self):
         """Starts serving; returns once the port is listening."""
         self.store = Store(self.db, synchronous=self.synchronous)
         if self.root_cik_option:
-            self.store.set_root_cik(self.root_cik_option)
+            self.store.onep.set_root_cik(self.root_cik_option)
             self.store.commit()
         self._thread = threading.Thread(target=self._run, name="pyonep-fast-server", daemon=True)
         self._thread.start()

@@ -1,37 +1,55 @@
-"""HTTP front of the embedded server (aiohttp).
+"""The embedded server's composition: one package per API over shared storage.
 
-Routes: One Platform's (onep/routes.py: JSON-RPC, CIK fountain, HTTP Data
-Interface) and, when pyonep_fast/server/provision.py exists, the
-provisioning API, which plugs in through its `setup(app, store)`.
+Each API package (onep/, provision/, ...) exposes
+  NAME               its attribute on the Store (store.onep, store.provision)
+  open_state(store)  its state over store.storage; it may use the states of
+                     packages listed before it in APIS
+  routes(store)      its aiohttp routes (RouteDefs)
+and APIS lists them once: a new API appends its package here and touches
+nothing else. No two APIs claim a path (tests/server/test_composition.py).
 """
-import importlib
-
 from aiohttp import web
 
-from . import onep
+from . import onep, provision
 from .http import BODY_TIMEOUT, CONFIG, DEFAULT_MAX_BODY, ConnectionBudget
+from .storage import Storage
 
-__all__ = ["BODY_TIMEOUT", "DEFAULT_MAX_BODY", "build_app"]
+APIS = [onep, provision]
+
+__all__ = ["APIS", "BODY_TIMEOUT", "DEFAULT_MAX_BODY", "Store", "build_app"]
+
+
+class Store:
+    """Every API's state over one Storage (one SQLite file, one group commit)."""
+
+    def __init__(self, path=":memory:", synchronous="NORMAL"):
+        self.storage = Storage(path, synchronous)
+        for api in APIS:
+            setattr(self, api.NAME, api.open_state(self))
+
+    @property
+    def loop(self):
+        return self.storage.loop
+
+    @loop.setter
+    def loop(self, loop):
+        self.storage.loop = loop
+
+    def commit(self):
+        self.storage.commit()
+
+    def close(self):
+        self.storage.close()
 
 
 def build_app(store, *, null=False, max_body=DEFAULT_MAX_BODY, body_timeout=BODY_TIMEOUT,
               requests_per_connection=None):
-    """The aiohttp Application serving `store`.
-
-    Provisioning hook: if the module pyonep_fast.server.provision exists,
-    its `setup(app, store)` is called once here to add its routes.
-    """
+    """The aiohttp Application serving every API of `store`."""
     app = web.Application(client_max_size=max_body)
     app[CONFIG] = {"null": null, "max_body": max_body, "body_timeout": body_timeout,
                    "requests_per_connection": requests_per_connection}
     if requests_per_connection:
         app.on_response_prepare.append(ConnectionBudget(requests_per_connection).on_response_prepare)
-    app.router.add_routes(onep.routes(store))
-    try:
-        provision = importlib.import_module(f"{__package__}.provision")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.provision":
-            raise
-    else:
-        provision.setup(app, store)
+    for api in APIS:
+        app.router.add_routes(api.routes(store))
     return app

@@ -799,6 +799,6 @@ def test_vendors_of_clients_dropped_before_this_fix_end_at_startup(tmp_path, htt
         stale.execute("DELETE FROM resources WHERE rid = ?", (client["rid"],))
     with EmbeddedServer(db=db) as second:
         assert_error(Api(http, second.url, client["vendortoken"])("GET", MODELS), 401, "Unauthorized")
-        assert service_for(second.store).state.vendor_by_name(client["vendor"]) is None
+        assert second.store.provision.vendor_by_name(client["vendor"]) is None
     with sqlite3.connect(db) as after:
         assert after.execute("SELECT count(*) FROM prov_models").fetchone() == (0,)

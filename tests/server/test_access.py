@@ -125,7 +125,7 @@ def test_token_grants_no_more_than_it_holds(rpc, server, fresh_client):
     assert ok(rpc, {"token": reader}, "read", port, {}) == []
     assert one(rpc, {"token": reader}, "write", port, 1, {})["status"] == "restricted"
     # no longer than it lives itself
-    store = server.store
+    store = server.store.onep
     assert store.tokens[reader].expires is not None
     assert store.tokens[reader].expires <= store.tokens[granter["token"]].expires
     # and it lists only tokens it could have granted
@@ -158,22 +158,22 @@ def test_token_dies_with_the_cik_that_granted_it(rpc, fresh_client, end):
 
 
 def test_token_survives_a_restart_with_its_granter(tmp_path):
-    from pyonep_fast.server import EmbeddedServer
-    from pyonep_fast.server.onep import Store
+    from pyonep_fast.server import EmbeddedServer, Store
 
     db = str(tmp_path / "s.db")
     with EmbeddedServer(db=db) as first:
         root = first.root_cik
-        store = first.store
+        store = first.store.onep
         with store.lock:
             token = store.create_token(store.root.rid, {store.root.rid: ["read"]}, None, root)
             store.commit()
     reopened = Store(db)
     try:
-        assert reopened.tokens[token.token].granter == root
-        with reopened.lock:
-            reopened.set_cik(reopened.root, reopened.new_code(), "activated")
-        assert token.token not in reopened.tokens
+        onep = reopened.onep
+        assert onep.tokens[token.token].granter == root
+        with onep.lock:
+            onep.set_cik(onep.root, onep.new_code(), "activated")
+        assert token.token not in onep.tokens
     finally:
         reopened.close()
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyonep_fast.server import EmbeddedServer, descriptions
+from pyonep_fast.server import EmbeddedServer, Store
+from pyonep_fast.server.onep import descriptions
 from pyonep_fast.server.storage import timeseries
-from pyonep_fast.server.store import Store
 from rpc_helpers import INHERIT, make_dataport, ok
 
 RPC_PATH = "/onep:v1/rpc/process"
@@ -54,7 +54,7 @@ def test_big_strings_keep_every_point_also_after_restart(tmp_path, http):
         for batch in range(16):
             ok_on(rpc, cik, "record", port, [[batch * 1000 + i + 1, value] for i in range(1000)], {})
         assert ok_on(rpc, cik, "info", port, {"storage": True})["storage"]["count"] == 16000
-        chunks = server.store.get(port).series.chunks
+        chunks = server.store.onep.get(port).series.chunks
         assert max(16 * c.n + c.size for c in chunks) <= timeseries.CHUNK_MAX_BYTES
     with EmbeddedServer(db=db) as again:
         rpc = rpc_to(http, again)
@@ -79,8 +79,8 @@ def test_a_failing_call_leaves_nothing_behind(tmp_path, http):
         ok_on(rpc, child_cik, "record", ok_on(rpc, child_cik, "create", "dataport", {"format": "string"}),
               [[t, "c" * 20000] for t in (1, 2, 3)], {})
         before = ok_on(rpc, cik, "listing", ["client", "dataport"], {})
-        with server.store.lock:   # from here on a chunk row over 50,000 bytes fails to be written
-            server.store.db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 50000)
+        with server.store.storage.lock:   # from here on a chunk row over 50,000 bytes fails to be written
+            server.store.storage.db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 50000)
 
         status, body = rpc(cik, [
             {"id": 1, "procedure": "record", "arguments": [first, [[1, "a"]], {}]},
@@ -98,8 +98,8 @@ def test_a_failing_call_leaves_nothing_behind(tmp_path, http):
         after = ok_on(rpc, cik, "listing", ["client", "dataport"], {})
         assert after["client"] == before["client"]
         assert len(after["dataport"]) == len(before["dataport"]) + 1
-        assert rows_match_index(server.store, first) and rows_match_index(server.store, other)
-        assert len(server.store.resources) == 6    # root, 3 of its dataports, child and its dataport
+        assert rows_match_index(server.store.onep, first) and rows_match_index(server.store.onep, other)
+        assert len(server.store.onep.resources) == 6    # root, 3 of its dataports, child and its dataport
     with EmbeddedServer(db=db) as again:
         rpc = rpc_to(http, again)
         assert ok_on(rpc, cik, "read", first, {"limit": 10, "sort": "asc"}) == [[1, "a"], [2, "b"]]
@@ -114,7 +114,7 @@ def test_two_points_into_a_large_series_rewrite_one_chunk(rpc, fresh_client, ser
     port = make_dataport(rpc, cik, "integer")
     n = 8 * timeseries.CHUNK_MAX
     ok(rpc, cik, "recordbatch", port, [[t, t] for t in range(1, n + 1)])
-    series = server.store.get(port).series
+    series = server.store.onep.get(port).series
     before = {c.id: c for c in series.chunks}
     middle = 3 * timeseries.CHUNK_MAX + 17
     holder, = [c for c in series.chunks if c.t_first <= middle <= c.t_last]
@@ -134,7 +134,7 @@ def test_two_points_into_a_large_series_rewrite_one_chunk(rpc, fresh_client, ser
     assert sum(now[i].n for i in set(now) - set(after)) == first.n + 1
     storage = ok(rpc, cik, "info", port, {"storage": True})["storage"]
     assert storage == {"count": n + 2, "first": 0, "last": n + 5, "size": (n + 2) * 12}
-    assert rows_match_index(server.store, port)
+    assert rows_match_index(server.store.onep, port)
 
 
 @contextmanager
@@ -168,7 +168,8 @@ def test_series_equals_a_dict_and_rolled_back_batches_leave_no_trace(kind, steps
     disjoint and within bounds."""
     with small_chunks():
         store = Store()
-        res = store.create_resource(store.root, "dataport", descriptions.new_description("dataport",
+        onep = store.onep
+        res = onep.create_resource(onep.root, "dataport", descriptions.new_description("dataport",
                                                                                          {"format": kind}))
         series = res.series
         model = {}
@@ -176,7 +177,7 @@ def test_series_equals_a_dict_and_rolled_back_batches_leave_no_trace(kind, steps
             pairs = {t: (v if kind == "string" else len(v)) for t, v in pairs}
             columns = timeseries.Columns.from_pairs(series.kind, sorted(pairs.items()))
             try:
-                with store.atomic():
+                with store.storage.atomic():
                     series.store(columns)
                     if not keep:
                         raise Refused
@@ -192,5 +193,5 @@ def test_series_equals_a_dict_and_rolled_back_batches_leave_no_trace(kind, steps
             assert all(c.n <= timeseries.CHUNK_MAX and series._nbytes(c) <= timeseries.CHUNK_MAX_BYTES
                        for c in chunks)
         store.commit()
-        assert rows_match_index(store, res.rid)
+        assert rows_match_index(onep, res.rid)
         store.close()

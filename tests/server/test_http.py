@@ -9,7 +9,6 @@ import pytest
 import urllib3
 
 from pyonep_fast.server import EmbeddedServer
-from pyonep_fast.server.provision import service_for
 from rpc_helpers import make_dataport, ok
 
 RPC = "/onep:v1/rpc/process"
@@ -18,7 +17,7 @@ RPC = "/onep:v1/rpc/process"
 def test_fountain(server, http, rpc):
     made = orjson.loads(http.request("GET", server.url + "/api/create?vendor").data)
     assert set(made) == {"cik", "rid", "vendor", "vendortoken"}
-    assert service_for(server.store).state.vendor_by_token(made["vendortoken"]).name == made["vendor"]
+    assert server.store.provision.vendor_by_token(made["vendortoken"]).name == made["vendor"]
     info = ok(rpc, made["cik"], "info", {"alias": ""}, {"basic": True, "description": True})
     assert info["basic"]["status"] == "activated"
     assert set(info["description"]["limits"].values()) == {"inherit"}
@@ -105,7 +104,7 @@ def test_null_mode():
             {"id": 1, "status": "ok"}, {"id": "b", "status": "ok"}]
         assert orjson.loads(pool.request("POST", null.url + RPC, body=b"[").data)["error"]["code"] == -1
         assert orjson.loads(pool.request("POST", null.url + RPC, body=b'{"auth": {}}').data)["error"]["code"] == 400
-        assert null.store.get(null.root_rid).children == {}
+        assert null.store.onep.get(null.root_rid).children == {}
 
 
 def test_http_data_interface(server, http, rpc, fresh_client):

@@ -18,6 +18,7 @@ import pytest
 
 from pyonep_fast.exceptions import ServerError
 from pyonep_fast.server import EmbeddedServer, Store
+from pyonep_fast.server.onep import OnepState
 
 DATA = Path(__file__).parent / "data"
 IDS = orjson.loads((DATA / "made_by_4819069.json").read_bytes())
@@ -78,7 +79,7 @@ def test_database_of_4819069_opens_migrated_and_keeps_working(old_db, http):
         assert one(rpc, IDS["cik"], "read", new_port, {"limit": 5, "sort": "asc"}) == [[1, 11], [2, 22]]
         assert one(rpc, IDS["cik"], "info", IDS["ints"], {"storage": True})["storage"]["count"] == 311
     versions = dict(sqlite3.connect(old_db).execute("SELECT component, version FROM schema_versions"))
-    assert versions["onep"] == Store.SCHEMA_VERSION and versions["storage"] >= 1
+    assert versions["onep"] == OnepState.SCHEMA_VERSION and versions["storage"] >= 1
 
 
 def test_database_of_a_newer_server_is_refused(old_db):

@@ -186,7 +186,7 @@ def test_large_series_chunks_and_compaction(rpc, fresh_client, server):
     assert read(starttime=149998, endtime=150002, limit=5, sort="asc") == [
         [149998, 74999.0], [149999, -2.0], [150000, 75000.0], [150001, 1.0], [150002, 1.0]]
     assert len(read(limit=200000)) == 151000
-    chunks = server.store.get(port).series.chunks
+    chunks = server.store.onep.get(port).series.chunks
     assert len(chunks) < 10
     assert all(a.t_last < b.t_first for a, b in zip(chunks, chunks[1:]))
 

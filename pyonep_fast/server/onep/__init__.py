@@ -3,7 +3,17 @@ tables (state.py), the JSON-RPC engine and procedures (rpc.py), resource
 descriptions, limits, errors, storing points (points.py, entries.py),
 request decoding (wire.py), the HTTP Data Interface (hdi.py), the CIK
 fountain (fountain.py) and their routes (routes.py)."""
-from .routes import routes
-from .state import Store
+from . import routes as _routes
+from .state import OnepState
 
-__all__ = ["Store", "routes"]
+NAME = "onep"
+
+__all__ = ["NAME", "OnepState", "open_state", "routes"]
+
+
+def open_state(store):
+    return OnepState(store.storage)
+
+
+def routes(store):
+    return _routes.routes(store.onep)

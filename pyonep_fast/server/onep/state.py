@@ -8,7 +8,7 @@ or dispatch (its id is the resource row's `series`).
 Each RPC call runs in `store.atomic()` (the storage's): a call that fails
 changes nothing, in the database or in memory (the tree is reloaded).
 
-Threads: the event loop thread owns the Store. Other threads (tests, the
+Threads: the event loop thread owns the state. Other threads (tests, the
 provisioning module's helpers) take `store.lock` around their use, which
 every public method here does; they get their changes committed with
 `commit()`.
@@ -29,7 +29,6 @@ import secrets
 import time
 
 from ...exceptions import ServerError
-from ..storage import Storage
 from . import access, descriptions
 
 log = logging.getLogger(__name__)
@@ -184,11 +183,11 @@ class Token:
         return not self.ended and not self.expired(at)
 
 
-class Store:
+class OnepState:
     SCHEMA_VERSION = 1
 
-    def __init__(self, path=":memory:", synchronous="NORMAL"):
-        self.storage = storage = Storage(path, synchronous)
+    def __init__(self, storage):
+        self.storage = storage
         storage.schema("onep", self.SCHEMA_VERSION, SCHEMA, {0: _from_version_0}, tables=("resources",))
         self.db = storage.db
         self.lock = storage.lock
@@ -211,14 +210,6 @@ class Store:
         self.root = self.resources[root] if root else self._create_root()
         self.commit()
 
-    @property
-    def loop(self):
-        return self.storage.loop
-
-    @loop.setter
-    def loop(self, loop):
-        self.storage.loop = loop
-
     def _load(self, series_by_id=None):
         """Builds the in-memory tree from the database (at start, and after a
         failed call's rollback: Storage.on_rollback). Resource objects already
@@ -227,8 +218,7 @@ class Store:
         known = dict(self.resources)
         series_by_id = dict(series_by_id or {})
         series_by_id.update((res.series.id, res.series) for res in known.values() if res.series is not None)
-        for table in (self.resources, self.by_cik, self.alias_holders, self.subscribers, self.shares, self.tokens,
-                      self.vendors, self.vendors_by_token):
+        for table in (self.resources, self.by_cik, self.alias_holders, self.subscribers, self.shares, self.tokens):
             table.clear()
         rows = self.db.execute("SELECT id, rid, owner, type, cik, status, description, created, modified, tags, "
                                "comments, series FROM resources ORDER BY id").fetchall()
@@ -276,9 +266,6 @@ class Store:
             (res.id, res.rid, res.owner.rid if res.owner else None, res.type, res.cik, res.status, _dumps(res.desc),
              res.created, res.modified, _dumps(res.tags), _dumps(res.comments),
              res.series.id if res.series is not None else None))
-
-    def close(self):
-        self.storage.close()
 
     # --- identifiers ---------------------------------------------------------
     def new_code(self):

@@ -1,26 +1,36 @@
 """Exosite Provisioning / Fleet Management (spec/provision.md) on the
 embedded server: its state (state.py: vendors, models, serial numbers,
 content, groups, shares), the endpoints (handlers.py, content.py) and the
-form, CSV and range encodings of its wire format (forms.py)."""
+form, CSV and range encodings of its wire format (forms.py).
+
+Devices are One Platform clients: provisioning opens after One Platform
+and uses its state (`store.onep`)."""
 import weakref
+
+from aiohttp import web
 
 from .handlers import Provisioning
 from .state import ProvisionState
 
-__all__ = ["ProvisionState", "Provisioning", "service_for", "setup"]
+NAME = "provision"
 
-_services = weakref.WeakKeyDictionary()  # One Platform state -> its Provisioning
+__all__ = ["NAME", "ProvisionState", "Provisioning", "open_state", "routes", "service_for"]
+
+_services = weakref.WeakKeyDictionary()  # Store -> its Provisioning
 
 
-def setup(app, store):
-    """Adds the provisioning routes and state to the embedded server's app."""
-    state = ProvisionState(store.storage, store)
-    store.fountain_extras.append(state.fountain_fields)
-    store.on_drop.append(state.clients_dropped)
-    service = Provisioning(store, state)
+def open_state(store):
+    state = ProvisionState(store.storage, store.onep)
+    store.onep.fountain_extras.append(state.fountain_fields)
+    store.onep.on_drop.append(state.clients_dropped)
+    return state
+
+
+def routes(store):
+    """Every path under /provision/ goes to one dispatcher (handlers.py)."""
+    service = Provisioning(store.onep, store.provision)
     _services[store] = service
-    app.router.add_route("*", "/provision/{tail:.*}", service.dispatch)
-    return service
+    return [web.route("*", "/provision/{tail:.*}", service.dispatch)]
 
 
 def service_for(store):

@@ -78,8 +78,8 @@ class ProvisionState:
         storage.schema("provision", SCHEMA_VERSION, SCHEMA, tables=("vendors", "prov_models"))
         self.vendors = {}                # name -> Vendor
         self.vendors_by_token = {}
-        for row in self.db.execute("SELECT name, token, owner, created FROM vendors"):
-            self._index_vendor(Vendor(*row))
+        self._load_vendors()
+        storage.on_rollback.append(self._load_vendors)
         # databases written before vendors ended with their client may hold such vendors
         self.clients_dropped({v.owner for v in self.vendors.values() if onep.get(v.owner) is None})
         storage.commit()
@@ -99,6 +99,13 @@ class ProvisionState:
         return self.db.execute(sql, args).fetchall()
 
     # ------------------------------------------------------------ vendors
+    def _load_vendors(self, series_by_id=None):
+        """Reads the vendors (at start, and after a failed call's rollback)."""
+        self.vendors.clear()
+        self.vendors_by_token.clear()
+        for row in self.db.execute("SELECT name, token, owner, created FROM vendors"):
+            self._index_vendor(Vendor(*row))
+
     def _index_vendor(self, vendor):
         self.vendors[vendor.name] = vendor
         self.vendors_by_token[vendor.token] = vendor
