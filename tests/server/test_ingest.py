@@ -137,3 +137,24 @@ def test_large_bodies_keep_entries_in_place():
     assert body[span[0]:span[0] + span[1]] == b"[[1,2],[3,4]]"
     assert third["arguments"][0] == {"a": 1} and isinstance(third["arguments"][1], EntriesSpan)
     assert decode_envelope(orjson.dumps({"calls": calls, "auth": {}})) == {"calls": calls, "auth": {}}
+
+
+def test_entries_parsed_off_the_loop_keep_the_call_order(http, server, fresh_client, rpc):
+    """Entries of a large span are parsed in a worker thread while the request
+    waits; the calls after them still run after them, in order."""
+    cik = fresh_client["cik"]
+    port = make_dataport(rpc, cik, "float")
+    entries = [[t, t / 8] for t in range(1, 20001)]
+    assert len(orjson.dumps(entries)) >= LARGE_BODY
+    calls = [{"id": 1, "procedure": "recordbatch", "arguments": [port, entries]},
+             {"id": 2, "procedure": "info", "arguments": [port, {"storage": True}]},
+             {"id": 3, "procedure": "record", "arguments": [port, [[1, "bad"]] + entries]},
+             {"id": 4, "procedure": "drop", "arguments": [port]},
+             {"id": 5, "procedure": "recordbatch", "arguments": [port, entries]}]
+    answers = orjson.loads(post(http, server, body_of(cik, calls, padded=True)))
+    assert answers == [{"id": 1, "status": "ok"},
+                       {"id": 2, "status": "ok", "result": {"storage": {
+                           "count": 20000, "first": 1, "last": 20000, "size": 240000}}},
+                       {"id": 3, "status": "invalid"},
+                       {"id": 4, "status": "ok"},
+                       {"id": 5, "status": "invalid"}]

@@ -5,6 +5,10 @@ One set of rules for every way entries arrive: the C entries parser's
 timestamps wins, invalid entries listed in input order). Entries still in
 the request body (wire.EntriesSpan) are parsed in place; decoded ones (small
 bodies, the HTTP Data Interface) are encoded once and parsed the same way.
+
+Large entries (`off_loop(entries)`) are parsed in a worker thread: the C
+parser releases the GIL, so the event loop keeps serving other connections
+meanwhile.
 """
 from array import array
 from itertools import accumulate
@@ -13,16 +17,20 @@ import orjson
 
 from ..._core.entries import Entries
 from ...exceptions import DecodeError
-from .descriptions import value_kind
 from ..storage.timeseries import KIND_FLOAT, KIND_INT, Columns
-from .wire import EntriesSpan
+from .wire import LARGE_BODY, EntriesSpan
 
 
-def entries_columns(res, entries, now):
-    """(Columns, [t of each invalid entry]) for res's format. t is as given,
-    None when the entry had no integer timestamp; an entries argument that
-    is not an array is one invalid entry without a timestamp."""
-    kind = value_kind(res.desc)
+def off_loop(entries):
+    """True for entries big enough to be parsed off the event loop."""
+    return isinstance(entries, EntriesSpan) and entries.span[1] >= LARGE_BODY
+
+
+def entries_columns(kind, entries, now):
+    """(Columns, [t of each invalid entry]) for a series of value kind
+    `kind`. t is as given, None when the entry had no integer timestamp; an
+    entries argument that is not an array is one invalid entry without a
+    timestamp."""
     parsed = Entries()
     if isinstance(entries, EntriesSpan):
         parsed.parse(entries.body, entries.span)

@@ -164,7 +164,7 @@ class HttpDataInterface:
                     if t in seen:
                         conflicts.append(f"{quote(alias, safe='')}={t}")
                     seen.add(t)
-                columns, invalid = entries_columns(res, entries, at)
+                columns, invalid = entries_columns(res.series.kind, entries, at)
                 if invalid:
                     return text_response("invalid value", 400)
                 batches.append((res, columns))

@@ -1,5 +1,6 @@
 """One Platform's HTTP endpoints: the JSON-RPC endpoint (spec 1), the CIK
 fountain (spec 6.2), the HTTP Data Interface (spec 7), /timestamp and /ip."""
+import asyncio
 import time
 
 import orjson
@@ -10,7 +11,7 @@ from .errors import body_error, request_error
 from .fountain import Fountain
 from .hdi import HttpDataInterface
 from .rpc import Engine
-from .wire import decode_envelope
+from .wire import LARGE_BODY, decode_envelope
 
 
 class RpcEndpoint:
@@ -21,7 +22,10 @@ class RpcEndpoint:
         body = await read_body(request, body_error)
         if isinstance(body, web.StreamResponse):
             return body
-        envelope = decode_envelope(body)
+        if len(body) >= LARGE_BODY:    # walked in a worker thread (the C scanner releases the GIL)
+            envelope = await asyncio.get_running_loop().run_in_executor(None, decode_envelope, body)
+        else:
+            envelope = decode_envelope(body)
         if envelope is None:
             return json_response(request_error(-1, "request"))
         if request.app[CONFIG]["null"]:

@@ -22,7 +22,7 @@ from . import descriptions
 from .access import FULL, READ, Principal, live_subscribers, references, token_covers, token_permits
 from .descriptions import COUNT_KEYS, ENTITY_LIMITS, TYPES
 from .errors import fail, refused, request_error
-from .entries import entries_columns
+from .entries import entries_columns, off_loop
 from .limits import check_room, owned_count
 from .points import apply_retention, ingest_pairs, store_columns, typed_value
 from .state import ACTIVATED, EXPIRED, NOTACTIVATED, now
@@ -348,7 +348,24 @@ class Engine:
 
     def _record(self, call, args, partial):
         res = call.data_resource(args[0])
-        columns, invalid = entries_columns(res, args[1], call.now)
+        if off_loop(args[1]):
+            return self._record_off_loop(call, args, res, partial)
+        columns, invalid = entries_columns(res.series.kind, args[1], call.now)
+        return self._store_record(call, res, columns, invalid, partial)
+
+    async def _record_off_loop(self, call, args, res, partial):
+        """Large entries are parsed in a worker thread (the C parser releases
+        the GIL) before the store lock is taken; other requests run
+        meanwhile, so the target is resolved again (dropped, remapped or no
+        longer accessible: the call is refused as if that came first)."""
+        parsed = await asyncio.get_running_loop().run_in_executor(
+            None, entries_columns, res.series.kind, args[1], call.now)
+        with self.store.lock:
+            if call.data_resource(args[0]) is not res:
+                raise refused("invalid")
+            return self._store_record(call, res, *parsed, partial)
+
+    def _store_record(self, call, res, columns, invalid, partial):
         if invalid and not partial:
             raise refused("invalid")
         if res.desc["preprocess"] or res.type != "dataport":
