@@ -3,16 +3,17 @@
 Two backends implement every class and function here with identical
 behaviour: the C module built from csrc/ (`c`, the default) and a
 pure-Python reference (`python`). `PYONEP_FAST_IMPL` picks the one the
-facades use; tests exercise both side by side.
+facades use, once, at import: `backend` is "c" or "python" and every module
+that chooses asks it. Tests exercise both side by side.
 """
 import functools
 import os
 
 from ..exceptions import CoreError, DecodeError, EncodeError
 
-IMPL = os.environ.get("PYONEP_FAST_IMPL", "c").strip().lower()
-if IMPL not in ("c", "python"):
-    raise ImportError(f"PYONEP_FAST_IMPL must be 'c' or 'python', not {IMPL!r}")
+backend = os.environ.get("PYONEP_FAST_IMPL", "c").strip().lower()
+if backend not in ("c", "python"):
+    raise ImportError(f"PYONEP_FAST_IMPL must be 'c' or 'python', not {backend!r}")
 
 # Error codes shared by both backends; csrc/errors.c returns the same text
 # from pf_strerror (a test holds them equal).

@@ -16,7 +16,7 @@ count)``.
 import operator
 import threading
 
-from . import EARG, ENOMEM, ETYPE, IMPL, error, native
+from . import EARG, ENOMEM, ETYPE, backend, error, native
 from .jsonw import as_int64, as_utf8, copy_out, string_literal
 
 DEFAULT_MAX_CALLS = 5000
@@ -177,4 +177,4 @@ class PyBatch(_Bodies):
             self._calls.clear()
 
 
-Batch = CBatch if IMPL == "c" else PyBatch
+Batch = CBatch if backend == "c" else PyBatch

@@ -24,7 +24,7 @@ import re
 
 import orjson
 
-from . import EARG, EDEPTH, ERANGE, ESYNTAX, ETRUNCATED, IMPL, MAX_DEPTH, error, native
+from . import EARG, EDEPTH, ERANGE, ESYNTAX, ETRUNCATED, MAX_DEPTH, backend, error, native
 from .jscan import as_bytes, scan_string, scan_value, skip_ws
 
 # Slot states (PF_SLOT_* in csrc/pyonep_fast.h).
@@ -388,7 +388,7 @@ def _is_ok(buf, span):
     return buf[off] == ord('"') and orjson.loads(buf[off:off + length]) == "ok"
 
 
-Demux = CDemux if IMPL == "c" else PyDemux
+Demux = CDemux if backend == "c" else PyDemux
 
 
 def demux(body, first_id, ncalls):

@@ -27,7 +27,7 @@ from array import array
 
 import orjson
 
-from . import EARG, EDEPTH, ENOMEM, ETYPE, IMPL, MAX_DEPTH, error, native
+from . import EARG, EDEPTH, ENOMEM, ETYPE, MAX_DEPTH, backend, error, native
 from .jscan import PyScanner, as_bytes, c_span_arguments, span_end
 from .jsonw import as_int64
 
@@ -381,4 +381,4 @@ class PyEntries:
             return list(self._invalid)
 
 
-Entries = CEntries if IMPL == "c" else PyEntries
+Entries = CEntries if backend == "c" else PyEntries

@@ -19,7 +19,7 @@ check by check.
 """
 import re
 
-from . import EDEPTH, ERANGE, ESYNTAX, ETRUNCATED, ETYPE, IMPL, MAX_DEPTH, error, native
+from . import EDEPTH, ERANGE, ESYNTAX, ETRUNCATED, ETYPE, MAX_DEPTH, backend, error, native
 
 _WS = re.compile(rb"[ \t\n\r]*")
 # A run of string content that needs no closer look: printable ASCII other
@@ -407,7 +407,7 @@ def c_span_arguments(ffi, buf, span):
     return ffi.from_buffer(buf), size, (off, length)
 
 
-Scanner = CScanner if IMPL == "c" else PyScanner
+Scanner = CScanner if backend == "c" else PyScanner
 value_span = Scanner.value_span
 array_spans = Scanner.array_spans
 object_spans = Scanner.object_spans

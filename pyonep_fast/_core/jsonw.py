@@ -17,7 +17,7 @@ import numbers
 import operator
 import threading
 
-from . import ENOMEM, ENONFINITE, ERANGE, ETYPE, EUTF8, IMPL, check, error, native
+from . import ENOMEM, ENONFINITE, ERANGE, ETYPE, EUTF8, backend, check, error, native
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -208,5 +208,5 @@ def _bytes_like(data):
         raise error(ETYPE) from None
 
 
-format_double = c_format_double if IMPL == "c" else py_format_double
-JsonWriter = CJsonWriter if IMPL == "c" else PyJsonWriter
+format_double = c_format_double if backend == "c" else py_format_double
+JsonWriter = CJsonWriter if backend == "c" else PyJsonWriter

@@ -31,7 +31,7 @@ import threading
 import time
 from array import array
 
-from . import EARG, ENOMEM, ENONFINITE, ERANGE, ETYPE, EUTF8, IMPL, check, error, native
+from . import EARG, ENOMEM, ENONFINITE, ERANGE, ETYPE, EUTF8, backend, check, error, native
 from .jsonw import as_double, as_int64, copy_out, string_literal
 
 KINDS = ("int", "float", "string")
@@ -529,5 +529,5 @@ class CSeriesBuffer(_SeriesBufferBase):
     series_class = CSeries
 
 
-Series = CSeries if IMPL == "c" else PySeries
-SeriesBuffer = CSeriesBuffer if IMPL == "c" else PySeriesBuffer
+Series = CSeries if backend == "c" else PySeries
+SeriesBuffer = CSeriesBuffer if backend == "c" else PySeriesBuffer

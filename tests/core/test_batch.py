@@ -160,4 +160,4 @@ def test_bad_input_gets_core_errors_from_both():
 
 
 def test_batch_uses_the_selected_backend():
-    assert batch_module.Batch is (CBatch if _core.IMPL == "c" else PyBatch)
+    assert batch_module.Batch is (CBatch if _core.backend == "c" else PyBatch)

@@ -271,5 +271,5 @@ def test_bad_arguments():
 
 
 def test_demux_uses_the_selected_backend():
-    expected = CDemux if _core.IMPL == "c" else PyDemux
+    expected = CDemux if _core.backend == "c" else PyDemux
     assert isinstance(demux_module.demux(b"[]", 0, 0), expected)

@@ -345,7 +345,7 @@ def test_many_points_read_back():
 
 
 def test_entries_uses_the_selected_backend():
-    assert entries_module.Entries is (CEntries if _core.IMPL == "c" else PyEntries)
+    assert entries_module.Entries is (CEntries if _core.backend == "c" else PyEntries)
 
 
 def test_c_functions_accept_a_null_handle():

@@ -281,6 +281,6 @@ def test_c_buffer_guards():
 
 
 def test_public_names_follow_impl():
-    expected = "c" if _core.IMPL == "c" else "py"
+    expected = "c" if _core.backend == "c" else "py"
     assert jsonw.JsonWriter.__name__.lower().startswith(expected)
     assert jsonw.format_double.__name__.startswith(expected)

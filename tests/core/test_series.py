@@ -519,7 +519,7 @@ def test_buffer_threads_lose_nothing(buffer_class):
 
 
 def test_public_names_follow_impl():
-    if _core.IMPL == "c":
+    if _core.backend == "c":
         assert core_series.Series is CSeries and core_series.SeriesBuffer is CSeriesBuffer
     else:
         assert core_series.Series is PySeries and core_series.SeriesBuffer is PySeriesBuffer
