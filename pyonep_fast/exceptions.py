@@ -8,7 +8,6 @@ them, also deriving from a builtin where one fits:
     PyonepFastError
     ├── OneException                      pyonep's names (pyonep.exceptions)
     │   ├── OnePlatformException          the One Platform answered with an error (.code, .error)
-    │   │   └── CallRefused               (server side) a call's non-ok status
     │   ├── JsonRPCRequestException       the request could not be made
     │   │   └── OnepTransportError        a TransportError seen through OnepV1
     │   │       └── OnepResponseTooLarge  a ResponseTooLarge seen through OnepV1
@@ -23,8 +22,10 @@ them, also deriving from a builtin where one fits:
     │   ├── EncodeError                   a value that cannot be written as JSON
     │   └── DecodeError                   malformed JSON handed to the core
     ├── IngestError (also ValueError)     a bulk ingest cannot start or resume
-    ├── NotStoredError                    buffered points the server did not store
-    └── ServerError                       the embedded server cannot start or run
+    └── NotStoredError                    buffered points the server did not store
+
+The embedded server's own errors live in the server (pyonep_fast.server:
+ServerError; server/onep/errors.py: CallRefused, a call's non-ok status).
 
 A facade whose upstream names transport failures differently has the
 transport raise a subclass of both (the Transport's `errors` maps each
@@ -89,19 +90,6 @@ class ProvisionException(OneException):
         return f"{self.response.status()} {self.response.reason()}"
 
     __repr__ = __str__
-
-
-class CallRefused(OnePlatformException):
-    """Server side: an RPC call ends with a status other than "ok".
-
-    `status` is the status string (or recordbatch's list); `result` and
-    `error` are added to the response entry when not None.
-    """
-
-    def __init__(self, status, result=None, error=None):
-        super().__init__(status, error)
-        self.status = status
-        self.result = result
 
 
 # ---- the M2X and EXP branches (spec/m2x.md, spec/exp.md) --------------------
@@ -193,7 +181,3 @@ class NotStoredError(PyonepFastError):
         super().__init__(f"{count} points not stored: " + ", ".join(
             f"{resource}: {len(points)}" for resource, points in report.items()))
         self.report = report
-
-
-class ServerError(PyonepFastError):
-    """The embedded server cannot start or run as configured."""

@@ -22,15 +22,14 @@ import threading
 
 from aiohttp import web
 
-from ..exceptions import ServerError
-
 from .app import Store, build_app
+from .errors import ServerError
 from .http import BODY_TIMEOUT, DEFAULT_MAX_BODY
 from .storage import default_db_path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EmbeddedServer", "Store", "build_app", "default_db_path", "new_event_loop", "serve", "spawn"]
+__all__ = ["EmbeddedServer", "ServerError", "Store", "build_app", "default_db_path", "new_event_loop", "serve", "spawn"]
 
 
 def new_event_loop():

@@ -16,8 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pyonep_fast.exceptions import ServerError
-from pyonep_fast.server import EmbeddedServer, Store
+from pyonep_fast.server import EmbeddedServer, ServerError, Store
 from pyonep_fast.server.onep import OnepState
 
 DATA = Path(__file__).parent / "data"

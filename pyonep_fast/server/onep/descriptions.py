@@ -5,8 +5,8 @@ the call fail with `invalid`. Resource references inside a description
 (`subscribe`, preprocess operands) are resolved by the caller, which knows
 the calling client; here they are only checked for shape.
 """
-from ...exceptions import CallRefused
 from ..storage.timeseries import KIND_FLOAT, KIND_INT, KIND_STRING
+from .errors import CallRefused
 
 LIMIT_KEYS = ("client", "dataport", "datarule", "disk", "dispatch", "email", "email_bucket", "http",
               "http_bucket", "share", "sms", "sms_bucket", "xmpp", "xmpp_bucket")

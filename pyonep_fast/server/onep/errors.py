@@ -1,8 +1,21 @@
 """One Platform error shapes: a request's error body, a call's refusal."""
 import orjson
 
-from ...exceptions import CallRefused
+from ...exceptions import OnePlatformException
 from ..http import json_response
+
+
+class CallRefused(OnePlatformException):
+    """An RPC call ends with a status other than "ok".
+
+    `status` is the status string (or recordbatch's list); `result` and
+    `error` are added to the response entry when not None.
+    """
+
+    def __init__(self, status, result=None, error=None):
+        super().__init__(status, error)
+        self.status = status
+        self.result = result
 
 
 def request_error(code, context):

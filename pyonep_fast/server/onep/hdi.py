@@ -8,11 +8,10 @@ from urllib.parse import parse_qsl, quote, unquote_plus
 from aiohttp import web
 
 from ..._core.entries import INT64_MAX, INT64_MIN, INVALID
-from ...exceptions import CallRefused
 from ..http import FORM, read_body, text_response
 from .access import FULL, READ, Principal
 from .entries import entries_columns
-from .errors import body_error
+from .errors import CallRefused, body_error
 from .points import apply_retention, ingest_pairs, typed_value
 from .rpc import next_point
 from .state import ACTIVATED

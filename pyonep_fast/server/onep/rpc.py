@@ -17,11 +17,10 @@ from inspect import iscoroutine
 import orjson
 
 from ..._core.entries import INVALID
-from ...exceptions import CallRefused
 from . import descriptions
 from .access import FULL, READ, Principal, live_subscribers, references, token_covers, token_permits
 from .descriptions import COUNT_KEYS, ENTITY_LIMITS, TYPES
-from .errors import fail, refused, request_error
+from .errors import CallRefused, fail, refused, request_error
 from .entries import entries_columns, off_loop
 from .limits import check_room, owned_count
 from .points import apply_retention, ingest_pairs, store_columns, typed_value

@@ -28,7 +28,7 @@ import logging
 import secrets
 import time
 
-from ...exceptions import ServerError
+from ..errors import ServerError
 from . import access, descriptions
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from ...exceptions import CallRefused
+from ..onep.errors import CallRefused
 from ..onep.limits import check_room
 from ..onep.state import ACTIVATED, EXPIRED, NOTACTIVATED
 from . import forms as wire

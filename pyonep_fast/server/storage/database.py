@@ -40,7 +40,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from ...exceptions import ServerError
+from ..errors import ServerError
 from .timeseries import SeriesTable
 from .watch import Watchers
 
