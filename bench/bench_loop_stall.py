@@ -3,11 +3,13 @@
     python bench/bench_loop_stall.py [--points 1000000] [--batches 5] [--quiet-seconds 2]
 
 A `pyonep-fast serve` subprocess on a temporary database file. One
-connection (this process) sends single `write` calls back to back and times
-each; another (a child process) sends `--batches` recordbatches of
-`--points` points each, one after another. Prints p50/p99/max of the single
-writes while the recordbatches run, and the same for `--quiet-seconds` of
-writes alone, so the two can be compared on the same machine.
+connection (this process) sends a single `write` every `--interval-ms`;
+each one's latency counts from when it was due, so a stall delays every
+write due during it (no coordinated omission). Another connection (a child
+process) sends `--batches` recordbatches of `--points` points each, one
+after another. Prints p50/p99/max of the single writes while the
+recordbatches run, and the same for `--quiet-seconds` of writes alone, so
+the two can be compared on the same machine.
 """
 import argparse
 import asyncio
@@ -46,23 +48,24 @@ def batch_process(url, cik, rid, points, batches, started, results):
     results.put(asyncio.run(go()))
 
 
-async def timed_writes(url, cik, rid, until):
-    """Latencies (s) of back-to-back single writes until until() is true."""
+async def timed_writes(url, cik, rid, interval, until):
+    """Latencies (s) of single writes due every `interval` s, each counted
+    from when it was due, until until() is true."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     latencies = []
     value = 0
+    due = time.perf_counter()
     while not until():
         value += 1
         body = orjson.dumps({"auth": {"cik": cik}, "calls": [
             {"id": value, "procedure": "write", "arguments": [rid, value]}]})
-        data = request_bytes(parts.netloc, body)
-        begun = time.perf_counter()
-        answer = await exchange(reader, writer, data)
-        latencies.append(time.perf_counter() - begun)
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        answer = await exchange(reader, writer, request_bytes(parts.netloc, body))
+        latencies.append(time.perf_counter() - due)
         if b'"ok"' not in answer:
             raise SystemExit(f"write failed: {answer!r}")
-        await asyncio.sleep(0)
+        due += interval
     writer.close()
     return latencies
 
@@ -79,6 +82,7 @@ def main():
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--quiet-seconds", type=float, default=2.0)
+    parser.add_argument("--interval-ms", type=float, default=20.0)
     args = parser.parse_args()
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp, spawn(db=os.path.join(tmp, "stall.db")) as server:
@@ -87,7 +91,8 @@ def main():
         bulk = rpc(server.url, cik, "create", "dataport", {"format": "float"})["result"]
 
         quiet_end = time.monotonic() + args.quiet_seconds
-        quiet = asyncio.run(timed_writes(server.url, cik, small, lambda: time.monotonic() > quiet_end))
+        interval = args.interval_ms / 1000
+        quiet = asyncio.run(timed_writes(server.url, cik, small, interval, lambda: time.monotonic() > quiet_end))
         print(f"alone: {summary(quiet)}")
 
         started, results = multiprocessing.Event(), multiprocessing.Queue()
@@ -95,7 +100,7 @@ def main():
             server.url, cik, bulk, args.points, args.batches, started, results))
         child.start()
         started.wait()
-        loaded = asyncio.run(timed_writes(server.url, cik, small, lambda: not child.is_alive()))
+        loaded = asyncio.run(timed_writes(server.url, cik, small, interval, lambda: not child.is_alive()))
         batch_times = results.get()
         child.join()
         if isinstance(batch_times, str):
