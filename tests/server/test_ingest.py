@@ -1,6 +1,6 @@
 """record/recordbatch through both body decoders of the embedded server:
 small bodies decoded whole by orjson, large ones walked with the span scanner
-and their entries parsed in place by the C entries parser (server/wire.py).
+and their entries parsed in place by the C entries parser (server/onep/wire.py).
 The same calls must give the same answers and the same stored points."""
 import orjson
 import pytest

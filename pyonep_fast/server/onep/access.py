@@ -1,7 +1,7 @@
 """Who may do what in One Platform (spec 2.4, 3.23): the one access check.
 
 Every path asks `Principal.allows`: RPC procedures (rpc.Call is a
-Principal), the HTTP Data Interface (app.py) and the evaluation of
+Principal), the HTTP Data Interface (hdi.py) and the evaluation of
 references (points.py: subscribe and preprocess operands, judged on the
 authority of the client that made them, every time they are evaluated).
 """
