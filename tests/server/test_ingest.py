@@ -158,3 +158,19 @@ def test_entries_parsed_off_the_loop_keep_the_call_order(http, server, fresh_cli
                        {"id": 3, "status": "invalid"},
                        {"id": 4, "status": "ok"},
                        {"id": 5, "status": "invalid"}]
+
+
+def test_entries_parsed_off_the_loop_partial_and_refused(http, server, fresh_client, rpc):
+    """recordbatch parsed off the loop keeps its valid entries and reports the
+    invalid ones; record with an invalid entry stores nothing."""
+    cik = fresh_client["cik"]
+    port = make_dataport(rpc, cik, "integer")
+    entries = [[t, t] for t in range(1, 20001)] + [[20001, "x"]]
+    calls = [{"id": 1, "procedure": "recordbatch", "arguments": [port, entries]},
+             {"id": 2, "procedure": "record", "arguments": [port, [[t, -t] for t in range(30001, 50001)] + [[1, "y"]]]},
+             {"id": 3, "procedure": "info", "arguments": [port, {"storage": True}]}]
+    answers = orjson.loads(post(http, server, body_of(cik, calls, padded=True)))
+    assert answers == [{"id": 1, "status": [[20001, "invalid"]]},
+                       {"id": 2, "status": "invalid"},
+                       {"id": 3, "status": "ok", "result": {"storage": {
+                           "count": 20000, "first": 1, "last": 20000, "size": 240000}}}]

@@ -151,6 +151,14 @@ def _result_entry(has_id, call_id, result):
     return orjson.dumps({"id": call_id, "status": "ok", "result": result})
 
 
+def _entry(has_id, call_id, result):
+    """The entry of a call that returned: a CallRefused returned, not raised,
+    is a status whose changes stand (recordbatch's partial success)."""
+    if isinstance(result, CallRefused):
+        return _refusal_entry(has_id, call_id, result)
+    return _result_entry(has_id, call_id, result)
+
+
 def _refusal_entry(has_id, call_id, refusal):
     if not has_id:
         return None
@@ -292,18 +300,16 @@ class Engine:
                 result = handler(context, arguments)
         except CallRefused as refusal:
             return _refusal_entry(has_id, call_id, refusal)
-        if isinstance(result, CallRefused):   # returned, not raised: a status whose changes stand
-            return _refusal_entry(has_id, call_id, result)
         if iscoroutine(result):
             return self._entry_when_done(has_id, call_id, result)
-        return _result_entry(has_id, call_id, result)
+        return _entry(has_id, call_id, result)
 
     async def _entry_when_done(self, has_id, call_id, waiting):
         try:
             result = await waiting
         except CallRefused as refusal:
             return _refusal_entry(has_id, call_id, refusal)
-        return _result_entry(has_id, call_id, result)
+        return _entry(has_id, call_id, result)
 
     # --- time series -------------------------------------------------------
     def proc_read(self, call, args):
@@ -359,7 +365,7 @@ class Engine:
         longer accessible: the call is refused as if that came first)."""
         parsed = await asyncio.get_running_loop().run_in_executor(
             None, entries_columns, res.series.kind, args[1], call.now)
-        with self.store.lock:
+        with self.store.atomic():   # as run_call's: a failure changes nothing
             if call.data_resource(args[0]) is not res:
                 raise refused("invalid")
             return self._store_record(call, res, *parsed, partial)
