@@ -16,8 +16,9 @@ environment variable PYONEP_FAST_URL (read at import, also without
 install()). Every scheme and port of each hosted host in UPSTREAMS and its
 subdomains then goes to that URL, so all the APIs share one server.
 
-Everything upstream-specific is a row of UPSTREAMS: a new upstream client
-adds one row (its modules, package attributes and hosts), no code. An
+Everything upstream-specific is a row of UPSTREAMS (pyonep_fast.upstreams):
+a new upstream client adds one row (its modules, package attributes and
+hosts), no code. An
 upstream whose row has no modules or attributes yet is not stood in for:
 its import name is left to the real package.
 """
@@ -28,50 +29,9 @@ import os
 import runpy
 import sys
 import types
-from typing import NamedTuple
 
-
-class Upstream(NamedTuple):
-    """What pyonep_fast stands in for, of one upstream client package."""
-
-    #: Upstream module name -> ours, imported when first asked for.
-    modules: dict
-    #: Attributes of the upstream package: name -> (our module, attribute),
-    #: looked up when first asked for.
-    attributes: dict
-    #: Plain values set on the upstream package (its version).
-    constants: dict
-    #: The hosted service's hosts (subdomains included) that a URL redirects.
-    hosts: tuple
-
-
-#: One row per upstream client, keyed by its package name.
-UPSTREAMS = {
-    "pyonep": Upstream(
-        modules={
-            "pyonep.onep": "pyonep_fast.onep",
-            "pyonep.exceptions": "pyonep_fast.exceptions",
-            "pyonep.provision": "pyonep_fast.provision",
-            "pyonep.datastore": "pyonep_fast.datastore",
-        },
-        attributes={
-            "OnepV1": ("pyonep_fast.onep", "OnepV1"),
-            "DeferredRequests": ("pyonep_fast.onep", "DeferredRequests"),
-            "Provision": ("pyonep_fast.provision", "Provision"),
-        },
-        constants={"__version__": "0.13.8"},
-        hosts=("m2.exosite.com",),
-    ),
-    # m2x 5.5.0 and exp-sdk 5.0.0: their clients add their modules and attributes here.
-    "m2x": Upstream(modules={}, attributes={}, constants={"version": "5.5.0"},
-                    hosts=("api-m2x.att.com",)),
-    "exp_sdk": Upstream(modules={}, attributes={}, constants={}, hosts=("api.goexp.io",)),
-}
-
-
-def hosted_hosts():
-    """Every upstream's hosted hosts."""
-    return [host for upstream in UPSTREAMS.values() for host in upstream.hosts]
+from . import transport
+from .upstreams import UPSTREAMS, Upstream  # noqa: F401  (Upstream: for rows added at run time)
 
 
 def _served(package):
@@ -163,8 +123,6 @@ def install(url=None):
     """Make the upstream import names resolve to pyonep_fast (idempotent).
     `url` (scheme://host:port) redirects every hosted host there."""
     if url:
-        from . import transport
-
         transport.redirect_hosted(url)
     if _Finder not in sys.meta_path:
         sys.meta_path.insert(0, _Finder)

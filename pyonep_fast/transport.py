@@ -34,7 +34,7 @@ Every finished request (success or failure) is reported to each callable in
 Hosts can be redirected process-wide (`redirect()`), which is how unchanged
 programs that hardcode a hosted service reach the embedded server:
 `PYONEP_FAST_URL=http://127.0.0.1:8080` redirects the hosts of every upstream
-in compat.UPSTREAMS (m2.exosite.com, api-m2x.att.com, api.goexp.io).
+in UPSTREAMS (m2.exosite.com, api-m2x.att.com, api.goexp.io).
 """
 import _socket
 import concurrent.futures
@@ -56,13 +56,14 @@ import urllib3
 from urllib3.util import parse_url
 from urllib3.util.proxy import connection_requires_http_tunnel
 
-from . import __version__, compat
+from . import __version__
 from ._http import decode_text
 from .exceptions import ResponseTooLarge, TransportError
+from .upstreams import UPSTREAMS, hosted_hosts
 
 log = logging.getLogger(__name__)
 
-ONE_PLATFORM_HOST = compat.UPSTREAMS["pyonep"].hosts[0]
+ONE_PLATFORM_HOST = UPSTREAMS["pyonep"].hosts[0]
 USER_AGENT = f"pyonep_fast/{__version__}"
 DEFAULT_TIMEOUT = 10.0
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
@@ -123,9 +124,9 @@ def redirected(base_url):
 
 
 def redirect_hosted(url):
-    """redirect() every upstream's hosted hosts (compat.UPSTREAMS) to `url`;
+    """redirect() every upstream's hosted hosts (UPSTREAMS) to `url`;
     None removes those redirects."""
-    for host in compat.hosted_hosts():
+    for host in hosted_hosts():
         redirect(host, url)
 
 

@@ -1,0 +1,47 @@
+"""The upstream clients pyonep_fast stands in for, one row each: the table that
+`compat` (import names) and `transport` (hosted hosts to redirect) read.
+"""
+from typing import NamedTuple
+
+
+class Upstream(NamedTuple):
+    """What pyonep_fast stands in for, of one upstream client package."""
+
+    #: Upstream module name -> ours, imported when first asked for.
+    modules: dict
+    #: Attributes of the upstream package: name -> (our module, attribute),
+    #: looked up when first asked for.
+    attributes: dict
+    #: Plain values set on the upstream package (its version).
+    constants: dict
+    #: The hosted service's hosts (subdomains included) that a URL redirects.
+    hosts: tuple
+
+
+#: One row per upstream client, keyed by its package name.
+UPSTREAMS = {
+    "pyonep": Upstream(
+        modules={
+            "pyonep.onep": "pyonep_fast.onep",
+            "pyonep.exceptions": "pyonep_fast.exceptions",
+            "pyonep.provision": "pyonep_fast.provision",
+            "pyonep.datastore": "pyonep_fast.datastore",
+        },
+        attributes={
+            "OnepV1": ("pyonep_fast.onep", "OnepV1"),
+            "DeferredRequests": ("pyonep_fast.onep", "DeferredRequests"),
+            "Provision": ("pyonep_fast.provision", "Provision"),
+        },
+        constants={"__version__": "0.13.8"},
+        hosts=("m2.exosite.com",),
+    ),
+    # m2x 5.5.0 and exp-sdk 5.0.0: their clients add their modules and attributes here.
+    "m2x": Upstream(modules={}, attributes={}, constants={"version": "5.5.0"},
+                    hosts=("api-m2x.att.com",)),
+    "exp_sdk": Upstream(modules={}, attributes={}, constants={}, hosts=("api.goexp.io",)),
+}
+
+
+def hosted_hosts():
+    """Every upstream's hosted hosts."""
+    return [host for upstream in UPSTREAMS.values() for host in upstream.hosts]
