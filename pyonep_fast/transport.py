@@ -29,7 +29,10 @@ Retries happen only where they cannot run a request twice:
     have been acted on is never re-sent.
 
 Every finished request (success or failure) is reported to each callable in
-`Transport.hooks` as one `RequestEvent`, for load-test statistics.
+`Transport.hooks`, then in the process-wide `PROCESS_HOOKS` (what a load
+test installs once for every client in its process), as one `RequestEvent`.
+`request_many` runs its requests in the caller's contextvars context, so a
+hook sees them as part of the call that made them.
 
 Hosts can be redirected process-wide (`redirect()`), which is how unchanged
 programs that hardcode a hosted service reach the embedded server:
@@ -38,6 +41,7 @@ in UPSTREAMS (m2.exosite.com, api-m2x.att.com, api.goexp.io).
 """
 import _socket
 import concurrent.futures
+import contextvars
 import http.client
 import logging
 import os
@@ -97,6 +101,10 @@ class _UseDefault:
 
 #: Pass as `timeout` to use the transport's own timeout.
 DEFAULT = _UseDefault()
+
+#: Callables receiving the RequestEvent of every request of every Transport
+#: in this process, after the transport's own hooks (append/remove to change).
+PROCESS_HOOKS = []
 
 _redirects = {}
 _redirects_lock = threading.Lock()
@@ -587,11 +595,13 @@ class Transport:
             error = exc
             raise
         finally:
-            if self.hooks:
+            if self.hooks or PROCESS_HOOKS:
                 event = RequestEvent(method, self.base_url + path, status,
                                      time.perf_counter() - started,
                                      len(body) if body else 0, len(data), error)
                 for hook in self.hooks:
+                    hook(event)
+                for hook in PROCESS_HOOKS:
                     hook(event)
 
     def request_many(self, method, path, bodies, headers=None, timeout=DEFAULT, idempotent=None):
@@ -606,7 +616,9 @@ class Transport:
                 self._executor = concurrent.futures.ThreadPoolExecutor(
                     max_workers=self.parallel, thread_name_prefix="pyonep_fast-transport")
             executor = self._executor
-        futures = [executor.submit(self.request, method, path, body, headers, timeout, idempotent)
+        # each in a copy of the caller's context: hooks attribute them to its call
+        futures = [executor.submit(contextvars.copy_context().run, self.request, method, path,
+                                   body, headers, timeout, idempotent)
                    for body in bodies]
         concurrent.futures.wait(futures)
         return [future.result() for future in futures]
