@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-COMMANDS = ("serve", "demo", "rpc", "provision", "ingest")
+COMMANDS = ("serve", "demo", "rpc", "provision", "ingest", "loadtest")
 
 #: Where `pyonep-fast serve` listens by default.
 DEFAULT_URL = "http://127.0.0.1:8080"

@@ -75,17 +75,22 @@ def _measured(procedure):
     return call
 
 
+def server_of(url):
+    """OnepV1's (host, port, https) keywords and the base URL for `url`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FleetError(f"not an http(s) URL: {url!r}")
+    https = parts.scheme == "https"
+    return ({"host": parts.hostname, "port": str(parts.port or (443 if https else 80)), "https": https},
+            f"{parts.scheme}://{parts.netloc}")
+
+
 class OnepClient(OnepV1):
     """OnepV1 to `url` whose calls are Locust requests of `environment`."""
 
     def __init__(self, environment, url, **kwargs):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FleetError(f"not an http(s) URL: {url!r}")
-        https = parts.scheme == "https"
-        super().__init__(host=parts.hostname, port=str(parts.port or (443 if https else 80)),
-                         https=https, **kwargs)
-        self.url_base = f"{parts.scheme}://{parts.netloc}"
+        server, self.url_base = server_of(url)
+        super().__init__(**server, **kwargs)
         self.reporter = events.install(environment)
 
     def send_deferred(self, auth):
@@ -177,6 +182,18 @@ class OnepUser(User):
             except FleetError as exc:
                 self._fail_fast(exc)
         return self._device
+
+    @classmethod
+    def preflight(cls, url, settings):
+        """Raise FleetError now, with one clear line, when this run's devices
+        cannot be had (server down, fountain refusing, unreadable fleet file)."""
+        path = settings.get("fleet") or cls.fleet_file
+        if path:
+            load_fleet(path)
+            return
+        server, base = server_of(url)
+        with OnepV1(**server) as client, transport.Transport(base, retries=0) as fountain:
+            create_device(client, fountain)
 
     def _fail_fast(self, error):
         """One clear line, then the whole run stops (a fleet that cannot be
