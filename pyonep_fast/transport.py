@@ -94,6 +94,21 @@ _KERNEL_TIMEOUT_SOCKET = (socket.socket if sys.platform.startswith("linux")
 _MAX_KERNEL_TIMEOUT = 1 << 31
 
 
+def _os_poll():
+    """The operating system's select.poll, also under gevent: the idle check
+    of a kept connection is a poll with timeout 0, which never blocks, while
+    gevent's cooperative poll(0) starts watchers and waits for a turn of its
+    event loop before every request (under Locust, two users' recordbatch
+    rate here: ~200/s with it, ~550/s without)."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None:
+        return monkey.get_original("select", "poll")
+    return select.poll
+
+
+_POLL = _os_poll()
+
+
 class _UseDefault:
     def __repr__(self):
         return "DEFAULT"
@@ -233,7 +248,7 @@ class _Lease:
         """Poll `sock` (the connection's current socket) for a server close."""
         if sock is not self.sock:
             self.sock = sock
-            self.poller = select.poll()
+            self.poller = _POLL()
             self.poller.register(sock, select.POLLIN)
 
     def __del__(self):

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 2.0
 WORKER_WAIT = 60.0  # seconds a master waits for its expected workers
+# At the end a user finishes the call it is making (the server has it: it is
+# counted too), for up to this many seconds; waiting users stop at once.
+STOP_TIMEOUT = 10.0
 
 
 class RunError(PyonepFastError):
@@ -75,7 +78,8 @@ class Run:
         self.out = out
 
     def _print(self, line):
-        print(line, file=self.out, flush=True)
+        self.out.write(line + "\n")  # one write: worker processes share the terminal
+        self.out.flush()
 
     def execute(self):
         """Run; returns the exit code (0, 1 when requests failed, 2 when the run could not be made)."""
@@ -92,7 +96,7 @@ class Run:
                 self.url = server.url
                 self._print(f"embedded server at {self.url} (pid {server.pid})")
             self.user_class.preflight(self.url, self.settings)
-            environment = Environment(user_classes=[self.user_class], host=self.url,
+            environment = Environment(user_classes=[self.user_class], host=self.url, stop_timeout=STOP_TIMEOUT,
                                       parsed_options=options.parsed_options(self.settings, headless=True))
             if self.master:
                 if self.processes:
@@ -138,8 +142,19 @@ class Run:
     def _run_worker(self):
         environment = Environment(user_classes=[self.user_class],
                                   parsed_options=options.parsed_options({}, headless=True))
+        tally = {"requests": 0, "failures": 0}
+
+        def count(exception=None, **_):
+            tally["requests"] += 1
+            tally["failures"] += exception is not None
+
+        # the worker's own count (its Locust stats are cleared after every report
+        # to the master): the master's totals must equal the sum of these lines
+        environment.events.request.add_listener(count)
         runner = environment.create_worker_runner(self.master_host, self.master_port)
         runner.greenlet.join()
+        self._print(f"worker {runner.worker_index}: {tally['requests']} requests, "
+                    f"{tally['failures']} failures")
         return environment.process_exit_code or 0
 
     def _drive(self, environment, runner):
@@ -153,7 +168,10 @@ class Run:
         self._print(f"{self.scenario}: {self.users} users at {self.spawn_rate}/s for {self.run_time:g} s "
                     f"against {self.url}")
         runner.start(self.users, spawn_rate=self.spawn_rate)
-        stopper = gevent.spawn_later(self.run_time, runner.quit)
+        # the event loop's clock is the time it last ran (before the imports and
+        # preflight, maybe): without this, the run would end that much early
+        gevent.get_hub().loop.update_now()
+        stopper = gevent.spawn_later(self.run_time, self._finish, runner)
         runner.greenlet.join()
         stopper.kill(block=False)
         gevent.killall(greenlets, block=True)
@@ -166,6 +184,14 @@ class Run:
         if environment.process_exit_code is not None:
             return environment.process_exit_code
         return 1 if environment.stats.total.num_failures else 0
+
+    def _finish(self, runner):
+        if not self.master:
+            runner.stop()  # users finish the call they are in (STOP_TIMEOUT)
+        # a master's quit() makes each worker do the same, then send its final
+        # report; a master that stop()s first leaves its workers sleeping
+        # STOP_TIMEOUT and unable to report back before it exits
+        runner.quit()
 
     def _progress(self, environment, runner):
         started = time.monotonic()

@@ -17,6 +17,8 @@ import html
 import math
 import time
 
+from locust.stats import StatsError
+
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999))
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
           "#7f7f7f", "#bcbd22", "#17becf")
@@ -61,7 +63,7 @@ def build(environment, scenario, settings):
                    "requests_per_s": round(total.num_requests / duration, 1)},
         "request_types": [_entry_row(entry) for entry in entries],
         "throughput": {"start": start, "interval_s": 1, "series": throughput},
-        "errors": [{"type": error.method, "name": error.name, "error": error.error,
+        "errors": [{"type": error.method, "name": error.name, "error": StatsError.parse_error(error.error),
                     "occurrences": error.occurrences}
                    for error in sorted(stats.errors.values(), key=lambda e: -e.occurrences)],
     }

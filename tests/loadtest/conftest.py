@@ -1,0 +1,80 @@
+"""Locust monkey-patches the standard library when imported, so nothing
+here imports pyonep_fast.loadtest: every Locust run is a subprocess with a
+deadline, and the tests read what it printed and wrote."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEADLINE = 60  # seconds a Locust subprocess may take before the test fails
+
+
+def _run_python(argv, cwd, deadline=DEADLINE):
+    """`python argv...` in cwd; CompletedProcess with text stdout/stderr."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("PYONEP_FAST_URL", None)
+    try:
+        return subprocess.run([sys.executable, *argv], cwd=cwd, capture_output=True, text=True,
+                              timeout=deadline, env=env)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{argv} did not finish within {deadline} s:\n{exc.stderr}")
+
+
+@pytest.fixture
+def run_python():
+    """run_python(argv, cwd, deadline=60) -> CompletedProcess of `python argv...`."""
+    return _run_python
+
+
+@pytest.fixture
+def loadtest(tmp_path):
+    """loadtest(scenario, *options) -> (CompletedProcess, report dir, summary dict or None)."""
+    def run(scenario, *options, deadline=DEADLINE):
+        report = tmp_path / f"report-{scenario}"
+        done = _run_python(["-m", "pyonep_fast.cli.loadtest", scenario, "--report", str(report),
+                           *map(str, options)], tmp_path, deadline)
+        summary_file = report / "summary.json"
+        summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
+        return done, report, summary
+    return run
+
+
+def _request_row(summary, request_type, name):
+    """The summary's row for one request type and name."""
+    rows = [row for row in summary["request_types"] if (row["type"], row["name"]) == (request_type, name)]
+    assert rows, f"no {request_type} {name!r} in {[(r['type'], r['name']) for r in summary['request_types']]}"
+    return rows[0]
+
+
+@pytest.fixture
+def request_row():
+    return _request_row
+
+
+@pytest.fixture
+def make_fleet(tmp_path, server, http):
+    """make_fleet(n) -> (path, records): a fleet file of n fresh fountain
+    clients with a float dataport each."""
+    return lambda devices: _fleet(tmp_path, server, http, devices)
+
+
+def _fleet(tmp_path, server, http, devices):
+    import orjson
+
+    records = []
+    for _ in range(devices):
+        cik = orjson.loads(http.request("GET", server.url + "/api/create?vendor").data)["cik"]
+        answer = orjson.loads(http.request(
+            "POST", server.url + "/onep:v1/rpc/process",
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            body=orjson.dumps({"auth": {"cik": cik}, "calls": [
+                {"id": 1, "procedure": "create",
+                 "arguments": ["dataport", {"format": "float",
+                                            "retention": {"count": "infinity", "duration": "infinity"}}]}]})).data)
+        records.append({"cik": cik, "dataport": answer[0]["result"]})
+    path = Path(tmp_path) / "fleet.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return path, records

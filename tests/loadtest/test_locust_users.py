@@ -1,0 +1,98 @@
+"""OnepUser under Locust itself: a user's locustfile on the stock `locust`
+command, and 200 users of one gevent process in flight at once."""
+import csv
+import json
+import textwrap
+import threading
+
+import orjson
+
+from scripted_http import ScriptedServer, http_response
+
+LOCUSTFILE = '''
+from locust import constant, task
+from pyonep_fast.loadtest import OnepUser
+
+class Device(OnepUser):
+    wait_time = constant(0.02)
+
+    @task
+    def write(self):
+        self.client.write(self.device.cik, self.device.dataport, 1.5)
+        # a dataport that does not exist: One Platform answers (False, status)
+        self.client.write(self.device.cik, "0" * 40, 1.5)
+'''
+
+
+def test_a_users_locustfile_runs_on_the_stock_locust_command(run_python, server, tmp_path):
+    (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
+    done = run_python(["-m", "locust", "-f", "locustfile.py", "--headless", "-u", "2", "-r", "10", "-t", "2s",
+                       "--host", server.url, "--csv", "run", "--only-summary"], tmp_path)
+    assert done.returncode == 1, done.stderr  # Locust's exit code when requests failed
+    with open(tmp_path / "run_stats.csv", newline="") as file:
+        rows = {(row["Type"], row["Name"]): row for row in csv.DictReader(file)}
+    write = rows["onep", "write"]
+    requests, failures = int(write["Request Count"]), int(write["Failure Count"])
+    # every second write fails, no first one does: the refused calls are exactly the failures
+    assert requests > 20 and failures in (requests // 2, (requests + 1) // 2)
+    assert float(write["Min Response Time"]) > 0
+    assert rows["fountain", "GET /api/create"]["Request Count"] == "2"
+    with open(tmp_path / "run_failures.csv", newline="") as file:
+        [failure] = csv.DictReader(file)
+    assert (failure["Method"], failure["Name"], int(failure["Occurrences"])) == ("onep", "write", failures)
+    assert "RequestFailed" in failure["Error"]
+
+
+SCRIPT = '''
+import json, sys, time
+from pyonep_fast.loadtest import OnepUser  # Locust first: gevent patches the standard library
+import gevent
+from locust import constant, task
+from locust.env import Environment
+from locust.exception import StopUser
+
+class Once(OnepUser):
+    wait_time = constant(0)
+
+    @task
+    def write(self):
+        self.client.write("a" * 40, "b" * 40, 1.0)
+        raise StopUser()
+
+users = int(sys.argv[2])
+environment = Environment(user_classes=[Once], host=sys.argv[1])
+runner = environment.create_local_runner()
+runner.start(users, spawn_rate=100000)
+deadline = time.monotonic() + 40
+while environment.stats.total.num_requests < users and time.monotonic() < deadline:
+    gevent.sleep(0.05)
+runner.quit()
+total = environment.stats.total
+print(json.dumps({"requests": total.num_requests, "failures": total.num_failures,
+                  "min_ms": total.min_response_time}))
+'''
+
+
+def test_200_users_in_one_process_are_in_flight_at_once(run_python, tmp_path):
+    """The server answers no request until all 200 are in: one user blocking
+    its process in a call (I/O outside gevent's sockets) would leave the
+    others unsent, the barrier broken and every request failed."""
+    users = 200
+    everyone_in = threading.Barrier(users, timeout=30)
+
+    def respond(request):
+        try:
+            everyone_in.wait()
+        except threading.BrokenBarrierError:
+            return http_response(b"not all users were in flight at once", status="503 Service Unavailable")
+        calls = orjson.loads(request.body)["calls"]
+        return http_response(orjson.dumps([{"id": call["id"], "status": "ok"} for call in calls]))
+
+    (tmp_path / "interleave.py").write_text(textwrap.dedent(SCRIPT))
+    with ScriptedServer(respond) as server:
+        done = run_python(["interleave.py", server.url, str(users)], tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert server.connections == users  # a connection per user (greenlet-local keep-alive)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["requests"] == users and result["failures"] == 0, result
+    assert result["min_ms"] > 0

@@ -1,0 +1,114 @@
+"""Bounded runs (a few users, seconds) of every `pyonep-fast loadtest`
+preset against the embedded server, checked against what the server stored."""
+import csv
+import re
+import socket
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+
+def stored_points(rpc, device):
+    [answer] = rpc(device["cik"], [{"id": 1, "procedure": "read",
+                                    "arguments": [device["dataport"], {"limit": 1000000, "starttime": 0}]}])
+    assert answer["status"] == "ok"
+    return len(answer["result"])
+
+
+def assert_reports(request_row, report, summary, request_type, name):
+    """Locust's files and ours agree on the request count; the plots are there."""
+    row = request_row(summary, request_type, name)
+    with open(report / "locust_stats.csv", newline="") as file:
+        [locust_row] = [r for r in csv.DictReader(file) if (r["Type"], r["Name"]) == (request_type, name)]
+    assert int(locust_row["Request Count"]) == row["requests"]
+    assert "<html" in (report / "locust.html").read_text().lower()
+    assert (report / "locust_stats_history.csv").stat().st_size > 0
+    page = (report / "summary.html").read_text()
+    plots = [ElementTree.fromstring(svg) for svg in re.findall(r"<svg.*?</svg>", page, re.S)]
+    assert len(plots) == 2  # latency percentiles, throughput over time
+    for plot in plots:
+        labels = [line.get("data-label") for line in plot.iter("{http://www.w3.org/2000/svg}polyline")]
+        assert f"{request_type} {name}" in labels
+    return row
+
+
+def test_devices_against_an_embedded_server_it_starts(loadtest, request_row):
+    done, report, summary = loadtest("devices", "--users", 3, "--run-time", "2s", "--interval", "0.1")
+    assert done.returncode == 0, done.stderr
+    assert "embedded server at http://127.0.0.1:" in done.stderr
+    write = assert_reports(request_row, report, summary, "onep", "write")
+    # 3 devices at 10 writes/s each, open loop, for about 2 s (minus spawn and phase)
+    assert 15 <= write["requests"] <= 75 and write["failures"] == 0
+    assert 0 < write["min_ms"] <= write["avg_ms"] <= write["max_ms"]
+    # each device was made through the fountain and One Platform, both reported
+    assert request_row(summary, "fountain", "GET /api/create")["requests"] == 3
+    assert request_row(summary, "onep", "createDataport")["requests"] == 3
+    assert sum(summary["throughput"]["series"]["onep write"]["requests"]) == write["requests"]
+
+
+def test_ingest_stores_every_point_it_reported(loadtest, server, rpc, make_fleet, request_row):
+    path, devices = make_fleet(2)
+    done, report, summary = loadtest("ingest", "--url", server.url, "--users", 2, "--run-time", "2s",
+                                     "--fleet", path, "--points", 50)
+    assert done.returncode == 0, done.stderr
+    row = assert_reports(request_row, report, summary, "onep", "recordbatch")
+    assert row["requests"] > 0 and row["failures"] == 0 and row["min_ms"] > 0
+    assert sum(stored_points(rpc, device) for device in devices) == row["requests"] * 50
+
+
+def test_deferred_batches_are_one_request_each(loadtest, server, rpc, make_fleet, request_row):
+    path, devices = make_fleet(2)
+    done, report, summary = loadtest("deferred", "--url", server.url, "--users", 2, "--run-time", "2s",
+                                     "--fleet", path, "--batch", 7)
+    assert done.returncode == 0, done.stderr
+    row = assert_reports(request_row, report, summary, "onep", "deferred write")
+    assert row["requests"] > 0 and row["failures"] == 0 and row["min_ms"] > 0
+    assert [r["name"] for r in summary["request_types"]] == ["deferred write"]  # no single writes
+    # each reported request carried the answers of 7 calls: [{"id":N,"status":"ok"}, ...]
+    assert 7 * 20 < row["avg_response_bytes"] < 7 * 30
+    assert all(stored_points(rpc, device) for device in devices)
+
+
+def test_readers(loadtest, server, make_fleet, request_row):
+    path, devices = make_fleet(2)
+    done, report, summary = loadtest("readers", "--url", server.url, "--users", 2, "--run-time", "2s",
+                                     "--fleet", path)
+    assert done.returncode == 0, done.stderr
+    read = assert_reports(request_row, report, summary, "onep", "read")
+    assert read["requests"] > 10 and read["failures"] == 0 and read["min_ms"] > 0
+    assert request_row(summary, "onep", "recordbatch")["requests"] == 2  # each reader's history
+    # a read of 10 points answers more bytes than a write's "ok"
+    assert read["avg_response_bytes"] > 100
+
+
+def test_a_fleet_that_cannot_be_made_fails_fast_with_one_line(loadtest, tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    done, report, summary = loadtest("devices", "--url", f"http://127.0.0.1:{closed}", deadline=20)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"pyonep-fast loadtest: cannot create a device at http://127.0.0.1:{closed}")
+    done, _, _ = loadtest("devices", "--url", f"http://127.0.0.1:{closed}", "--fleet", tmp_path / "missing",
+                          deadline=20)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"pyonep-fast loadtest: cannot read the fleet file {tmp_path / 'missing'}: "
+        f"[Errno 2] No such file or directory: '{tmp_path / 'missing'}'"]
+
+
+def test_master_with_two_workers_aggregates_their_stats(loadtest, server, rpc, make_fleet, request_row):
+    path, devices = make_fleet(4)
+    done, report, summary = loadtest("devices", "--url", server.url, "--processes", 2, "--users", 4,
+                                     "--run-time", "3s", "--interval", "0.05", "--fleet", path)
+    assert done.returncode == 0, done.stderr
+    workers = [tuple(map(int, m)) for m in re.findall(r"worker (\d+): (\d+) requests, (\d+) failures",
+                                                      done.stderr)]
+    assert sorted(index for index, _, _ in workers) == [0, 1]
+    assert all(requests > 0 for _, requests, _ in workers)
+    assert summary["totals"]["requests"] == sum(requests for _, requests, _ in workers)
+    assert summary["settings"]["workers"] == 2
+    write = request_row(summary, "onep", "write")
+    assert write["failures"] == 0
+    # the devices were dealt to the workers without overlap: every one wrote
+    assert all(stored_points(rpc, device) for device in devices)
