@@ -41,6 +41,8 @@ OPTIONS = (
     (("--batch",), {"type": int, "help": "calls per deferred request (deferred)"}),
     (("--points",), {"type": int, "help": "points per recordbatch (ingest)"}),
     (("--fleet",), {"metavar": "FILE", "help": "take devices from this fleet file (JSON lines {cik, dataport})"}),
+    (("--make-fleet",), {"type": int, "metavar": "N",
+                         "help": "first make N devices in bulk into the --fleet file (for thousands of devices)"}),
     (("--db",), {"help": "database file of the embedded server (default: a temporary one)"}),
 )
 SETTINGS = ("interval", "batch", "points", "fleet")
@@ -95,12 +97,15 @@ def run(args):
     settings = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
     if args.fleet:
         settings["fleet"] = os.path.abspath(args.fleet)
+    elif args.make_fleet:
+        print("pyonep-fast loadtest: --make-fleet needs --fleet FILE", file=sys.stderr)
+        return 2
     return Run(USER_CLASSES[args.scenario], args.scenario, url=args.url, users=args.users,
                spawn_rate=args.spawn_rate, run_time=run_time, report_dir=report, processes=args.processes,
                master=args.master, master_bind_host=args.master_bind_host,
                master_bind_port=args.master_bind_port, expect_workers=args.expect_workers,
                worker=args.worker, master_host=args.master_host, master_port=args.master_port,
-               settings=settings, db=args.db, worker_argv=[*_module_command(), args.scenario]).execute()
+               settings=settings, db=args.db, make_fleet=args.make_fleet, worker_argv=[*_module_command(), args.scenario]).execute()
 
 
 def main(argv=None):

@@ -56,7 +56,8 @@ class Run:
     def __init__(self, user_class, scenario, *, url=None, users=10, spawn_rate=None, run_time=30.0,
                  report_dir=None, processes=0, master=False, master_bind_host="*",
                  master_bind_port=5557, expect_workers=1, worker=False, master_host="127.0.0.1",
-                 master_port=5557, settings=None, db=None, worker_argv=None, out=sys.stderr):
+                 master_port=5557, settings=None, db=None, make_fleet=None, worker_argv=None,
+                 out=sys.stderr):
         self.user_class = user_class
         self.scenario = scenario
         self.url = url
@@ -74,6 +75,7 @@ class Run:
         self.master_port = master_port
         self.settings = dict(settings or {})
         self.db = db
+        self.make_fleet = make_fleet
         self.worker_argv = worker_argv
         self.out = out
 
@@ -95,6 +97,11 @@ class Run:
                 server = spawn(db=self.db or os.path.join(scratch.name, "server.db"))
                 self.url = server.url
                 self._print(f"embedded server at {self.url} (pid {server.pid})")
+            if self.make_fleet:
+                started = time.monotonic()
+                self.user_class.make_fleet(self.url, self.make_fleet, self.settings["fleet"])
+                self._print(f"made {self.make_fleet} devices into {self.settings['fleet']} "
+                            f"in {time.monotonic() - started:.1f} s")
             self.user_class.preflight(self.url, self.settings)
             environment = Environment(user_classes=[self.user_class], host=self.url, stop_timeout=STOP_TIMEOUT,
                                       parsed_options=options.parsed_options(self.settings, headless=True))

@@ -1,6 +1,7 @@
 """Bounded runs (a few users, seconds) of every `pyonep-fast loadtest`
 preset against the embedded server, checked against what the server stored."""
 import csv
+import json
 import re
 import socket
 import xml.etree.ElementTree as ElementTree
@@ -112,3 +113,16 @@ def test_master_with_two_workers_aggregates_their_stats(loadtest, server, rpc, m
     assert write["failures"] == 0
     # the devices were dealt to the workers without overlap: every one wrote
     assert all(stored_points(rpc, device) for device in devices)
+
+
+def test_make_fleet_makes_devices_in_bulk_that_the_run_uses(loadtest, server, rpc, request_row, tmp_path):
+    path = tmp_path / "made.jsonl"
+    done, report, summary = loadtest("devices", "--url", server.url, "--users", 3, "--run-time", "2s",
+                                     "--interval", "0.1", "--fleet", path, "--make-fleet", 30)
+    assert done.returncode == 0, done.stderr
+    devices = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(devices) == 30 and len({device["cik"] for device in devices}) == 30
+    write = request_row(summary, "onep", "write")
+    assert write["requests"] > 0 and write["failures"] == 0
+    # one local worker deals the first devices to its 3 users; the rest wait unused
+    assert [bool(stored_points(rpc, device)) for device in devices[:4]] == [True, True, True, False]
