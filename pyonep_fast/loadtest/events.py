@@ -29,6 +29,7 @@ refused call with HTTP 200 and a status).
 import contextvars
 import re
 import time
+from urllib.parse import urlsplit
 
 from .. import transport
 
@@ -116,7 +117,7 @@ class Reporter:
         if scope is not None:
             scope.events.append(event)
             return
-        path = event.url[event.url.find("/", event.url.find("//") + 2):] if "//" in event.url else event.url
+        path = urlsplit(event.url).path
         exception = event.exception
         if exception is None and event.status is not None and event.status >= 400:
             exception = _status_failure(event)

@@ -22,6 +22,7 @@ import gevent
 import orjson
 from locust import User
 from locust.exception import StopUser
+from locust.runners import WorkerRunner
 
 from .. import transport
 from ..exceptions import PyonepFastError
@@ -191,7 +192,8 @@ def save_fleet(path, devices):
 
 
 def _next_fleet_device(path, worker_index, worker_count):
-    """Devices are dealt to the users of all workers without overlap (while they last)."""
+    """Devices are dealt to the users of all workers without overlap (while they last):
+    worker i of n takes devices i, i + n, i + 2n, ..."""
     if path not in _fleets:
         _fleets[path] = load_fleet(path), itertools.count(worker_index, max(worker_count, 1))
     devices, counter = _fleets[path]
@@ -222,8 +224,11 @@ class OnepUser(User):
             try:
                 if path:
                     runner = self.environment.runner
-                    self._device = _next_fleet_device(path, getattr(runner, "worker_index", 0),
-                                                      getattr(runner, "worker_count", 1))
+                    # a worker knows its index (from the master) and the workers
+                    # expected (--expect-workers, which the master passes on)
+                    workers = (getattr(self.environment.parsed_options, "expect_workers", 1)
+                               if isinstance(runner, WorkerRunner) else 1)
+                    self._device = _next_fleet_device(path, getattr(runner, "worker_index", 0), workers)
                 else:
                     self._device = create_device(self.client, self.fountain)
             except FleetError as exc:

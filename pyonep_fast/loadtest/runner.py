@@ -8,6 +8,7 @@ imports Locust through the package).
 import csv
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +33,7 @@ WORKER_WAIT = 60.0  # seconds a master waits for its expected workers
 # At the end a user finishes the call it is making (the server has it: it is
 # counted too), for up to this many seconds; waiting users stop at once.
 STOP_TIMEOUT = 10.0
+FINAL_REPORT_WAIT = 15.0  # seconds a master waits for its workers' reports after they stopped
 
 
 class RunError(PyonepFastError):
@@ -78,6 +80,7 @@ class Run:
         self.make_fleet = make_fleet
         self.worker_argv = worker_argv
         self.out = out
+        self._reported = {}  # worker id -> time of its latest stats report
 
     def _print(self, line):
         self.out.write(line + "\n")  # one write: worker processes share the terminal
@@ -103,12 +106,18 @@ class Run:
                 self._print(f"made {self.make_fleet} devices into {self.settings['fleet']} "
                             f"in {time.monotonic() - started:.1f} s")
             self.user_class.preflight(self.url, self.settings)
-            environment = Environment(user_classes=[self.user_class], host=self.url, stop_timeout=STOP_TIMEOUT,
-                                      parsed_options=options.parsed_options(self.settings, headless=True))
+            # a master's stop_timeout is its workers' sleep after a stop, before
+            # they answer anything else (quit included): none there
+            environment = Environment(user_classes=[self.user_class], host=self.url,
+                                      stop_timeout=0.0 if self.master else STOP_TIMEOUT,
+                                      parsed_options=options.parsed_options(
+                                          self.settings, headless=True,
+                                          expect_workers=self.expect_workers if self.master else 1))
             if self.master:
                 if self.processes:
                     self.master_bind_port = free_port()
                 runner = environment.create_master_runner(self.master_bind_host, self.master_bind_port)
+                environment.events.worker_report.add_listener(self._on_worker_report)
                 workers = [self._start_worker() for _ in range(self.expect_workers)] if self.processes else []
                 self._await_workers(runner, workers)
             else:
@@ -174,11 +183,15 @@ class Run:
                      gevent.spawn(self._progress, environment, runner)]
         self._print(f"{self.scenario}: {self.users} users at {self.spawn_rate}/s for {self.run_time:g} s "
                     f"against {self.url}")
-        runner.start(self.users, spawn_rate=self.spawn_rate)
+        # SIGTERM ends the run early, with its reports (as Locust's own command does)
+        gevent.signal_handler(signal.SIGTERM, gevent.spawn, self._finish, runner)
         # the event loop's clock is the time it last ran (before the imports and
-        # preflight, maybe): without this, the run would end that much early
+        # preflight, maybe): without this, the run would end that much early.
+        # The run time counts from here, ramp-up included (a master's start()
+        # returns only once it has dispatched every user).
         gevent.get_hub().loop.update_now()
         stopper = gevent.spawn_later(self.run_time, self._finish, runner)
+        runner.start(self.users, spawn_rate=self.spawn_rate)
         runner.greenlet.join()
         stopper.kill(block=False)
         gevent.killall(greenlets, block=True)
@@ -193,12 +206,29 @@ class Run:
         return 1 if environment.stats.total.num_failures else 0
 
     def _finish(self, runner):
-        if not self.master:
-            runner.stop()  # users finish the call they are in (STOP_TIMEOUT)
-        # a master's quit() makes each worker do the same, then send its final
-        # report; a master that stop()s first leaves its workers sleeping
-        # STOP_TIMEOUT and unable to report back before it exits
+        # local: users finish the call they are in (STOP_TIMEOUT); a master
+        # waits here until every worker has stopped its users
+        runner.stop()
+        if self.master:
+            self._await_final_reports(runner)
         runner.quit()
+
+    def _await_final_reports(self, runner):
+        """Wait (FINAL_REPORT_WAIT at most) until every worker has reported
+        after its users stopped: quit() alone waits 0.5 s for the last
+        reports, which a busy worker can miss (its requests then never reach
+        the totals)."""
+        stopped = time.time()
+        deadline = time.monotonic() + FINAL_REPORT_WAIT
+        while any(self._reported.get(client.id, 0.0) <= stopped for client in runner.clients.all):
+            if time.monotonic() > deadline:
+                self._print("pyonep-fast loadtest: not every worker sent its final report; "
+                            "the totals may miss some of its requests")
+                return
+            gevent.sleep(0.1)
+
+    def _on_worker_report(self, client_id, data):
+        self._reported[client_id] = time.time()
 
     def _progress(self, environment, runner):
         started = time.monotonic()

@@ -47,11 +47,12 @@ class Scenario(OnepUser):
     def on_start(self):
         self.device  # noqa: B018  created (or taken from the fleet) before the first task
         interval = options.get(self.environment, "interval", self.interval)
-        # a random phase spreads the devices' schedules over one interval
-        phase = random.uniform(0.0, interval) if interval > 0 else 0.0
-        self.due = time.monotonic() + phase
-        if phase:
-            time.sleep(phase)  # gevent's sleep under Locust
+        self.due = time.monotonic()
+        if interval > 0:
+            # the first call at a random phase of the interval spreads the devices'
+            # schedules; waited as Locust waits (a stopping run ends it at once)
+            self.due += random.uniform(0.0, interval) - interval
+            self.wait()
 
 
 class DevicesUser(Scenario):
