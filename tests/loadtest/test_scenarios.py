@@ -82,7 +82,7 @@ def test_readers(loadtest, server, make_fleet, request_row):
     assert read["avg_response_bytes"] > 100
 
 
-def test_a_fleet_that_cannot_be_made_fails_fast_with_one_line(loadtest, tmp_path):
+def test_a_fleet_that_cannot_be_made_fails_fast_with_one_line(loadtest, run_python, tmp_path):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
@@ -90,8 +90,10 @@ def test_a_fleet_that_cannot_be_made_fails_fast_with_one_line(loadtest, tmp_path
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(f"pyonep-fast loadtest: cannot create a device at http://127.0.0.1:{closed}")
-    done, _, _ = loadtest("devices", "--url", f"http://127.0.0.1:{closed}", "--fleet", tmp_path / "missing",
-                          deadline=20)
+    # through the `pyonep-fast` command, which starts the loadtest module over with the same options
+    command = ["-c", "import sys; from pyonep_fast.cli import main; sys.exit(main())", "loadtest"]
+    done = run_python([*command, "devices", "--url", f"http://127.0.0.1:{closed}",
+                       "--fleet", str(tmp_path / "missing"), "--run-time", "1m"], tmp_path, deadline=20)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"pyonep-fast loadtest: cannot read the fleet file {tmp_path / 'missing'}: "
