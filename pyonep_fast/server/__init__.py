@@ -66,14 +66,15 @@ class EmbeddedServer:
 
     def __init__(self, db=":memory:", host="127.0.0.1", port=0, null=False, root_cik=None,
                  max_body=DEFAULT_MAX_BODY, requests_per_connection=None, synchronous="NORMAL",
-                 body_timeout=BODY_TIMEOUT):
+                 body_timeout=BODY_TIMEOUT, exp_fixtures=True, exp_token_lifetime=3600.0):
         self.db = db
         self.host = host
         self.port = port
         self.root_cik_option = root_cik
         self.synchronous = synchronous
         self.app_options = {"null": null, "max_body": max_body, "requests_per_connection": requests_per_connection,
-                            "body_timeout": body_timeout}
+                            "body_timeout": body_timeout, "exp_fixtures": exp_fixtures,
+                            "exp_token_lifetime": exp_token_lifetime}
         self.store = None
         self.url = None
         self._thread = None

@@ -5,16 +5,18 @@ Each API package (onep/, provision/, ...) exposes
   open_state(store)  its state over store.storage; it may use the states of
                      packages listed before it in APIS
   routes(store)      its aiohttp routes (RouteDefs)
+  setup(app, store)  optional: what it adds to the app besides routes (its
+                     settings from app[CONFIG], startup/shutdown hooks)
 and APIS lists them once: a new API appends its package here and touches
 nothing else. No two APIs claim a path (tests/server/test_composition.py).
 """
 from aiohttp import web
 
-from . import onep, provision
+from . import exp, onep, provision
 from .http import BODY_TIMEOUT, CONFIG, DEFAULT_MAX_BODY, ConnectionBudget
 from .storage import Storage
 
-APIS = [onep, provision]
+APIS = [onep, provision, exp]
 
 __all__ = ["APIS", "BODY_TIMEOUT", "DEFAULT_MAX_BODY", "Store", "build_app"]
 
@@ -43,13 +45,17 @@ class Store:
 
 
 def build_app(store, *, null=False, max_body=DEFAULT_MAX_BODY, body_timeout=BODY_TIMEOUT,
-              requests_per_connection=None):
-    """The aiohttp Application serving every API of `store`."""
+              requests_per_connection=None, **api_options):
+    """The aiohttp Application serving every API of `store`; `api_options`
+    (e.g. exp_fixtures) go into app[CONFIG] for the APIs' setup()."""
     app = web.Application(client_max_size=max_body)
     app[CONFIG] = {"null": null, "max_body": max_body, "body_timeout": body_timeout,
-                   "requests_per_connection": requests_per_connection}
+                   "requests_per_connection": requests_per_connection, **api_options}
     if requests_per_connection:
         app.on_response_prepare.append(ConnectionBudget(requests_per_connection).on_response_prepare)
     for api in APIS:
         app.router.add_routes(api.routes(store))
+        setup = getattr(api, "setup", None)
+        if setup is not None:
+            setup(app, store)
     return app
