@@ -46,6 +46,8 @@ def seed_content(state, org):
         (f"{root}/Folder 1/image.png", "", "image/png", png(64, 48)),
         *((f"{root}/Folder 1/image.png", v, "image/png", png(int(v), int(v) * 3 // 4)) for v in VARIANTS),
         (f"{root}/Folder 1/Sub folder/readme.txt", "", "text/plain", f"Content of {org}.\n".encode()),
+        # an app is delivered as its entry page
+        (f"{root}/Player", "", "text/html", b"<!doctype html><title>Player</title>\n"),
         (f"{root}/Player/index.html", "", "text/html", b"<!doctype html><title>Player</title>\n"),
     ]
     sizes = {path: len(data) for path, variant, _, data in blobs if not variant}

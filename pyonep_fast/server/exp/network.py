@@ -15,12 +15,34 @@ import asyncio
 import uuid as uuidlib
 from urllib.parse import parse_qs
 
+import engineio
 import socketio
 
 from ...exp._channels import channel_id, parse_channel_id
 from .state import ExpApiError, bad_request
 
 MAX_BROADCAST_TIMEOUT_MS = 60000.0
+
+
+class _EngineIO(engineio.AsyncServer):
+    """Keeps its background tasks (a ping timer per socket, which sleeps the
+    ping interval and is never cancelled) so that close() can end them: they
+    would otherwise outlive the server's event loop."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tasks = set()
+
+    def start_background_task(self, target, *args, **kwargs):
+        task = super().start_background_task(target, *args, **kwargs)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+
+class _SocketIO(socketio.AsyncServer):
+    def _engineio_server_class(self):
+        return _EngineIO
 
 
 def may_listen(identity, channel):
@@ -35,7 +57,7 @@ def forbidden(message):
 class RealtimeNetwork:
     def __init__(self, state):
         self.state = state
-        self.sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False)
+        self.sio = _SocketIO(async_mode="aiohttp", logger=False, engineio_logger=False)
         self._identities = {}  # sid -> Identity of the socket's token
         self._collecting = {}  # broadcast id -> (organization, channel id, [response payloads])
         self.sio.on("connect", self._on_connect)
@@ -117,3 +139,7 @@ class RealtimeNetwork:
         for sid in list(self._identities):
             await self.sio.disconnect(sid)
         await self.sio.shutdown()
+        tasks = list(self.sio.eio.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

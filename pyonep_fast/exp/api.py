@@ -1,0 +1,400 @@
+"""exp_sdk.api (spec/exp.md 1.4-1.6, 3): authenticated REST calls through
+the project's Transport, the resource classes and Collection.
+
+Port fixes of upstream bugs (spec 6.1): Experience/Location helpers filter
+(upstream dropped the filter), zones of devices and things belong to their
+Location, variant URLs carry the variant's name.
+"""
+import json
+from urllib.parse import quote, urlencode, urlsplit
+
+import orjson
+
+from .. import transport as _transport
+from ..exceptions import TransportError
+from .exceptions import ApiError, UnexpectedError
+
+__all__ = ["Api", "Collection", "Content", "Data", "Device", "Experience", "Feed", "Location", "Thing", "Zone"]
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+CURRENT = object()  # Api.send's default token: the current auth's
+
+
+def _parsed(data):
+    """Parsed JSON of a body, None when it is empty or not JSON."""
+    if not data:
+        return None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
+class Api:
+    """Authenticated calls to the host's API: one pooled keep-alive
+    Transport per SDK instance, shared by every thread using it."""
+
+    def __init__(self, sdk, transport_options=None):
+        self._sdk = sdk
+        host = _transport.redirected(sdk.options["host"])
+        parts = urlsplit(host)
+        # A host given with a path (or a trailing slash) prefixes every path, as upstream's `host + path`.
+        self.prefix = parts.path
+        self.base_url = host
+        self.transport = _transport.Transport(f"{parts.scheme}://{parts.netloc}", **(transport_options or {}))
+
+    def close(self):
+        self.transport.close()
+
+    def target(self, path, params=None):
+        """The request target of `path` (percent-quoted, `/` kept) with the
+        query of `params` (None values dropped; lists repeat the name)."""
+        target = self.prefix + quote(path)
+        if params:
+            query = urlencode([(name, value) for name, value in params.items() if value is not None], doseq=True)
+            if query:
+                target += "?" + query
+        return target
+
+    def send(self, method, path, payload=None, params=None, timeout=10, token=CURRENT):
+        """(status, body bytes) of one request. Raises UnexpectedError when
+        no response arrived. The Bearer token is the current auth's (logging
+        in or refreshing first if due), `token` if given, none if None."""
+        headers = dict(JSON_HEADERS) if payload is not None else {}
+        if token is CURRENT:
+            token = self._sdk.authenticator.get_auth()["token"]
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            body = None if payload is None else json.dumps(payload, separators=(",", ":"), allow_nan=False)
+            response = self.transport.request(method, self.target(path, params), body, headers, timeout=timeout)
+        except (TransportError, TypeError, ValueError) as exc:
+            raise UnexpectedError("API call encountered an unexpected error.") from exc
+        return response.status, response.data
+
+    def request(self, method, path, payload=None, params=None, timeout=10):
+        """Parsed JSON of a 2xx answer (None for an empty or non-JSON body).
+        An error answer raises ApiError (its JSON body's code and message) or
+        UnexpectedError (no JSON body); an AuthenticationError from getting
+        the token propagates (upstream masked it as UnexpectedError)."""
+        status, data = self.send(method, path, payload, params, timeout)
+        if status >= 400:
+            body = _parsed(data)
+            if not isinstance(body, dict):
+                raise UnexpectedError("API call encountered an unexpected error.")
+            raise ApiError(code=body.get("code"), message=body.get("message"), status_code=status, payload=body)
+        return _parsed(data)
+
+    def get(self, path, params=None, timeout=10):
+        return self.request("GET", path, None, params, timeout)
+
+    def post(self, path, payload=None, params=None, timeout=10):
+        return self.request("POST", path, payload, params, timeout)
+
+    def patch(self, path, payload=None, params=None, timeout=10):
+        return self.request("PATCH", path, payload, params, timeout)
+
+    def put(self, path, payload=None, params=None, timeout=10):
+        return self.request("PUT", path, payload, params, timeout)
+
+    def delete(self, path, payload=None, params=None, timeout=10):
+        return self.request("DELETE", path, payload, params, timeout)
+
+
+class Collection(list):
+    """The resources of a find answer; every top-level key of the answer is
+    also an attribute (`results`: the raw documents, `total`: the count)."""
+
+    def __init__(self, response, resource_class, sdk):
+        super().__init__(resource_class(document, sdk) for document in response["results"])
+        for name, value in response.items():
+            setattr(self, name, value)
+
+
+class Resource:
+    _collection_path = None
+
+    def __init__(self, document, sdk):
+        self.document = document if isinstance(document, dict) else {}
+        self._sdk = sdk
+
+    def _get_resource_path(self):
+        raise NotImplementedError
+
+    def _get_channel_name(self):
+        raise NotImplementedError
+
+    def save(self):
+        self.document = self._sdk.api.patch(self._get_resource_path(), self.document)
+
+    def refresh(self):
+        self.document = self._sdk.api.get(self._get_resource_path())
+
+    def get_channel(self, **kwargs):
+        return self._sdk.network.get_channel(self._get_channel_name(), **kwargs)
+
+    @classmethod
+    def create(cls, document, sdk):
+        return cls(sdk.api.post(cls._collection_path, document), sdk)
+
+    @classmethod
+    def find(cls, params, sdk):
+        return Collection(sdk.api.get(cls._collection_path, params), cls, sdk)
+
+
+class CommonResource(Resource):
+    """A resource with a uuid and a name, at {collection}/{uuid}."""
+
+    @property
+    def uuid(self):
+        return self.document["uuid"]
+
+    @property
+    def name(self):
+        return self.document["name"]
+
+    @name.setter
+    def name(self, value):
+        self.document["name"] = value
+
+    def _get_resource_path(self):
+        return f"{self._collection_path}/{self.uuid}"
+
+    def _get_channel_name(self):
+        return self.uuid
+
+    def delete(self):
+        return self._sdk.api.delete(self._get_resource_path())
+
+    @classmethod
+    def get(cls, uuid, sdk):
+        """The resource, or None when uuid is not a non-empty str or the API
+        answers 404."""
+        if not uuid or not isinstance(uuid, str):
+            return None
+        try:
+            return cls(sdk.api.get(f"{cls._collection_path}/{uuid}"), sdk)
+        except ApiError as error:
+            if error.status_code == 404:
+                return None
+            raise
+
+    @classmethod
+    def delete_by_uuid(cls, uuid, sdk):
+        if not uuid or not isinstance(uuid, str):
+            return None
+        return sdk.api.delete(f"{cls._collection_path}/{uuid}")
+
+
+class _LocationMember:
+    """get_location / get_zones of devices and things."""
+
+    def get_location(self):
+        return Location.get(self.document.get("location", {}).get("uuid"), self._sdk)
+
+    def get_zones(self):
+        location = self.get_location()
+        if location is None:
+            return []
+        keys = {zone.get("key") for zone in self.document.get("location", {}).get("zones", [])}
+        return [zone for zone in location.get_zones() if zone.key in keys]
+
+
+class Device(_LocationMember, CommonResource):
+    _collection_path = "/api/devices"
+
+    def get_experience(self):
+        return Experience.get(self.document.get("experience", {}).get("uuid"), self._sdk)
+
+    @classmethod
+    def get_current(cls, sdk):
+        identity = sdk.authenticator.get_auth()["identity"]
+        if identity.get("type") != "device":
+            return None
+        return cls.get(identity.get("uuid"), sdk)
+
+
+class Thing(_LocationMember, CommonResource):
+    _collection_path = "/api/things"
+
+
+def _with(params, **filters):
+    """params (the caller's dict, updated in place as upstream does) plus filters."""
+    params = {} if params is None else params
+    params.update(filters)
+    return params
+
+
+class Experience(CommonResource):
+    _collection_path = "/api/experiences"
+
+    def get_devices(self, params=None):
+        return Device.find(_with(params, **{"experience.uuid": self.uuid}), self._sdk)
+
+    @classmethod
+    def get_current(cls, sdk):
+        device = Device.get_current(sdk)
+        return device.get_experience() if device else None
+
+
+class Location(CommonResource):
+    _collection_path = "/api/locations"
+
+    def get_devices(self, params=None):
+        return Device.find(_with(params, **{"location.uuid": self.uuid}), self._sdk)
+
+    def get_things(self, params=None):
+        return Thing.find(_with(params, **{"location.uuid": self.uuid}), self._sdk)
+
+    def get_zones(self):
+        return [Zone(document, self, self._sdk) for document in self.document.get("zones", [])]
+
+    def get_layout_url(self):
+        restricted = self._sdk.authenticator.get_auth()["restrictedToken"]
+        return f"{self._get_resource_path()}/layout?_rt={restricted}"
+
+    @classmethod
+    def get_current(cls, sdk):
+        device = Device.get_current(sdk)
+        return device.get_location() if device else None
+
+
+class Zone(Resource):
+    """A zone of a Location: a dict inside the location's `zones`."""
+
+    def __init__(self, document, location, sdk):
+        super().__init__(document, sdk)
+        self._location = location
+
+    @property
+    def key(self):
+        return self.document.get("key")
+
+    @property
+    def name(self):
+        return self.document.get("name")
+
+    @name.setter
+    def name(self, value):
+        self.document["name"] = value
+
+    def get_location(self):
+        return self._location
+
+    def _zone_filters(self, params):
+        return _with(params, **{"location.uuid": self._location.uuid, "location.zones.key": self.key})
+
+    def get_devices(self, params=None):
+        return Device.find(self._zone_filters(params), self._sdk)
+
+    def get_things(self, params=None):
+        return Thing.find(self._zone_filters(params), self._sdk)
+
+    def save(self):
+        self._location.save()
+        self._reselect()
+
+    def refresh(self):
+        self._location.refresh()
+        self._reselect()
+
+    def _reselect(self):
+        for document in self._location.document.get("zones", []):
+            if document.get("key") == self.key:
+                self.document = document
+                return
+
+    def _get_channel_name(self):
+        return f"{self._location.uuid}:zone:{self.key}"
+
+
+class Feed(CommonResource):
+    _collection_path = "/api/connectors/feeds"
+
+    def get_data(self, **params):
+        return self._sdk.api.get(f"{self._get_resource_path()}/data", params)
+
+
+class Content(CommonResource):
+    _collection_path = "/api/content"
+
+    @property
+    def subtype(self):
+        return self.document.get("subtype")
+
+    def get_children(self, params=None):
+        return Content.find(_with(params, parent=self.uuid), self._sdk)
+
+    def _delivery_url(self):
+        restricted = self._sdk.authenticator.get_auth()["restrictedToken"]
+        path = quote(self.document["path"].encode("utf-8"))
+        return f"{self._sdk.api.base_url}/api/delivery/{path}?_rt={restricted}"
+
+    def get_url(self):
+        if self.subtype in ("scala:content:file", "scala:content:app"):
+            return self._delivery_url()
+        if self.subtype == "scala:content:url":
+            return self.document.get("url")
+        return None
+
+    def has_variant(self, name):
+        return name in [variant.get("name") for variant in self.document.get("variants", [])]
+
+    def get_variant_url(self, name):
+        return f"{self._delivery_url()}&variant={quote(str(name), safe='')}"
+
+    def save(self):
+        raise NotImplementedError("Content cannot be saved.")
+
+
+class Data(Resource):
+    _collection_path = "/api/data"
+
+    @property
+    def group(self):
+        return self.document.get("group")
+
+    @property
+    def key(self):
+        return self.document.get("key")
+
+    @property
+    def value(self):
+        return self.document.get("value")
+
+    @value.setter
+    def value(self, value):
+        self.document["value"] = value
+
+    @staticmethod
+    def _path(group, key):
+        return f"/api/data/{group}/{key}"
+
+    def _get_resource_path(self):
+        return self._path(self.group, self.key)
+
+    def _get_channel_name(self):
+        return f"data:{self.group}:{self.key}"
+
+    def save(self):
+        self.document = self._sdk.api.put(self._get_resource_path(), self.value)
+
+    def delete(self):
+        self._sdk.api.delete(self._get_resource_path())
+
+    @classmethod
+    def get(cls, group, key, sdk):
+        try:
+            return cls(sdk.api.get(cls._path(group, key)), sdk)
+        except ApiError as error:
+            if error.status_code == 404:
+                return None
+            raise
+
+    @classmethod
+    def create(cls, group, key, value, sdk):
+        return cls(sdk.api.put(cls._path(group, key), value), sdk)
+
+    @classmethod
+    def delete_by_key(cls, group, key, sdk):
+        sdk.api.delete(cls._path(group, key))
