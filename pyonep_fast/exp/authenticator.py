@@ -59,7 +59,7 @@ class Authenticator:
             except UnexpectedError as exc:
                 raise UnexpectedError("Login encountered an unexpected error.") from exc
             if status == 401:
-                self._sdk.network.stop()
+                self._sdk.network.abort()
                 self._failed = True
                 raise AuthenticationError("Invalid credentials.")
             if status != 200:

@@ -9,8 +9,9 @@ when due), opens a new socket when there is none, when the last one dropped,
 or when the auth changed (a refreshed token), and closes it when the SDK
 stops. Every (re)connect subscribes again to the channels that have
 listeners. `stop()` wakes the loop and joins the thread, which closes the
-socket on its way out: the thread never outlives stop(). (stop() from the
-network thread itself, after a refused login, only signals it.)
+socket on its way out: the thread never outlives stop(). A refused login
+only aborts it (the login may run in any thread, holding the lock the
+network thread waits for); the instance's stop() still joins it.
 
 Broadcasts and responses are plain API calls (Api.post); the socket only
 receives.
@@ -141,15 +142,20 @@ class Network:
         self._thread = threading.Thread(target=self._run, name="exp-sdk-network", daemon=True)
         self._thread.start()
 
-    def stop(self):
+    def abort(self):
+        """Tells the network thread to close its socket and end (no wait:
+        the caller may hold the authenticator's lock the thread waits for)."""
         self._stopping.set()
-        if self._loop is None:
-            return
-        try:
-            self._loop.call_soon_threadsafe(self._wake.set)
-        except RuntimeError:  # the loop is closed: the thread has ended
-            pass
-        if self._thread is not threading.current_thread():
+        if self._loop is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # the loop is closed: the thread has ended
+                pass
+
+    def stop(self):
+        """abort(), then wait for the thread to end."""
+        self.abort()
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
 
     @property

@@ -1,0 +1,136 @@
+"""exp_sdk.start / stop (spec/exp.md 1.2-1.3)."""
+import builtins
+import socket
+
+import pytest
+
+import pyonep_fast.exp as exp_sdk
+from exp_helpers import SCALA_CONSUMER, SCALA_DEVICE, SCALA_USER, network_threads
+
+# (options, message) of the validation table, evaluated in its order
+INVALID_STARTS = [
+    ({}, "Please specify authentication type."),
+    ({"uuid": "x"}, "Please specify authentication type."),
+    ({"uuid": "x", "secret": None}, "Please specify authentication type."),
+    ({"uuid": "x", "api_key": None}, "Please specify authentication type."),
+    ({"secret": "s"}, "Please specify the device uuid."),
+    ({"uuid": "x", "type": "device"}, "Please specify the device secret."),
+    ({"type": "device"}, "Please specify the device uuid."),
+    ({"username": "u"}, "Please specify the password."),
+    ({"password": "p"}, "Please specify the username."),
+    ({"username": "u", "password": "p"}, "Please specify the organization."),
+    ({"password": "p", "organization": "o"}, "Please specify the username."),
+    ({"type": "user", "uuid": "x", "secret": "s"}, "Please specify the username."),
+    ({"api_key": "k"}, "Please specify the consumer app uuid."),
+    ({"type": "consumer_app", "uuid": "x"}, "Please specify the consumer app api key."),
+    ({"type": "consumer_app", "api_key": "k"}, "Please specify the consumer app uuid."),
+    # user credentials win over device ones, device ones over consumer ones
+    ({"username": "u", "secret": "s", "uuid": "x"}, "Please specify the password."),
+    ({"secret": "s", "api_key": "k"}, "Please specify the device uuid."),
+    ({"type": "something"}, "Please specify authentication type."),
+]
+
+
+@pytest.mark.parametrize("options,message", INVALID_STARTS)
+def test_start_validates_options_in_order(options, message):
+    with pytest.raises(exp_sdk.RuntimeError) as raised:
+        exp_sdk.start(host="http://127.0.0.1:9", **options)
+    assert raised.value.message == message
+    assert str(raised.value) == message
+    assert isinstance(raised.value, exp_sdk.ExpError) and isinstance(raised.value, builtins.RuntimeError)
+    assert network_threads() == []
+
+
+def test_start_does_not_change_the_callers_options(start):
+    options = dict(SCALA_DEVICE, enable_network=False)
+    exp = start(**options)
+    assert options == dict(SCALA_DEVICE, enable_network=False)
+    assert exp._sdk.options["type"] == "device"
+    assert exp._sdk.options["enable_network"] is False
+
+
+def test_start_as_device_user_and_consumer(start):
+    device = start(**SCALA_DEVICE)
+    user = start(**SCALA_USER)
+    consumer = start(**SCALA_CONSUMER)
+    assert device.get_auth()["identity"] == {"type": "device", "uuid": "test-uuid", "organization": "scala"}
+    assert user.get_auth()["identity"]["type"] == "user"
+    assert user.get_auth()["identity"]["username"] == "test@goexp.io"
+    assert consumer.get_auth()["identity"]["type"] == "consumerApp"
+    assert {device._sdk.options["type"], user._sdk.options["type"], consumer._sdk.options["type"]} == \
+        {"device", "user", "consumer_app"}
+
+
+def test_the_5_0_0_user_fixture_logs_in_too(start):
+    exp = start(username="test@test.com", password="12345test", organization="scala")
+    assert exp.get_auth()["identity"]["organization"] == "scala"
+
+
+def test_pairing_start_without_credentials(start):
+    exp = start(allow_pairing=True)
+    identity = exp.get_auth()["identity"]
+    assert identity["type"] == "device" and identity["isPairing"] is True
+    assert identity["organization"] is None and identity["uuid"]
+    # nothing to read, nothing to write (spec 2.3)
+    assert exp.get_current_device() is None
+    assert exp.find_devices().total == 0
+    with pytest.raises(exp_sdk.ApiError) as raised:
+        exp.create_device({})
+    assert raised.value.status_code == 403
+
+
+def test_pairing_falls_back_when_the_secret_is_wrong(start):
+    exp = start(uuid="test-uuid", secret="not the secret", allow_pairing=True)
+    assert exp.get_auth()["identity"]["isPairing"] is True
+    assert exp.get_auth()["identity"]["uuid"] != "test-uuid"
+
+
+def test_wrong_credentials_raise_authentication_error(start):
+    with pytest.raises(exp_sdk.AuthenticationError):
+        start(uuid="wrong uuid", secret="test-secret")
+    with pytest.raises(exp_sdk.AuthenticationError):
+        start(username="test@goexp.io", password="wrong", organization="scala")
+    with pytest.raises(exp_sdk.AuthenticationError):
+        start(uuid="test-uuid", api_key="wrong key")
+
+
+def test_unreachable_host_raises_unexpected_error(start):
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(exp_sdk.UnexpectedError):
+        start(host=f"http://127.0.0.1:{port}", enable_network=False, **SCALA_DEVICE)
+
+
+def test_module_stop_and_instance_stop(start):
+    first = start(**SCALA_DEVICE)
+    second = start(**SCALA_USER)
+    third = start(**SCALA_CONSUMER)
+    first.stop()
+    for call in (first.get_auth, first.stop, first.find_devices, lambda: first.is_connected,
+                 lambda: first.get_channel("x"), lambda: first.get("/api/devices")):
+        with pytest.raises(exp_sdk.RuntimeError) as raised:
+            call()
+        assert raised.value.message == "This SDK instance is stopped."
+    assert second.get_auth()["token"]
+    exp_sdk.stop()
+    with pytest.raises(exp_sdk.RuntimeError):
+        second.get_auth()
+    with pytest.raises(exp_sdk.RuntimeError):
+        third.get_device("test-uuid")
+    assert network_threads() == []
+
+
+def test_stop_ends_the_network_thread_at_once(start):
+    exps = [start(**SCALA_DEVICE) for _ in range(3)]
+    assert len(network_threads()) == 3
+    for exp in exps:
+        exp.stop()
+    assert network_threads() == []
+
+
+def test_a_failed_start_stays_registered_until_stop(server):
+    with pytest.raises(exp_sdk.AuthenticationError):
+        exp_sdk.start(host=server.url, uuid="test-uuid", secret="wrong")
+    exp_sdk.stop()
+    assert network_threads() == []
