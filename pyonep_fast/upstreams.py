@@ -35,10 +35,18 @@ UPSTREAMS = {
         constants={"__version__": "0.13.8"},
         hosts=("m2.exosite.com",),
     ),
-    # m2x 5.5.0 and exp-sdk 5.0.0: their clients add their modules and attributes here.
+    # m2x 5.5.0: its client adds its modules and attributes here.
     "m2x": Upstream(modules={}, attributes={}, constants={"version": "5.5.0"},
                     hosts=("api-m2x.att.com",)),
-    "exp_sdk": Upstream(modules={}, attributes={}, constants={}, hosts=("api.goexp.io",)),
+    "exp_sdk": Upstream(
+        modules={f"exp_sdk.{name}": f"pyonep_fast.exp.{name}"
+                 for name in ("api", "exp", "authenticator", "network", "exceptions")},
+        attributes={name: ("pyonep_fast.exp", name)
+                    for name in ("start", "stop", "ExpError", "AuthenticationError", "UnexpectedError",
+                                 "RuntimeError", "ApiError", "NetworkError")},
+        constants={},
+        hosts=("api.goexp.io",),
+    ),
 }
 
 

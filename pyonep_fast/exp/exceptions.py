@@ -43,6 +43,9 @@ class ApiError(ExpError):
     def __str__(self):
         return f"{self.code}: {self.message} \n {self.payload}"
 
+    def __reduce__(self):  # survives pickling (worker processes) with every attribute
+        return type(self), (self.code, self.message, self.status_code, self.payload)
+
 
 class NetworkError(ExpError):
     """A listen that was not acknowledged in time."""
