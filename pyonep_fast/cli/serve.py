@@ -1,6 +1,7 @@
 """`pyonep-fast serve`: run the embedded server in the foreground."""
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -27,13 +28,31 @@ def register(subparsers):
                         help="seconds a request body may take to arrive")
     parser.add_argument("--requests-per-connection", type=int, default=None,
                         help="answer the Nth request of a connection with 'Connection: close'")
+    parser.add_argument("--no-exp-fixtures", dest="exp_fixtures", action="store_false",
+                        help="EXP: seed no test accounts and content into a new database, and close the fixture "
+                             "endpoint (they are on by default: known passwords, for tests and local sandboxes)")
+    parser.add_argument("--exp-token-lifetime", type=float, default=3600.0,
+                        help="EXP: seconds an auth token lives (default: %(default)s)")
     parser.add_argument("--synchronous", choices=("normal", "full"), default="normal",
                         help="SQLite synchronous level: normal survives kill -9, full also power loss")
     parser.set_defaults(func=run)
 
 
+def is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        return False
+
+
 def run(args):
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.exp_fixtures and not is_loopback(args.host):
+        logging.getLogger("pyonep_fast.serve").warning(
+            "EXP fixtures are on while listening on %s: anyone reaching it can log in with the published test "
+            "credentials and create organizations; pass --no-exp-fixtures", args.host)
     store = Store(args.db, synchronous=args.synchronous)
     if args.root_cik:
         store.onep.set_root_cik(args.root_cik)
@@ -50,7 +69,8 @@ def run(args):
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await serve(store, args.host, args.port, started, stop, null=args.null, max_body=args.max_body,
-                    body_timeout=args.body_timeout, requests_per_connection=args.requests_per_connection)
+                    body_timeout=args.body_timeout, requests_per_connection=args.requests_per_connection,
+                    exp_fixtures=args.exp_fixtures, exp_token_lifetime=args.exp_token_lifetime)
 
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:

@@ -7,6 +7,7 @@ own body {"code", "message", "status"}.
 """
 import asyncio
 import functools
+import json
 import math
 
 import orjson
@@ -16,6 +17,7 @@ from .network import MAX_BROADCAST_TIMEOUT_MS, RealtimeNetwork
 from .state import COLLECTIONS, DATA, ExpApiError, bad_request, not_found
 
 JSON = "application/json; charset=utf-8"
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 # collection -> URL path (feeds live under /api/connectors)
 COLLECTION_PATHS = {collection: f"/api/{collection}" for collection in COLLECTIONS}
@@ -46,15 +48,27 @@ def endpoint(handler):
     return answer
 
 
+def _int64(text):
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"the integer {text} is beyond 64 bits")
+    return value
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
 async def json_body(request):
-    """The request's JSON body, None when it has none."""
+    """The request's JSON body, None when it has none. Integers beyond 64
+    bits are refused rather than rounded (orjson would make them floats)."""
     data = await request.read()
     if not data.strip():
         return None
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"The body is not JSON: {exc}.") from None
+        return json.loads(data, parse_int=_int64, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"The body is not JSON that can be stored: {exc}.") from None
 
 
 def feed_data(feed, query):

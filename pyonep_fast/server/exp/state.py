@@ -192,10 +192,7 @@ class ExpState:
 
     # --- writing -------------------------------------------------------------
     def _put(self, org, collection, key, document):
-        try:
-            body = orjson.dumps(document)
-        except TypeError as exc:  # an integer beyond 64 bits, say
-            raise bad_request(f"The document cannot be stored: {exc}.") from None
+        body = orjson.dumps(document)
         self.database.touch()
         self.db.execute(
             "INSERT INTO exp_documents (org, collection, uuid, body) VALUES (?, ?, ?, ?) "
