@@ -10,7 +10,8 @@ SCALA_CONSUMER = {"uuid": "test-uuid", "api_key": "test-api-key"}
 
 
 def network_threads():
-    return [thread for thread in threading.enumerate() if thread.name == "exp-sdk-network"]
+    """The SDK's threads: the shared network loop and its auth executor."""
+    return [thread for thread in threading.enumerate() if thread.name.startswith("exp-sdk")]
 
 
 def eventually(condition, timeout=10.0, interval=0.01):

@@ -37,6 +37,18 @@ class Authenticator:
                 self._refresh()
             return self._auth
 
+    def _ready(self):
+        """What get_auth() would return without a request, or None (a login
+        or refresh is due, or another thread holds the lock): never waits."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._failed or self._auth is None or self._refresh_at < int(time.time()):
+                return None
+            return self._auth
+        finally:
+            self._lock.release()
+
     def _login_body(self):
         options = self._sdk.options
         kind = options.get("type")

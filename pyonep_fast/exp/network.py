@@ -1,23 +1,26 @@
 """exp_sdk.network (spec/exp.md 1.7, 4): channels, listeners and broadcasts
 over EXP's real-time network.
 
-One thread per SDK instance runs an asyncio loop with a python-socketio
-AsyncClient (its websocket is aiohttp's, which the package already
-requires). A supervisor coroutine on that loop owns the socket: about once
-a second it takes the current auth (`get_auth()`, which refreshes the token
-when due), opens a new socket when there is none, when the last one dropped,
-or when the auth changed (a refreshed token), and closes it when the SDK
-stops. Every (re)connect subscribes again to the channels that have
-listeners. `stop()` wakes the loop and joins the thread, which closes the
-socket on its way out: the thread never outlives stop(). A refused login
-only aborts it (the login may run in any thread, holding the lock the
-network thread waits for); the instance's stop() still joins it.
+Every SDK instance's network runs on one shared thread with an asyncio
+loop (_SharedLoop), each with a python-socketio AsyncClient (its websocket
+is aiohttp's, which the package already requires). A supervisor coroutine
+per instance owns its socket: about once a second it takes the current auth
+(`get_auth()`, which refreshes the token when due; the HTTP calls run on a
+small executor), opens a new socket when there is none, when the last one
+dropped, or when the auth changed (a refreshed token), and closes it when
+the SDK stops. Every (re)connect subscribes again to the channels that
+have listeners. `stop()` cancels the supervisor and waits until it has
+closed the socket; the thread ends with the last instance's stop(). A
+refused login only aborts the supervisor (the login may run in any thread,
+holding the lock the supervisor waits for); the instance's stop() still
+waits for it.
 
 Broadcasts and responses are plain API calls (Api.post); the socket only
 receives.
 """
 import asyncio
 import collections
+import concurrent.futures
 import json
 import logging
 import threading
@@ -122,41 +125,95 @@ class Channel:
         return self.broadcast("identify", None, timeout)
 
 
+class _SharedLoop:
+    """The event loop thread every SDK instance's network runs on: one thread
+    for the process, not one per instance (a load test runs hundreds of
+    instances; a thread each would spend its time handing the GIL around).
+    It starts with the first network and ends, joined, with the last one.
+    Logins and refreshes the supervisors need run on a small executor of
+    its own, so that no socket waits for another instance's HTTP call."""
+
+    _lock = threading.Lock()
+    _users = 0
+    _loop = None
+    _thread = None
+    _executor = None
+
+    @classmethod
+    def acquire(cls):
+        with cls._lock:
+            if cls._users == 0:
+                cls._loop = asyncio.new_event_loop()
+                cls._executor = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+                                                                      thread_name_prefix="exp-sdk-auth")
+                cls._thread = threading.Thread(target=cls._run, args=(cls._loop, cls._executor),
+                                               name="exp-sdk-network", daemon=True)
+                cls._thread.start()
+            cls._users += 1
+            return cls._loop, cls._executor
+
+    @classmethod
+    def release(cls):
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0:
+                cls._loop.call_soon_threadsafe(cls._loop.stop)
+                if cls._thread is not threading.current_thread():
+                    cls._thread.join()
+                cls._loop = cls._thread = cls._executor = None
+
+    @staticmethod
+    def _run(loop, executor):
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+            leftovers = asyncio.all_tasks(loop)  # whatever the socket library left running
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+        finally:
+            executor.shutdown(wait=True)
+            loop.close()
+
+
 class Network:
     def __init__(self, sdk):
         self._sdk = sdk
         self._changed = threading.Condition()  # channels, listeners and subscribed flags
         self._channels = {}
         self._stopping = threading.Event()
+        self._ended = threading.Event()
         self._loop = None
-        self._thread = None
-        self._wake = None
+        self._executor = None
+        self._task = None
+        self._wake = asyncio.Event()
         self._socket = None
         parts = urlsplit(sdk.api.base_url)
         self._socket_url = f"{parts.scheme}://{parts.netloc}"
 
     # --- lifecycle (any thread) -----------------------------------------------------
     def start(self):
-        self._loop = asyncio.new_event_loop()
-        self._wake = asyncio.Event()
-        self._thread = threading.Thread(target=self._run, name="exp-sdk-network", daemon=True)
-        self._thread.start()
+        self._loop, self._executor = _SharedLoop.acquire()
+        self._task = asyncio.run_coroutine_threadsafe(self._supervise(), self._loop)
 
     def abort(self):
-        """Tells the network thread to close its socket and end (no wait:
-        the caller may hold the authenticator's lock the thread waits for)."""
+        """Tells the supervisor to close the socket and end (no wait: the
+        caller may hold the authenticator's lock it waits for)."""
         self._stopping.set()
-        if self._loop is not None:
-            try:
-                self._loop.call_soon_threadsafe(self._wake.set)
-            except RuntimeError:  # the loop is closed: the thread has ended
-                pass
+        if self._task is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     def stop(self):
-        """abort(), then wait for the thread to end."""
-        self.abort()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        """Ends the supervisor (interrupting a login it awaits) and waits
+        until it has closed the socket; the last network to stop ends the
+        shared thread."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is None:  # never started, or stopped already
+            return
+        task.cancel()
+        self._ended.wait()
+        _SharedLoop.release()
 
     @property
     def is_connected(self):
@@ -203,45 +260,43 @@ class Network:
             return False
         return True
 
-    # --- the network thread -------------------------------------------------------------
-    def _run(self):
-        try:
-            self._loop.run_until_complete(self._main())
-        finally:
-            self._loop.close()
-
-    async def _main(self):
-        try:
-            await self._supervise()
-        finally:  # whatever the socket library left running ends with the thread
-            others = asyncio.all_tasks() - {asyncio.current_task()}
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
+    # --- the supervisor (on the shared loop) ------------------------------------------
+    async def _auth(self):
+        """get_auth(): at once when no request is due, else on the executor."""
+        auth = self._sdk.authenticator._ready()
+        if auth is None:
+            auth = await asyncio.get_running_loop().run_in_executor(self._executor,
+                                                                     self._sdk.authenticator.get_auth)
+        return auth
 
     async def _supervise(self):
         auth = None
-        while not self._stopping.is_set():
-            try:
-                current = self._sdk.authenticator.get_auth()
-            except Exception as exc:  # refused or unreachable: try again later (stop() ends it)
-                logger.debug("network: no auth: %s", exc)
-                await self._pause()
-                continue
-            if current is not auth:  # a login or a refresh: the socket must use the new token
-                auth = current
-                await self._close_socket()
-            if self._socket is None or not self._socket.connected:
-                await self._close_socket()
+        try:
+            while not self._stopping.is_set():
                 try:
-                    await self._open_socket(auth["token"])
-                except Exception as exc:  # refused, unreachable: try again later
-                    logger.debug("network: cannot connect: %s", exc)
-                    await self._close_socket()
+                    current = await self._auth()
+                except Exception as exc:  # refused or unreachable: try again later (stop() ends it)
+                    logger.debug("network: no auth: %s", exc)
                     await self._pause()
                     continue
-            await self._pause()
-        await self._close_socket()
+                if current is not auth:  # a login or a refresh: the socket must use the new token
+                    auth = current
+                    await self._close_socket()
+                if self._socket is None or not self._socket.connected:
+                    await self._close_socket()
+                    try:
+                        await self._open_socket(auth["token"])
+                    except Exception as exc:  # refused, unreachable: try again later
+                        logger.debug("network: cannot connect: %s", exc)
+                        await self._close_socket()
+                        await self._pause()
+                        continue
+                await self._pause()
+        finally:
+            try:
+                await self._close_socket()
+            finally:
+                self._ended.set()
 
     async def _pause(self):
         """Waits a retry interval, or less when woken (stop, a dropped socket)."""

@@ -5,7 +5,7 @@ import socket
 import pytest
 
 import pyonep_fast.exp as exp_sdk
-from exp_helpers import SCALA_CONSUMER, SCALA_DEVICE, SCALA_USER, network_threads
+from exp_helpers import SCALA_CONSUMER, SCALA_DEVICE, SCALA_USER, eventually, network_threads
 
 # (options, message) of the validation table, evaluated in its order
 INVALID_STARTS = [
@@ -121,12 +121,16 @@ def test_module_stop_and_instance_stop(start):
     assert network_threads() == []
 
 
-def test_stop_ends_the_network_thread_at_once(start):
+def test_instances_share_one_network_thread_that_ends_with_the_last(start):
     exps = [start(**SCALA_DEVICE) for _ in range(3)]
-    assert len(network_threads()) == 3
-    for exp in exps:
+    assert [thread.name for thread in network_threads()].count("exp-sdk-network") == 1
+    for exp in exps[:2]:
         exp.stop()
+    assert eventually(lambda: exps[2].is_connected)
+    exps[2].stop()
     assert network_threads() == []
+    again = start(**SCALA_DEVICE)  # a new instance starts a new thread
+    assert eventually(lambda: again.is_connected)
 
 
 def test_a_failed_start_stays_registered_until_stop(server):
