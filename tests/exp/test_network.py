@@ -6,6 +6,7 @@ import time
 import pytest
 
 import pyonep_fast.exp as exp_sdk
+from pyonep_fast.exp import network
 from pyonep_fast.exp._channels import channel_id, parse_channel_id
 from pyonep_fast.server import EmbeddedServer
 from exp_helpers import SCALA_DEVICE, eventually, network_threads, new_organization
@@ -25,8 +26,8 @@ def test_listen_then_broadcast_on_the_same_instance(device):
     assert channel is device.get_channel("test_channel")  # cached per id
     listener = channel.listen("test_message", timeout=5)
     assert device.is_connected
-    assert channel.broadcast("test_message", {"a": 1}) == []  # nobody responds
-    # the message reached the socket before the 100 ms hold ended: no waiting needed
+    assert channel.broadcast("test_message", {"a": 1}, timeout=1) == []  # nobody responds
+    # the message was emitted before the request was held open: it is here, no waiting needed
     broadcast = listener.wait(0)
     assert broadcast is not None and broadcast.payload == {"a": 1}
     assert listener.wait(0) is None
@@ -85,28 +86,6 @@ def test_broadcast_collects_responses_from_another_instance(org, start):
     responses = broadcaster.get_channel("consumer_channel", consumer=True).broadcast("hi", {"a": 1}, timeout=2)
     thread.join()
     assert responses == [{"b": 2}]
-
-
-def test_responses_within_the_default_100_ms(org, start):
-    responder = start(**org["device"])
-    broadcaster = start(**org["user"])
-    listener = responder.get_channel("fast").listen("ping", timeout=5)
-    stop = threading.Event()
-
-    def respond():
-        while not stop.is_set():
-            broadcast = listener.wait(0.05)
-            if broadcast is not None:
-                broadcast.respond({"pong": broadcast.payload})
-    thread = threading.Thread(target=respond)
-    thread.start()
-    try:
-        answered = [broadcaster.get_channel("fast").broadcast("ping", n) for n in range(5)]
-    finally:
-        stop.set()
-        thread.join()
-    assert answered.count([]) <= 1  # a loaded machine may miss the 100 ms window once
-    assert [a for a in answered if a] == [[{"pong": n}] for n in range(5) if answered[n]]
 
 
 def test_fling_and_identify_are_broadcasts(device):
@@ -217,7 +196,8 @@ def test_is_connected_and_reconnect_after_a_server_restart(tmp_path):
     assert network_threads() == []
 
 
-def test_stop_during_reconnect_attempts_ends_the_thread(tmp_path):
+def test_stop_during_reconnect_attempts_ends_the_thread(tmp_path, monkeypatch):
+    monkeypatch.setattr(network, "RETRY_SECONDS", 120.0)  # stop() must not wait for a retry pause
     server = EmbeddedServer(db=str(tmp_path / "gone.db")).start()
     exp = exp_sdk.start(host=server.url, **SCALA_DEVICE)
     eventually(lambda: exp.is_connected)
@@ -225,5 +205,5 @@ def test_stop_during_reconnect_attempts_ends_the_thread(tmp_path):
     eventually(lambda: not exp.is_connected)
     started = time.monotonic()
     exp.stop()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 60
     assert network_threads() == []
