@@ -19,8 +19,7 @@ import atexit
 
 from . import api, authenticator, exceptions, network  # noqa: F401 -- upstream's submodules
 from . import exp as _exp_module
-from .exceptions import *  # noqa: F403 -- upstream re-exports them
-from .exceptions import RuntimeError
+from .exceptions import ApiError, AuthenticationError, ExpError, NetworkError, RuntimeError, UnexpectedError
 
 __all__ = ["ApiError", "AuthenticationError", "ExpError", "NetworkError", "RuntimeError", "UnexpectedError",
            "start", "stop"]
