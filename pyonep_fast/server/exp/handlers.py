@@ -59,6 +59,15 @@ def _no_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
+def _bound(handler, collection):
+    """handler(collection, request) as a request handler (keeping its name
+    and module, which tell which API a route belongs to)."""
+    @functools.wraps(handler)
+    async def for_collection(request):
+        return await handler(collection, request)
+    return for_collection
+
+
 async def json_body(request):
     """The request's JSON body, None when it has none. Integers beyond 64
     bits are refused rather than rounded (orjson would make them floats)."""
@@ -287,9 +296,9 @@ class Exp:
             web.post("/api/fixtures/organizations", self.fixture_organization),
         ]
         for collection, path in COLLECTION_PATHS.items():
-            table.append(web.route("*", path, functools.partial(self.collection, collection)))
-            table.append(web.route("*", path + "/{uuid}", functools.partial(self.document, collection)))
-        handle = self.network.sio.handle_request
+            table.append(web.route("*", path, _bound(self.collection, collection)))
+            table.append(web.route("*", path + "/{uuid}", _bound(self.document, collection)))
+        handle = self.network.handle_request
         table += [web.get("/socket.io/", handle), web.post("/socket.io/", handle),
                   web.options("/socket.io/", handle)]
         return table

@@ -64,6 +64,10 @@ class RealtimeNetwork:
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("subscribe", self._on_subscribe)
 
+    async def handle_request(self, request):
+        """/socket.io/: engine.io's handshake, polling and websocket upgrade."""
+        return await self.sio.handle_request(request)
+
     async def _on_connect(self, sid, environ, auth=None):
         token = parse_qs(environ.get("QUERY_STRING", "")).get("token", [None])[-1]
         if token is None and isinstance(auth, dict):
