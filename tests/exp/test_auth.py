@@ -1,5 +1,6 @@
 """Authentication (spec/exp.md 2): login, refresh, the live auth dict, token
 expiry against a server with short-lived tokens."""
+import threading
 import time
 
 import pytest
@@ -106,3 +107,23 @@ def test_a_created_device_logs_in_with_its_hex_secret(start, org):
     assert len(secret) == 96 and int(secret, 16) >= 0
     device = start(enable_network=False, uuid=created.uuid, secret=secret)
     assert device.get_current_device().document == created.document
+
+
+def test_concurrent_get_auth_refreshes_once(start):
+    events = []
+    exp = start(enable_network=False, transport_options={"hooks": [events.append]}, **SCALA_DEVICE)
+    exp.get_auth()
+    exp._sdk.authenticator._refresh_at = time.time() - 2  # due
+    barrier = threading.Barrier(8)
+    seen = []
+
+    def get():
+        barrier.wait()
+        seen.append(exp.get_auth())
+    threads = [threading.Thread(target=get) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(auth) for auth in seen}) == 1
+    assert [event.url.rsplit("/", 1)[1] for event in events] == ["login", "token"]
