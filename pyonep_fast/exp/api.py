@@ -106,7 +106,7 @@ class Collection(list):
     also an attribute (`results`: the raw documents, `total`: the count)."""
 
     def __init__(self, response, resource_class, sdk):
-        super().__init__(resource_class(document, sdk) for document in response["results"])
+        super().__init__([resource_class(document, sdk) for document in response["results"]])
         for name, value in response.items():
             setattr(self, name, value)
 

@@ -40,8 +40,9 @@ class Exp:
         return sdk
 
     def stop(self):
-        """Stops the network (its thread has ended when this returns) and
-        closes the connections; every later use raises RuntimeError."""
+        """Closes the socket (done when this returns; the shared network
+        thread ends with the last instance) and the connections; every later
+        use raises RuntimeError."""
         with self.__stop_lock:
             sdk = self._sdk
             self.__sdk = None
