@@ -185,7 +185,8 @@ class Network:
         self._ended = threading.Event()
         self._loop = None
         self._executor = None
-        self._task = None
+        self._task = None  # the supervisor's concurrent future, while started
+        self._supervisor = None  # its asyncio task, once running
         self._wake = asyncio.Event()
         self._socket = None
         parts = urlsplit(sdk.api.base_url)
@@ -211,9 +212,16 @@ class Network:
         task, self._task = self._task, None
         if task is None:  # never started, or stopped already
             return
-        task.cancel()
+        self._loop.call_soon_threadsafe(self._interrupt)
         self._ended.wait()
         _SharedLoop.release()
+
+    def _interrupt(self):
+        """(In the loop.) A supervisor not yet running sees _stopping when it
+        starts; a running one is cancelled wherever it waits."""
+        self._wake.set()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
 
     @property
     def is_connected(self):
@@ -270,6 +278,7 @@ class Network:
         return auth
 
     async def _supervise(self):
+        self._supervisor = asyncio.current_task()
         auth = None
         try:
             while not self._stopping.is_set():

@@ -1,6 +1,7 @@
 """exp_sdk.start / stop (spec/exp.md 1.2-1.3)."""
 import builtins
 import socket
+import threading
 
 import pytest
 
@@ -137,4 +138,21 @@ def test_a_failed_start_stays_registered_until_stop(server):
     with pytest.raises(exp_sdk.AuthenticationError):
         exp_sdk.start(host=server.url, uuid="test-uuid", secret="wrong")
     exp_sdk.stop()
+    assert network_threads() == []
+
+
+def test_stop_right_after_the_network_starts(server):
+    """stop() at once after start(), whether or not the supervisor has run
+    yet, ends it and the shared thread."""
+    from pyonep_fast.exp.exp import Sdk
+
+    for _ in range(20):
+        options = dict(SCALA_DEVICE, host=server.url, type="device")
+        sdk = Sdk(options)
+        sdk.network.start()
+        stopper = threading.Thread(target=sdk.network.stop, daemon=True)
+        stopper.start()
+        stopper.join(10)
+        assert not stopper.is_alive()
+        sdk.api.close()
     assert network_threads() == []
