@@ -77,8 +77,9 @@ def test_no_path_drawn_from_a_pattern_is_claimed_twice(data):
 
 
 def test_the_check_finds_a_new_api_claiming_an_existing_path(monkeypatch):
-    """A package like EXP's with `/api/{collection}` would take the fountain's
-    /api/create; a portal under /portal/ takes nothing of anybody's."""
+    """A package with `/api/{collection}` would take the fountain's
+    /api/create (and EXP's collections: EXP names each of its own); a portal
+    under /portal/ takes nothing of anybody's."""
     future = types.ModuleType(SERVER_PACKAGE + "future")
 
     async def collection(request):
@@ -91,4 +92,7 @@ def test_the_check_finds_a_new_api_claiming_an_existing_path(monkeypatch):
     monkeypatch.setitem(sys.modules, future.__name__, future)
     monkeypatch.setattr(app_module, "APIS", [*app_module.APIS, future])
     found = conflicts(composed(Store()), literal_paths)
-    assert {(path, api, other) for path, api, _, other, _ in found} == {("/api/create", "onep", "future")}
+    exp_collections = {"/api/devices", "/api/things", "/api/experiences", "/api/locations", "/api/content",
+                       "/api/data"}
+    assert {(path, api, other) for path, api, _, other, _ in found} == \
+        {("/api/create", "onep", "future")} | {(path, "exp", "future") for path in exp_collections}
