@@ -1,0 +1,224 @@
+"""Hostile requests against the embedded server (issue 9, item 7's table).
+
+Each row starts a fresh `pyonep-fast serve` subprocess (so its peak RSS,
+VmHWM in /proc, belongs to that row alone), sends one hostile request, and
+meanwhile probes the server with a small RPC `read` (one point) in a loop:
+the probe's worst latency is the event-loop stall the hostile request caused.
+
+    python bench/bench_hostile.py                  # every row
+    python bench/bench_hostile.py --only calls write
+    python bench/bench_hostile.py --timeout 120    # give up on a request after 120 s
+
+Rows:
+  calls     1,000,000 calls {"id": N} in one 13 MB body
+  write     a `write` whose value is a 200 MB string
+  window    `read` selection givenwindow with limit 10**7 (on 10,000 points)
+  serials   a 57 MB provisioning form adding serial numbers (sn[]=...)
+  headers   500 connections that send part of their headers and then nothing;
+            "open" is how many the server still holds after --hold seconds
+
+Columns: time (until the answer, or until the server closed the slow
+connections), worst and median probe latency while it ran, the server's peak
+RSS, and the answer (HTTP status and the first bytes of the body).
+"""
+import argparse
+import http.client
+import socket
+import statistics
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+import orjson
+
+from pyonep_fast.server import spawn
+
+RPC = "/onep:v1/rpc/process"
+JSON = {"Content-Type": "application/json; charset=utf-8"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+MODEL = "hostile"
+
+
+class Target:
+    """The spawned server, a tenant with one small dataport, and its vendor token."""
+
+    def __init__(self, server):
+        self.server = server
+        parts = urlsplit(server.url)
+        self.host, self.port = parts.hostname, parts.port
+        status, body = self.request("GET", "/api/create?vendor")
+        made = orjson.loads(body)
+        self.cik, self.vendortoken = made["cik"], made["vendortoken"]
+        self.dataport = self.call("create", "dataport", {"format": "integer"})
+        self.call("record", self.dataport, [[t, t] for t in range(1, 10001)], {})
+
+    def connection(self, timeout):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=600):
+        """(status, the body's first 200 bytes, after its size when longer)."""
+        connection = self.connection(timeout)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            head = response.read(200)
+            size = len(head)
+            while True:
+                block = response.read(1 << 20)
+                if not block:
+                    break
+                size += len(block)
+            return response.status, head if size <= 200 else f"{size / 2**20:.0f} MB: ".encode() + head
+        finally:
+            connection.close()
+
+    def rpc_body(self, calls):
+        return orjson.dumps({"auth": {"cik": self.cik}, "calls": calls})
+
+    def call(self, procedure, *arguments):
+        status, body = self.request("POST", RPC, self.rpc_body([{"id": 1, "procedure": procedure,
+                                                                 "arguments": list(arguments)}]), JSON)
+        entry, = orjson.loads(body)
+        assert entry["status"] == "ok", entry
+        return entry.get("result")
+
+    def peak_rss(self):
+        with open(f"/proc/{self.server.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmHWM")
+
+
+class Probe:
+    """Small requests in a loop on a keep-alive connection; their latencies."""
+
+    def __init__(self, target):
+        self.target = target
+        self.body = target.rpc_body([{"id": 1, "procedure": "read", "arguments": [target.dataport, {}]}])
+        self.latencies = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        connection = self.target.connection(timeout=3600)
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            connection.request("POST", RPC, body=self.body, headers=JSON)
+            connection.getresponse().read()
+            self.latencies.append(time.perf_counter() - started)
+        connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+# --- the hostile requests: each returns (answer text) -------------------------------------
+def many_calls(target, timeout, hold):
+    body = target.rpc_body([{"id": n} for n in range(1_000_000)])
+    return target.request("POST", RPC, body, JSON, timeout)
+
+
+def big_write(target, timeout, hold):
+    body = target.rpc_body([{"id": 1, "procedure": "write", "arguments": [target.dataport, "x" * 200_000_000, {}]}])
+    return target.request("POST", RPC, body, JSON, timeout)
+
+
+def wide_window(target, timeout, hold):
+    body = target.rpc_body([{"id": 1, "procedure": "read", "arguments": [
+        target.dataport, {"starttime": 0, "endtime": 10 ** 7, "limit": 10 ** 7, "selection": "givenwindow"}]}])
+    return target.request("POST", RPC, body, JSON, timeout)
+
+
+def serial_form(target, timeout, hold):
+    template = target.call("create", "client", {})
+    headers = {"X-Exosite-Token": target.vendortoken, **FORM}
+    status, body = target.request("POST", "/provision/manage/model/", f"model={MODEL}&rid={template}", headers)
+    assert status == 205, (status, body)
+    serials = "&".join(f"sn%5B%5D=sn{n:08d}" for n in range(57_000_000 // 20))
+    return target.request("POST", f"/provision/manage/model/{MODEL}/", "add=true&" + serials, headers, timeout)
+
+
+def slow_headers(target, timeout, hold):
+    sockets = []
+    for _ in range(500):
+        sock = socket.create_connection((target.host, target.port), timeout=10)
+        sock.sendall(b"POST " + RPC.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: appl")
+        sock.setblocking(False)
+        sockets.append(sock)
+    deadline = time.monotonic() + hold
+    open_ones = list(sockets)
+    while open_ones and time.monotonic() < deadline:
+        still = []
+        for sock in open_ones:
+            try:
+                if sock.recv(4096) == b"":      # closed by the server
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                continue
+            still.append(sock)
+        open_ones = still
+        if open_ones:
+            time.sleep(0.05)
+    for sock in sockets:
+        sock.close()
+    return None, f"{len(open_ones)} of 500 open after {hold:.0f} s".encode() if open_ones else \
+        b"all 500 closed by the server"
+
+
+ROWS = {
+    "calls": ("1,000,000 calls {id: N} (13 MB body)", many_calls),
+    "write": ("write of a 200 MB value", big_write),
+    "window": ("read givenwindow, limit 10**7", wide_window),
+    "serials": ("57 MB serial-number form", serial_form),
+    "headers": ("500 slow-header connections", slow_headers),
+}
+
+
+def run_row(name, timeout, hold):
+    label, send = ROWS[name]
+    with spawn(db=":memory:") as server:
+        target = Target(server)
+        baseline = target.peak_rss()
+        with Probe(target) as probe:
+            while not probe.latencies:           # the probe is running before the request starts
+                time.sleep(0.01)
+            first = len(probe.latencies)
+            started = time.perf_counter()
+            try:
+                status, answer = send(target, timeout, hold)
+            except (socket.timeout, TimeoutError):
+                status, answer = None, f"no answer within {timeout} s".encode()
+            except (ConnectionError, http.client.HTTPException) as exc:
+                status, answer = None, f"connection: {exc!r}".encode()
+            elapsed = time.perf_counter() - started
+        during = probe.latencies[first:]         # with the probe in flight when the request ended
+        peak = target.peak_rss()
+        if server.process.poll() is not None:
+            answer += f" [server exited {server.process.returncode}]".encode()
+    shown = answer.decode("utf-8", "replace").replace("\n", " ")[:90]
+    print(f"{label:40s} {elapsed:8.2f} s {max(during) * 1000:9.0f} ms {statistics.median(during) * 1000:7.1f} ms "
+          f"{peak / 2**20:8.0f} MB (idle {baseline / 2**20:.0f})  {status or '-'} {shown}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(ROWS), help="rows to run (default: all)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for an answer")
+    parser.add_argument("--hold", type=float, default=60, help="seconds to watch the slow-header connections")
+    args = parser.parse_args()
+    print(f"{'hostile request':40s} {'time':>10s} {'worst probe':>12s} {'median':>10s} {'peak RSS':>11s}  answer")
+    for name in args.only or ROWS:
+        run_row(name, args.timeout, args.hold)
+
+
+if __name__ == "__main__":
+    main()
