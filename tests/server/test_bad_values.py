@@ -53,7 +53,7 @@ def test_a_failing_subscriber_never_fails_the_writer(rpc, fresh_client, server, 
     assert followed == [[100, 7], [101, 8], [102, 9], [103, 12]]
 
 
-@pytest.mark.parametrize("duration", [1e308, 10 ** 30, 2 ** 63, float(2 ** 62)])
+@pytest.mark.parametrize("duration", [1e308, 2 ** 63, float(2 ** 62), (2 ** 63 - 1) // 3600 + 1])
 def test_retention_duration_beyond_the_clock_is_invalid(rpc, fresh_client, duration):
     cik = fresh_client["cik"]
     desc = {"format": "integer", "retention": {"count": "infinity", "duration": duration}}
@@ -79,7 +79,7 @@ def test_a_format_that_is_not_a_name_is_invalid(rpc, fresh_client, fmt):
         "comparison": "gt", "constant": 1, "repeat": True}}}) == {"status": "invalid"}
 
 
-@pytest.mark.parametrize("ttl", [2 ** 63, 2 ** 63 - 1, 10 ** 30, 1e300])
+@pytest.mark.parametrize("ttl", [2 ** 63, 2 ** 63 - 1, 2 ** 63 - 1 - 10 ** 9, 1e300])
 def test_a_ttl_beyond_the_clock_is_invalid_and_leaves_no_token(rpc, fresh_client, ttl):
     cik, rid = fresh_client["cik"], fresh_client["rid"]
     assert one(rpc, cik, "grant", rid, {rid: ["read"]}, {"ttl": ttl}) == {"status": "invalid"}

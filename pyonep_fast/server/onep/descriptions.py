@@ -5,6 +5,7 @@ the call fail with `invalid`. Resource references inside a description
 (`subscribe`, preprocess operands) are resolved by the caller, which knows
 the calling client; here they are only checked for shape.
 """
+from ..._core.entries import INT64_MAX
 from ..storage.timeseries import KIND_FLOAT, KIND_INT, KIND_STRING
 from .errors import CallRefused
 
@@ -26,6 +27,7 @@ RULE_FIELDS = {
 DISPATCH_METHODS = ("email", "http_get", "http_post", "http_put", "sms", "xmpp")
 TYPES = ("client", "dataport", "datarule", "dispatch")
 INFINITY = "infinity"
+MAX_DURATION_HOURS = INT64_MAX // 3600   # a retention reaching further back than the clock goes is invalid
 
 
 def invalid():
@@ -37,7 +39,7 @@ def _is_number(value):
 
 
 def _is_count(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX
 
 
 def _string(value):
@@ -76,7 +78,7 @@ def _retention(value, base):
         retention["count"] = count
     if "duration" in value:
         duration = value["duration"]
-        if duration != INFINITY and not (_is_number(duration) and duration >= 0):
+        if duration != INFINITY and not (_is_number(duration) and 0 <= duration <= MAX_DURATION_HOURS):
             raise invalid()
         retention["duration"] = duration
     return retention
@@ -108,7 +110,7 @@ def _subscribe(value):
 
 
 def _format(value):
-    if value not in FORMATS:
+    if not isinstance(value, str) or value not in FORMATS:
         raise invalid()
     return value
 

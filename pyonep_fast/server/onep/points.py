@@ -60,7 +60,9 @@ def preprocess(res, steps, value):
     if res.type != "dataport":
         return value          # a datarule compares the preprocessed input itself
     if kind == KIND_INT and isinstance(value, float):
-        return int(value) if math.isfinite(value) else INVALID
+        if not math.isfinite(value):
+            return INVALID
+        value = int(value)    # truncated, then held to int64 like any integer
     return convert_value(kind, value)
 
 
@@ -113,6 +115,8 @@ def ingest_pairs(store, res, pairs, at, depth=0):
     if res.type == "dispatch":
         status = "undelivered" if res.desc["locked"] else "delivered"
         pairs = [(t, status) for t, _ in pairs]
+    elif res.type == "datarule":   # what a rule or preprocess made must still fit the format
+        pairs = [(t, v) for t, v in ((t, convert_value(res.series.kind, v)) for t, v in pairs) if v is not INVALID]
     columns = Columns.from_pairs(res.series.kind, sorted(dict(pairs).items()))
     store_columns(store, res, columns, at, depth)
     return columns

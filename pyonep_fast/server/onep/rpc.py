@@ -16,7 +16,7 @@ from inspect import iscoroutine
 
 import orjson
 
-from ..._core.entries import INVALID
+from ..._core.entries import INT64_MAX, INVALID
 from . import descriptions
 from .access import FULL, READ, Principal, live_subscribers, references, token_covers, token_permits
 from .descriptions import COUNT_KEYS, ENTITY_LIMITS, TYPES
@@ -634,6 +634,8 @@ class Engine:
         else:
             _args(args, 3)
             client, types, options = call.client(args[0]), args[1], args[2]
+        if not isinstance(types, list):
+            raise refused("invalid")
         if not all(isinstance(t, str) for t in types):
             raise fail()
         bad = [t for t in types if t not in LISTING_TYPES]
@@ -851,7 +853,7 @@ class Engine:
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise refused("invalid")
         ttl = options.get("ttl")
-        if ttl is not None and not (_int(ttl) and ttl >= 0):
+        if ttl is not None and not (_int(ttl) and 0 <= ttl <= INT64_MAX - call.now):
             raise refused("invalid")
         expires = None if ttl is None else call.now + ttl
         if call.token is not None:      # a token grants no more, and for no longer, than it holds

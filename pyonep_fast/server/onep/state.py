@@ -505,9 +505,9 @@ class OnepState:
         """A new token; `granter` is the CIK or token that granted it."""
         self.touch()
         token = Token(self.new_code(), rid, permissions, expires, granter)
-        self.tokens[token.token] = token
         self.db.execute("INSERT INTO tokens (token, rid, permissions, expires, granter) VALUES (?,?,?,?,?)",
                         (token.token, rid, _dumps(permissions), expires, granter))
+        self.tokens[token.token] = token       # once saved: a refused insert leaves nothing behind
         return token
 
     def delete_token(self, token):
