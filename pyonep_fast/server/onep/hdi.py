@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, quote, unquote_plus
 
 from aiohttp import web
 
-from ..._core.entries import INT64_MAX, INT64_MIN, INVALID
+from ..._core.entries import INVALID, convert_value
 from ..http import FORM, read_body, text_response
 from .access import FULL, READ, Principal
 from .entries import entries_columns
@@ -144,11 +144,8 @@ class HttpDataInterface:
                 alias = value
                 per_alias.setdefault(alias, [])
             elif alias is not None:
-                try:
-                    t = int(key)
-                except ValueError:
-                    t = None
-                if t is None or not INT64_MIN <= t <= INT64_MAX:
+                t = convert_value("int", key)     # -?[0-9]+ within int64, as an int port reads text
+                if t is INVALID:
                     return text_response(f"bad timestamp {key}", 400)
                 per_alias[alias].append([t, value])
         conflicts = []

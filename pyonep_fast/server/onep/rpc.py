@@ -296,6 +296,7 @@ class Engine:
             if not isinstance(arguments, list):
                 raise fail()
             context.procedure = procedure
+            context.now = now()         # stamped when it runs: a wait before it may have taken minutes
             with self.store.atomic():   # a call that raises changes nothing
                 result = handler(context, arguments)
         except CallRefused as refusal:
