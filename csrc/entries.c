@@ -478,7 +478,7 @@ static int normalize_in_place(pf_entries *e, int port, int64_t now, size_t max_s
             return 0;
         if (kind == PF_VALUE_STRING && string_len(e, i) > max_string_bytes)
             return 0;
-        if (t < 0 && __builtin_add_overflow(now, t, &t))
+        if (t < 0 && (__builtin_add_overflow(now, t, &t) || t < 0))
             return 0;
         if (i > 0 && t <= previous)
             return 0;
@@ -513,8 +513,8 @@ int64_t pf_entries_normalize(pf_entries *e, int value_kind, int64_t now, size_t 
     for (size_t i = 0; i < e->n; i++) {
         int64_t t = e->ts[i];
         int valid = e->kinds[i] != PF_ENTRY_INVALID;
-        if (valid && t < 0 && __builtin_add_overflow(now, t, &t))
-            valid = 0;
+        if (valid && t < 0 && (__builtin_add_overflow(now, t, &t) || t < 0))
+            valid = 0;                          /* relative, landing outside int64 or before the epoch */
         if (valid && convert(e, i, value_kind, max_string_bytes)) {
             f.order[m].t = t;
             f.order[m].i = i;

@@ -239,7 +239,7 @@ void pf_entries_free(pf_entries *e);
 int64_t pf_entries_parse(pf_entries *e, const char *buf, size_t len, pf_span array);
 /* Applies the server's timestamp and typing rules for a dataport of
  * value_kind (PF_VALUE_*), in place, once per parse (PF_EARG otherwise):
- *  - t < 0 becomes now + t (an int64 overflow makes the entry invalid);
+ *  - t < 0 becomes now + t (landing outside int64 or before the epoch makes the entry invalid);
  *  - values convert to the port's kind (rules in entries.c, identical to
  *    pyonep_fast._core.entries.convert_value), else the entry is invalid;
  *    strings longer than max_string_bytes are invalid;

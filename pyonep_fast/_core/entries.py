@@ -9,7 +9,7 @@ columns (no copy of the body; in C, no Python object per point).
 
 - timestamps: an integer literal within int64 (a float such as 1.5e9, or
   anything else, makes the entry invalid with no time); t < 0 means now + t
-  (t = 0 is the epoch);
+  (t = 0 is the epoch), and a relative time landing before the epoch is invalid;
 - values, by port kind ("int", "float", "string"; convert_value below);
 - valid entries sorted by t (stable), only the last of equal t's kept;
   invalid entries listed by ``invalid()`` in input order with their t as
@@ -338,7 +338,7 @@ class PyEntries:
             for kind_, t, has_time, value in self._rows:
                 when = now + t if t < 0 else t
                 converted = INVALID
-                if kind_ != ENTRY_INVALID and INT64_MIN <= when <= INT64_MAX:
+                if kind_ != ENTRY_INVALID and 0 <= when <= INT64_MAX:   # relative: not before the epoch
                     converted = convert_value(port, value, max_string_bytes)
                 if converted is INVALID:
                     invalid.append(t if has_time else None)

@@ -90,7 +90,7 @@ def model(text, port, now, max_string_bytes=MAX_STRING_BYTES):
     for kind, t, has_time, value in rows:
         when = now + t if t < 0 else t
         converted = INVALID
-        if kind != ENTRY_INVALID and INT64_MIN <= when <= INT64_MAX:
+        if kind != ENTRY_INVALID and 0 <= when <= INT64_MAX:     # a relative t may not land before the epoch
             converted = convert_value(port, value, max_string_bytes)
         if converted is INVALID:
             invalid.append(t if has_time else None)
