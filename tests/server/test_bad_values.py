@@ -103,13 +103,16 @@ def test_a_write_after_a_wait_is_stamped_when_it_runs(rpc, fresh_client):
     assert written_at >= before + 2 and grouped_at >= before + 2    # the wait took 2 s before them
 
 
-@pytest.mark.parametrize("call_id", [str(BIG_ID), str(-BIG_ID), "18446744073709551616", "1.5e300",
-                                     "0.1", "-0.0", "1E+2", "9007199254740993"])
-def test_call_ids_are_echoed_exactly(server, http, fresh_client, call_id):
-    calls = '[{"id": %s, "procedure": "lookup", "arguments": ["alias", ""]}]' % call_id
-    body = b'{"auth": {"cik": "%s"}, "calls": %s}' % (fresh_client["cik"].encode(), calls.encode())
-    response = http.request("POST", server.url + RPC_PATH, body=body, headers=JSON_HEADERS)
-    assert response.data.startswith(b'[{"id":' + call_id.encode() + b',"status":"ok"')
+@pytest.mark.parametrize("call_id", [str(BIG_ID), str(-BIG_ID), "18446744073709551616", "-9223372036854775809",
+                                     "18446744073709551615", "9007199254740993", "1.5e300", "0.1", "1E+2"])
+@pytest.mark.parametrize("padding", [0, 70000])     # a large body is decoded another way
+def test_call_ids_are_echoed_exactly(server, http, fresh_client, call_id, padding):
+    """Equal and of the same type once decoded (json keeps integers of any size)."""
+    calls = ('[{"id": %s, "procedure": "lookup", "arguments": ["alias", ""]}, {"procedure": "record", '
+             '"arguments": [{"alias": ""}, [[1, "%s"]]]}]' % (call_id, "x" * padding))
+    answer = exact(server, http, fresh_client["cik"], calls)
+    assert answer == [{"id": json.loads(call_id), "status": "ok", "result": fresh_client["rid"]}]
+    assert type(answer[0]["id"]) is type(json.loads(call_id))
 
 
 def test_recordbatch_reports_the_given_time_of_an_out_of_range_entry(server, http, rpc, fresh_client):

@@ -279,7 +279,7 @@ class Engine:
         id), or a coroutine giving it when the procedure has to wait."""
         has_id = "id" in call and call["id"] is not None
         call_id = call.get("id")
-        if has_id and not (isinstance(call_id, (int, float, str)) and not isinstance(call_id, bool)):
+        if has_id and not (isinstance(call_id, (int, float, str, orjson.Fragment)) and not isinstance(call_id, bool)):
             return orjson.dumps({"id": call_id, "status": "fail",
                                  "error": {"code": 400, "message": "Bad Request", "context": "calls"}})
         if isinstance(call_id, str) and len(call_id) > MAX_ID_LENGTH:

@@ -7,12 +7,19 @@ each record and recordbatch call, which stays in the body as an EntriesSpan
 that the C entries parser reads straight into columns when the call runs
 (orjson would build three Python objects per point first).
 
+Call ids are kept exact: orjson reads an integer beyond 64 bits as a float,
+so a body holding a run of 19 digits has its ids read again by the standard
+library's decoder (exact_id), and such an id is echoed as its digits.
+
 Both ways give the same request: entries go through the entries parser
 either way (ingest.py), and a body that one decoder refuses is handed to the
 other, so a body is "Invalid JSON" only when both refuse it (orjson refuses
 numbers beyond the double range, which JSON allows and an entry may hold;
 the scanner refuses nesting deeper than 512, which orjson allows).
 """
+import json
+import re
+
 import orjson
 
 from ..._core.jscan import array_spans, object_spans
@@ -20,6 +27,8 @@ from ...exceptions import CoreError
 
 LARGE_BODY = 64 * 1024
 RECORD_PROCEDURES = ("record", "recordbatch")
+_LONG_INTEGER = re.compile(rb"[0-9]{19}")   # int64 ends at 19 digits
+_UINT64_END = 1 << 64      # orjson reads and writes integers in [-2**63, 2**64) exactly
 _OPEN_ARRAY = ord("[")
 _OPEN_OBJECT = ord("{")
 
@@ -42,10 +51,33 @@ def decode_envelope(body):
         if envelope is not None:
             return envelope
     try:
-        return orjson.loads(body)
+        envelope = orjson.loads(body)
     except orjson.JSONDecodeError:
-        pass
-    return None if walk_first else _walked(body)
+        return None if walk_first else _walked(body)
+    if _LONG_INTEGER.search(body):
+        try:
+            _exact_ids(envelope, json.loads(body))
+        except (ValueError, RecursionError):   # what orjson reads and json does not: ids stay as they are
+            pass
+    return envelope
+
+
+def _exact_ids(envelope, exact):
+    """Puts the ids of `exact` (the same body decoded by the json module)
+    into envelope's calls where orjson read them as floats."""
+    calls = envelope.get("calls") if isinstance(envelope, dict) else None
+    if not isinstance(calls, list):
+        return
+    for call, exact_call in zip(calls, exact["calls"]):
+        if isinstance(call, dict) and isinstance(call.get("id"), float) and isinstance(exact_call, dict):
+            call["id"] = exact_id(exact_call["id"])
+
+
+def exact_id(value):
+    """A call id as orjson can echo it: an integer beyond its range as its digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < _UINT64_END:
+        return orjson.Fragment(str(value).encode())
+    return value
 
 
 def _walked(body):
@@ -58,6 +90,12 @@ def _walked(body):
 def _load(body, span):
     off, length = span
     return orjson.loads(memoryview(body)[off:off + length])
+
+
+def _exact_number(body, span):
+    off, length = span
+    text = bytes(body[off:off + length])
+    return exact_id(json.loads(text))
 
 
 def _walk(body):
@@ -80,6 +118,8 @@ def _call(body, span):
     for key, value in object_spans(body, span):
         name = _load(body, key)
         call[name] = value if name == "arguments" else _load(body, value)
+        if name == "id" and isinstance(call[name], float):
+            call[name] = _exact_number(body, value)
     if "arguments" in call:
         arguments = call["arguments"]
         if call.get("procedure") in RECORD_PROCEDURES and body[arguments[0]] == _OPEN_ARRAY:
