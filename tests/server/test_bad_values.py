@@ -126,6 +126,8 @@ def test_recordbatch_reports_the_given_time_of_an_out_of_range_entry(server, htt
                                            [2 ** 63, "invalid"], [before_epoch, "invalid"]]}]
     stored = ok(rpc, cik, "read", port, {"starttime": 0, "limit": 10, "sort": "asc"})
     assert stored[0] == [5, 6] and len(stored) == 2 and stored[1][1] == 7
+    answer = one(rpc, cik, "recordbatch", port, [[1e30, 1], ["x", 2], [-1e30, 3], [7, "x"], [8, 8]])
+    assert answer == {"status": [[1e30, "invalid"], [None, "invalid"], [-1e30, "invalid"], [7, "invalid"]]}
 
 
 def test_relative_times_before_epoch_are_invalid(rpc, fresh_client, server, http):

@@ -87,7 +87,7 @@ def test_record_and_recordbatch(rpc, fresh_client):
     assert one(rpc, cik, "record", port, [[1, 1], [2, "bad"]], {}) == {"status": "invalid"}
     assert ok(rpc, cik, "read", port, {"starttime": 1, "endtime": 2}) == []
     out = one(rpc, cik, "recordbatch", port, [[1, 1], [2, "bad"], [3, 3], [4.5, 4], "junk"])
-    assert out == {"status": [[2, "invalid"], [None, "invalid"], [None, "invalid"]]}
+    assert out == {"status": [[2, "invalid"], [4.5, "invalid"], [None, "invalid"]]}   # t as given
     assert ok(rpc, cik, "read", port, {"starttime": 1, "endtime": 3, "limit": 5, "sort": "asc"}) == [[1, 1], [3, 3]]
     assert ok(rpc, cik, "recordbatch", port, []) is None
 

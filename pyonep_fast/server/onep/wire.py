@@ -9,7 +9,9 @@ that the C entries parser reads straight into columns when the call runs
 
 Call ids are kept exact: orjson reads an integer beyond 64 bits as a float,
 so a body holding a run of 19 digits has its ids read again by the standard
-library's decoder (exact_id), and such an id is echoed as its digits.
+library's decoder (exact_number), and such an id is echoed as its digits;
+record/recordbatch entries in such a body stay in it (their timestamps are
+reported as given when invalid).
 
 Both ways give the same request: entries go through the entries parser
 either way (ingest.py), and a body that one decoder refuses is handed to the
@@ -45,7 +47,8 @@ class EntriesSpan:
 
 def decode_envelope(body):
     """The decoded request object, or None if the body is not valid JSON."""
-    walk_first = len(body) >= LARGE_BODY and b'"record' in body
+    # entries stay in the body when large, or when they may hold integers orjson would round
+    walk_first = (len(body) >= LARGE_BODY or _LONG_INTEGER.search(body)) and b'"record' in body
     if walk_first:
         envelope = _walked(body)
         if envelope is not None:
@@ -70,11 +73,11 @@ def _exact_ids(envelope, exact):
         return
     for call, exact_call in zip(calls, exact["calls"]):
         if isinstance(call, dict) and isinstance(call.get("id"), float) and isinstance(exact_call, dict):
-            call["id"] = exact_id(exact_call["id"])
+            call["id"] = exact_number(exact_call["id"])
 
 
-def exact_id(value):
-    """A call id as orjson can echo it: an integer beyond its range as its digits."""
+def exact_number(value):
+    """A number as orjson can write it back exactly: an integer beyond its range as its digits."""
     if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < _UINT64_END:
         return orjson.Fragment(str(value).encode())
     return value
@@ -92,10 +95,10 @@ def _load(body, span):
     return orjson.loads(memoryview(body)[off:off + length])
 
 
-def _exact_number(body, span):
+def number_at(body, span):
     off, length = span
     text = bytes(body[off:off + length])
-    return exact_id(json.loads(text))
+    return exact_number(json.loads(text))
 
 
 def _walk(body):
@@ -119,7 +122,7 @@ def _call(body, span):
         name = _load(body, key)
         call[name] = value if name == "arguments" else _load(body, value)
         if name == "id" and isinstance(call[name], float):
-            call[name] = _exact_number(body, value)
+            call[name] = number_at(body, value)
     if "arguments" in call:
         arguments = call["arguments"]
         if call.get("procedure") in RECORD_PROCEDURES and body[arguments[0]] == _OPEN_ARRAY:
