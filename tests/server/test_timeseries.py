@@ -21,7 +21,9 @@ def test_read_sort_limit_window(rpc, fresh_client):
     assert read(starttime=6, endtime=5, limit=10) == []
     assert read(limit=0) == []
     assert read(starttime=1, endtime=10, limit=2, selection="givenwindow", sort="asc") == [[1, 10], [6, 60]]
-    assert read(starttime=1, endtime=10, limit=2, selection="givenwindow") == [[10, 100], [5, 50]]
+    assert read(starttime=1, endtime=10, limit=2, selection="givenwindow") == [[6, 60], [1, 10]]   # earliest of each
+    assert read(starttime=0, endtime=10 ** 7, limit=10 ** 7, selection="givenwindow", sort="asc") == [
+        [t, t * 10] for t in range(1, 11)]                                 # a window per second: every point
     assert read(limit=5, selection="autowindow", sort="asc") == [[1, 10], [3, 30], [5, 50], [7, 70], [9, 90]]
     assert read(limit=20, selection="autowindow", sort="asc") == [[t, t * 10] for t in range(1, 11)]
     for bad in ({"limit": -1}, {"starttime": -1}, {"endtime": -5}, {"sort": "up"}, {"selection": "some"},
@@ -29,6 +31,27 @@ def test_read_sort_limit_window(rpc, fresh_client):
         assert one(rpc, cik, "read", port, bad)["status"] == "invalid", bad
     client_read = one(rpc, cik, "read", {"alias": ""}, {})
     assert client_read["status"] == "invalid"
+
+
+def test_givenwindow_picks_the_earliest_point_of_each_window_whatever_the_sort(rpc, fresh_client):
+    """The contract's own example (spec 3.1), and windows that split [start, end] unevenly."""
+    cik = fresh_client["cik"]
+    port = make_dataport(rpc, cik, "integer")
+    ok(rpc, cik, "record", port, [[t, t] for t in (1, 2, 3, 4, 5, 8)], {})
+    window = {"starttime": 1, "endtime": 10, "limit": 2, "selection": "givenwindow"}
+    assert ok(rpc, cik, "read", port, {**window, "sort": "desc"}) == [[8, 8], [1, 1]]
+    assert ok(rpc, cik, "read", port, {**window, "sort": "asc"}) == [[1, 1], [8, 8]]
+    cases = [  # (endtime, limit): window k starts at 1 + k * span // limit; more windows than points is read another way
+        (8, 3, [1, 3, 8]),                     # [1, 2] [3, 5] [6, 8]
+        (8, 6, [1, 2, 3, 5, 8]),               # [1] [2] [3, 4] [5] [6] [7, 8]
+        (8, 7, [1, 2, 3, 4, 5, 8]),            # [1] .. [6] [7, 8]
+        (80, 8, [1]),                          # ten seconds each
+        (10 ** 9, 10 ** 6, [1]),
+        (8, 10 ** 6, [1, 2, 3, 4, 5, 8])]
+    for end, limit, times in cases:
+        window = {"starttime": 1, "endtime": end, "limit": limit, "selection": "givenwindow"}
+        assert ok(rpc, cik, "read", port, {**window, "sort": "asc"}) == [[t, t] for t in times], (end, limit)
+        assert ok(rpc, cik, "read", port, window) == [[t, t] for t in reversed(times)], (end, limit)
 
 
 def test_value_typing(rpc, fresh_client):

@@ -647,17 +647,25 @@ class Series:
         return out
 
     def _given_window(self, start, end, descending, limit):
-        # limit equal sub-windows of [start, end]; the first point of each
-        # in sort order, windows emitted in sort order
+        """The earliest point (whatever the sort: spec 3.1, 9) of each of
+        `limit` equal sub-windows of [start, end], window k starting at
+        start + k * span // limit; emitted in sort order. Costs the fewer of
+        the windows and the points in range, so a huge limit is no work."""
         span = end - start + 1
-        bounds = [start + (k * span) // limit for k in range(limit + 1)]
-        windows = [(bounds[k], bounds[k + 1] - 1) for k in range(limit) if bounds[k + 1] > bounds[k]]
+        ranges, n = self._selected(start, end, False, limit)
+        if n < limit:                  # every point in range is at hand: one pass over them
+            firsts = {}
+            for t, v in _pairs(ranges, False):
+                firsts.setdefault(((t - start + 1) * limit - 1) // span, [t, v])
+            out = list(firsts.values())
+        else:
+            bounds = [start + (k * span) // limit for k in range(limit + 1)]
+            out = []
+            for k in range(limit):
+                if bounds[k + 1] > bounds[k]:
+                    out.extend(self._take(bounds[k], bounds[k + 1] - 1, False, 1))
         if descending:
-            windows.reverse()
-        out = []
-        for lo, hi in windows:
-            found = self._take(lo, hi, descending, 1)
-            out.extend(found)
+            out.reverse()
         return out
 
     def latest(self):
