@@ -7,11 +7,17 @@ argument list of the wrong shape is the per-call 501 error. Each call runs
 in `store.atomic()`: one that raises (a refusal or an internal error) is
 rolled back; a handler returns a CallRefused instead when the changes made
 stand (recordbatch's partial success).
+
+Budgets (issue 9): a request holds at most MAX_CALLS_PER_REQUEST calls
+(more: the whole-request error 413, context "calls", and none runs); its
+calls run in slices of at most SLICE_SECONDS of the event loop, so a long
+request never holds up the others for longer.
 """
 import asyncio
 import logging
 import re
 import sqlite3
+import time
 from inspect import iscoroutine
 
 import orjson
@@ -32,6 +38,8 @@ HEX40 = re.compile(r"[0-9a-f]{40}\Z")
 WAIT_DEFAULT_MS = 30000
 WAIT_MAX_MS = 300000
 MAX_ID_LENGTH = 40
+MAX_CALLS_PER_REQUEST = 20000
+SLICE_SECONDS = 0.02
 NO_RESULT = object()
 
 INFO_KEYS = ("aliases", "basic", "comments", "counts", "description", "key", "shares", "storage", "subscribers",
@@ -170,6 +178,12 @@ def _refusal_entry(has_id, call_id, refusal):
     return orjson.dumps(entry)
 
 
+async def _after_a_pause(entry):
+    """entry, once the event loop has had a turn."""
+    await asyncio.sleep(0)
+    return entry
+
+
 class Engine:
     def __init__(self, store):
         self.store = store
@@ -224,14 +238,19 @@ class Engine:
         calls = envelope.get("calls")
         if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
             return request_error(400, "calls")
+        if len(calls) > MAX_CALLS_PER_REQUEST:
+            return request_error(413, "calls")
         entries = []
         try:
             with self.store.lock:
                 context, error = self.authenticate(envelope["auth"])
             if error is not None:
                 return error
+            slice_ends = time.monotonic() + SLICE_SECONDS
             for index, call in enumerate(calls):
                 entry = self.run_call(context, call)
+                if not iscoroutine(entry) and index + 1 < len(calls) and time.monotonic() > slice_ends:
+                    entry = _after_a_pause(entry)   # the rest runs after the loop served the others
                 if iscoroutine(entry):
                     return self._finish(context, calls, index, entry, entries)
                 if entry is not None:
@@ -246,12 +265,16 @@ class Engine:
         coroutine `waiting`; returns the body once it is all durable."""
         try:
             entry = await waiting
+            slice_ends = time.monotonic() + SLICE_SECONDS
             while True:
                 if entry is not None:
                     entries.append(entry)
                 index += 1
                 if index == len(calls):
                     break
+                if time.monotonic() > slice_ends:
+                    await asyncio.sleep(0)
+                    slice_ends = time.monotonic() + SLICE_SECONDS
                 entry = self.run_call(context, calls[index])
                 if iscoroutine(entry):
                     entry = await entry
