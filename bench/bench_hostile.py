@@ -69,7 +69,7 @@ class Target:
                 if not block:
                     break
                 size += len(block)
-            return response.status, head if size <= 200 else f"{size / 2**20:.0f} MB: ".encode() + head
+            return response.status, head if size <= 200 else f"{size:,} bytes: ".encode() + head
         finally:
             connection.close()
 

@@ -41,7 +41,8 @@ def test_givenwindow_picks_the_earliest_point_of_each_window_whatever_the_sort(r
     window = {"starttime": 1, "endtime": 10, "limit": 2, "selection": "givenwindow"}
     assert ok(rpc, cik, "read", port, {**window, "sort": "desc"}) == [[8, 8], [1, 1]]
     assert ok(rpc, cik, "read", port, {**window, "sort": "asc"}) == [[1, 1], [8, 8]]
-    cases = [  # (endtime, limit): window k starts at 1 + k * span // limit; more windows than points is read another way
+    # (endtime, limit, times): window k starts at 1 + k * span // limit; more windows than points are read another way
+    cases = [
         (8, 3, [1, 3, 8]),                     # [1, 2] [3, 5] [6, 8]
         (8, 6, [1, 2, 3, 5, 8]),               # [1] [2] [3, 4] [5] [6] [7, 8]
         (8, 7, [1, 2, 3, 4, 5, 8]),            # [1] .. [6] [7, 8]
