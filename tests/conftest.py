@@ -10,6 +10,19 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=300, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# The areas whose tests reach pyonep_fast._core (the C core or its pure-Python
+# twin). The pure-Python backend pass runs only these (`-m reaches_core`):
+# browser, socket.io, Locust and CLI tests would only run the same Python twice.
+CORE_AREAS = frozenset(("core", "onep", "datastore", "ingest", "server", "m2x"))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        area = os.path.relpath(str(item.path), TESTS).split(os.sep)[0]
+        if area in CORE_AREAS:
+            item.add_marker("reaches_core")
+
 
 # --- the embedded server, shared by every suite that needs One Platform ---------
 import orjson  # noqa: E402
