@@ -29,9 +29,43 @@ import os
 import runpy
 import sys
 import types
+import urllib.parse
 
 from . import transport
 from .upstreams import UPSTREAMS, Upstream  # noqa: F401  (Upstream: for rows added at run time)
+
+#: Where `pyonep-fast serve` listens by default: every command's server
+#: unless --url or $PYONEP_FAST_URL says otherwise.
+DEFAULT_URL = "http://127.0.0.1:8080"
+URL_ENV = "PYONEP_FAST_URL"
+
+
+def server_url(url=None):
+    """The one reading of a server URL for every command, `ingest()`,
+    `OnepV1.from_url` and this module: `url`, else $PYONEP_FAST_URL, else
+    DEFAULT_URL, as "scheme://host:port". "host:port" alone means http.
+    ValueError says what is wrong with it, in one line."""
+    text = (url if url is not None else os.environ.get(URL_ENV) or DEFAULT_URL).strip()
+    given = text
+    if "://" not in text:
+        text = "http://" + text
+    parts = urllib.parse.urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"server URL {given!r}: the scheme must be http or https, not {parts.scheme!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"server URL {given!r}: the port must be a number from 1 to 65535") from None
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"server URL {given!r} has no host (e.g. http://127.0.0.1:8080)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"server URL {given!r}: give only scheme://host:port, with no path, query or user")
+    if port == 0:
+        raise ValueError(f"server URL {given!r}: the port must be a number from 1 to 65535")
+    port = port or (443 if scheme == "https" else 80)
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def _served(package):
@@ -142,11 +176,14 @@ def uninstall():
             del sys.modules[name]
 
 
-USAGE = "usage: python -m pyonep_fast.compat [--url URL] (script.py | -m module) [args...]"
+USAGE = ("usage: python -m pyonep_fast.compat [--url URL] (script.py | -m module) [args...]\n"
+         f"  URL: the server the hosted hosts go to (default: ${URL_ENV}, else {DEFAULT_URL})")
 
 
 def main(argv=None):
-    """Run a program with the upstream imports resolving to pyonep_fast."""
+    """Run a program with the upstream imports resolving to pyonep_fast and
+    the hosted hosts going to --url (default: $PYONEP_FAST_URL, else
+    where `pyonep-fast serve` listens)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     url = None
     if argv[:1] == ["--url"] and len(argv) >= 2:
@@ -155,6 +192,14 @@ def main(argv=None):
         url, argv = argv[0].split("=", 1)[1], argv[1:]
     if not argv or argv[0] in ("-h", "--help") or (argv[0] == "-m" and len(argv) < 2):
         print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        url = server_url(url)
+    except ValueError as exc:
+        print(f"pyonep_fast.compat: {exc}", file=sys.stderr)
+        return 2
+    if argv[0] != "-m" and not os.path.isfile(argv[0]):
+        print(f"pyonep_fast.compat: no such script: {argv[0]}", file=sys.stderr)
         return 2
     install(url)
     if argv[0] == "-m":

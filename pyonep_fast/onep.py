@@ -48,6 +48,7 @@ Other differences:
 """
 import itertools
 import threading
+import urllib.parse
 
 from . import transport
 from ._core.batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_CALLS, Batch
@@ -190,6 +191,18 @@ class OnepV1:
         scheme = "https" if https else "http"
         self.onephttp = transport.Transport(f"{scheme}://{host}:{port}", timeout=self.httptimeout,
                                             errors=ONEP_TRANSPORT_ERRORS)
+
+    @classmethod
+    def from_url(cls, url=None, **options):
+        """A client for a server base URL such as "http://127.0.0.1:8080"
+        (None: $PYONEP_FAST_URL, else http://127.0.0.1:8080); options are
+        the constructor's (httptimeout, agent, ...). ValueError for a URL
+        that is not scheme://host[:port]."""
+        from .compat import server_url
+
+        parts = urllib.parse.urlsplit(server_url(url))
+        return cls(host=parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]",
+                   port=str(parts.port), https=parts.scheme == "https", **options)
 
     def __enter__(self):
         return self

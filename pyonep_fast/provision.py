@@ -108,7 +108,9 @@ class Provision:
     """pyonep's provisioning client.
 
     host: a leading `https://` is dropped (it does not turn on https).
-    port: int or str, always put in the URL. httptimeout: seconds (int()-ed).
+    port: int or str, always put in the URL. httptimeout: seconds (pyonep
+        int()-ed it; a fraction is kept here).
+    A context manager: `with Provision(...) as p:` closes its connections.
     manage_by_cik: send the key as X-Exosite-CIK (True) or X-Exosite-Token.
     raise_api_exceptions: raise ProvisionException for a status >= 400.
     manage_by_sharecode: model_create sends `code=` instead of `rid=`.
@@ -129,13 +131,19 @@ class Provision:
         self._raise_api_exceptions = raise_api_exceptions
         self._curldebug = curldebug
         self._reuseconnection = reuseconnection
-        self._httptimeout = int(httptimeout)
+        self._httptimeout = float(httptimeout)
         scheme = "https" if https else "http"
         self._onephttp = Transport(f"{scheme}://{host}:{port}", timeout=self._httptimeout)
 
     def close(self):
         """Closes the pooled connections; the next call opens new ones."""
         self._onephttp.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     # ------------------------------------------------------------ the request path
 

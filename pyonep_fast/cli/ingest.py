@@ -3,11 +3,11 @@ import argparse
 import ctypes
 import dataclasses
 import json
+import os
 import sys
 
-from ..exceptions import PyonepFastError
 from ..ingest import DEFAULT_CHUNK_POINTS, DEFAULT_CONNECTIONS, DEFAULT_RETRIES, ingest
-from . import add_url_option
+from . import INTERRUPTED, USAGE, CommandError, add_url_option, onep_client
 
 EPILOG = """\
 examples:
@@ -17,11 +17,18 @@ examples:
   pyonep-fast ingest CIK sensors.csv --header --time-column time --checkpoint sensors.ckpt --verify
   # pick columns and targets (an alias, or an RID of 40 hex digits)
   pyonep-fast ingest CIK sensors.csv --header --map temp=temperature --map rh=humidity
+  # create the dataports the header names (format from the first rows' values)
+  pyonep-fast ingest CIK sensors.csv --header --create
+  # from a pipe, resumable: the name identifies the stream in the checkpoint
+  zcat big.csv.gz | pyonep-fast ingest CIK - temp --checkpoint big.ckpt --input-name big.csv.gz
 
-Timestamps: epoch seconds or ISO 8601 (no offset: UTC). Rows that cannot be
-stored are reported with their line numbers; the exit status is 0 only if
-every point was stored (and verified, with --verify). An interrupted ingest
-resumes from its --checkpoint file without sending a point twice."""
+Timestamps: epoch seconds (--time-unit ms/us for milliseconds/microseconds,
+floored to the second) or ISO 8601 (no offset: --tz, else UTC); times after
+the year 3000 are refused as a unit mistake. Rows that cannot be stored are
+reported with their line numbers; the exit status is 0 only if every point
+was stored (and verified, with --verify). An interrupted ingest (Ctrl-C
+included) resumes from its --checkpoint file without sending a point twice;
+a checkpoint of another input or target is refused (--restart starts over)."""
 
 
 def register(subparsers):
@@ -44,7 +51,14 @@ def register(subparsers):
     parser.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS, help="requests in flight")
     parser.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="retries of a failed request")
     parser.add_argument("--checkpoint", help="checkpoint file: resume from it, keep it up to date")
-    parser.add_argument("--verify", action="store_true", help="read everything back and compare")
+    parser.add_argument("--restart", action="store_true", help="ignore (and replace) an existing checkpoint")
+    parser.add_argument("--input-name", help="what identifies input read from stdin in the checkpoint")
+    parser.add_argument("--time-unit", choices=("s", "ms", "us"), default="s",
+                        help="unit of epoch timestamps (default s; ms and us are floored to the second)")
+    parser.add_argument("--tz", help="time zone of ISO 8601 times without an offset (default UTC)")
+    parser.add_argument("--create", action="store_true",
+                        help="create missing dataports (named after their alias, format from the values)")
+    parser.add_argument("--verify", action="store_true", help="read back the points sent and compare")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
@@ -76,24 +90,29 @@ def _column(text):
 
 def run(args):
     if args.map and args.targets:
-        print("pyonep-fast ingest: give TARGETs or --map, not both", file=sys.stderr)
-        return 2
+        raise CommandError("give TARGETs or --map, not both", USAGE)
     columns = args.targets or None
     if args.map:
         pairs = [item.partition("=") for item in args.map]
         if any(not sep or not column or not target for column, sep, target in pairs):
-            print("pyonep-fast ingest: --map takes COLUMN=TARGET", file=sys.stderr)
-            return 2
+            raise CommandError("--map takes COLUMN=TARGET", USAGE)
         columns = {_column(column): target for column, _, target in pairs}
+    if args.source != "-" and not os.path.exists(args.source):
+        raise CommandError(f"{args.source}: no such file")
+    options = {"time_unit": args.time_unit, "input_name": args.input_name}
+    if args.tz:
+        options["tz"] = args.tz
     hold_freed_memory()
     try:
-        report = ingest(args.cik, args.source, columns, url=args.url, chunk_size=args.chunk_size,
+        report = ingest(args.cik, args.source, columns, client=onep_client(args), chunk_size=args.chunk_size,
                         connections=args.connections, checkpoint=args.checkpoint, verify=args.verify,
-                        progress=False if args.quiet else None, retries=args.retries,
-                        time_column=_column(args.time_column), header=args.header, delimiter=args.delimiter)
-    except (PyonepFastError, ValueError, OSError) as exc:
-        print(f"pyonep-fast ingest: {exc}", file=sys.stderr)
-        return 1
+                        progress=False if args.quiet else None, retries=args.retries, restart=args.restart,
+                        create=args.create, time_column=_column(args.time_column), header=args.header,
+                        delimiter=args.delimiter, **options)
+    except KeyboardInterrupt:
+        saved = f"; the checkpoint {args.checkpoint} is saved: the same command resumes" if args.checkpoint else ""
+        print(f"pyonep-fast ingest: interrupted{saved}", file=sys.stderr)
+        return INTERRUPTED
     if args.json:
         print(json.dumps(dataclasses.asdict(report) | {"ok": report.ok,
                                                        "points_per_second": report.points_per_second}))

@@ -7,7 +7,7 @@
     pyonep-fast provision --url URL --token T content upload M fw.bin ./fw.bin
 
 Each command prints the response body; an API error prints
-`<status> <reason>` to stderr and exits 1.
+`<status> <reason>` (and what the server said) to stderr and exits 1.
 """
 import argparse
 import mimetypes
@@ -15,9 +15,8 @@ import os
 import sys
 import urllib.parse
 
-from ..exceptions import ProvisionException, TransportError
 from ..provision import CSV_CONTENT_TYPE, PROVISION_MANAGE_CONTENT, PROVISION_MANAGE_MODEL, Provision
-from . import add_url_option
+from . import CommandError, add_url_option, url_of
 
 
 def register(subparsers):
@@ -28,7 +27,6 @@ def register(subparsers):
     key.add_argument("--token", default=os.environ.get("PYONEP_FAST_VENDOR_TOKEN"),
                      help="vendor token (default: $PYONEP_FAST_VENDOR_TOKEN)")
     key.add_argument("--cik", help="vendor CIK, sent as X-Exosite-CIK instead of a token")
-    parser.add_argument("--timeout", type=int, default=30, help="seconds per request")
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
     tasks = parser.add_subparsers(dest="task", metavar="TASK")
 
@@ -105,29 +103,20 @@ def register(subparsers):
 
 
 def fail(message):
-    print(f"pyonep-fast provision: {message}", file=sys.stderr)
-    return 1
+    raise CommandError(message)
 
 
 def call(args, request, needs_key=True, show=True, sharecode=False):
-    """Runs request(provision, key); prints the body; maps errors to exit 1."""
+    """Runs request(provision, key); prints the body. API and transport
+    errors go up to cli.main, which says them in one line (exit 1)."""
     key = args.cik or args.token
     if needs_key and not key:
         return fail("give --token (or set PYONEP_FAST_VENDOR_TOKEN) or --cik")
-    parts = urllib.parse.urlsplit(args.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return fail(f"not an http(s) URL: {args.url}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    provision = Provision(parts.hostname, port, manage_by_cik=bool(args.cik), httptimeout=args.timeout,
-                          https=parts.scheme == "https", raise_api_exceptions=True, manage_by_sharecode=sharecode)
-    try:
+    parts = urllib.parse.urlsplit(url_of(args))
+    with Provision(parts.hostname, parts.port, manage_by_cik=bool(args.cik), httptimeout=args.timeout,
+                   https=parts.scheme == "https", raise_api_exceptions=True,
+                   manage_by_sharecode=sharecode) as provision:
         response = request(provision, key)
-    except ProvisionException as exc:
-        return fail(f"{exc} ({exc.response.body.strip()})")
-    except (TransportError, OSError) as exc:
-        return fail(str(exc))
-    finally:
-        provision.close()
     if show and response.body:
         print(response.body)
     return 0

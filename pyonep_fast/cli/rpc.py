@@ -1,19 +1,21 @@
-"""`pyonep-fast read|write|record|info|tree`: One Platform RPC from the shell,
-in the style of exoline.
+"""`pyonep-fast read|write|record|info|tree|create|map|unmap|drop|lookup|listing|share|activate`:
+One Platform RPC from the shell, in the style of exoline.
 
-    pyonep-fast read CIK temp --start -1d --limit 100 --sort asc
+    pyonep-fast create CIK dataport --alias temp --format float
     pyonep-fast write CIK temp 21.5
     printf '1500000000,1\\n1500000060,2\\n' | pyonep-fast record CIK temp
+    pyonep-fast read CIK temp --start -1d --limit all --sort asc
     pyonep-fast info CIK temp --json
     pyonep-fast tree CIK
 
 RES is an alias of the CIK's client or a 40-hex RID. Times are `now`,
 relative to now (`-30s`, `-30m`, `-2h`, `-1d`, `-1w`), Unix seconds, or ISO
-8601 (UTC unless an offset is given). The server is --url, else
+8601 (UTC unless an offset or --tz is given). The server is --url, else
 $PYONEP_FAST_URL, else http://127.0.0.1:8080 (start one with
-`pyonep-fast serve`, which listens there by default). An RPC error prints a message on stderr and
-exits with status 1.
+`pyonep-fast serve`, which listens there by default). A refused call prints
+what was wrong on stderr and exits with status 1.
 """
+import argparse
 import csv
 import datetime
 import json
@@ -21,42 +23,24 @@ import re
 import sys
 import time
 
-from ..exceptions import PyonepFastError
-from ..onep import OnepV1
-from . import add_url_option
+from ..ingest.rules import parse_timestamp
+from . import CommandError, add_url_option, onep_client
 
 RECORD_CHUNK = 10000  # entries per recordbatch call
+READ_PAGE = 10000     # points per read call: what `read` holds in memory
 TYPES = ["client", "dataport", "datarule", "dispatch"]
 
 _RID = re.compile(r"[0-9a-f]{40}")
-_RELATIVE = re.compile(r"-(\d+)([smhdw])")
 _RELATIVE_OR_NUMBER = re.compile(r"^-\d+[smhdw]?$|^-\d*\.\d+$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class CommandError(Exception):
-    """A failure to report on stderr with exit status 1."""
-
-
-def parse_time(text, now=None):
-    """Unix seconds for `now`, `-2h`-style offsets, Unix seconds or ISO 8601."""
-    now = int(time.time()) if now is None else now
-    text = text.strip()
-    if text == "now":
-        return now
-    match = _RELATIVE.fullmatch(text)
-    if match:
-        return now - int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
+def parse_time(text, now=None, tz=None):
+    """Unix seconds for a command's time: `now`, `-2h`-style offsets, Unix
+    seconds or ISO 8601 (ingest.rules.parse_timestamp, the one time parser)."""
     try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CommandError(f"cannot read time {text!r}: use now, -30m/-2h/-1d/-1w, "
-                           "Unix seconds or ISO 8601") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return int(moment.timestamp())
+        return parse_timestamp(text, tz=tz, now=int(time.time()) if now is None else now)
+    except ValueError as exc:
+        raise CommandError(str(exc), 2) from None
 
 
 def resource(text):
@@ -64,55 +48,118 @@ def resource(text):
     return text if _RID.fullmatch(text) else {"alias": text}
 
 
-def client(url):
-    """An OnepV1 aimed at url (scheme://host:port)."""
-    from urllib3.util import parse_url
-
-    parsed = parse_url(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise CommandError(f"unsupported server URL {url!r}")
-    https = parsed.scheme == "https"
-    return OnepV1(host=parsed.host, port=parsed.port or (443 if https else 80), https=https)
+client = onep_client
 
 
-def _checked(what, answer):
+#: What a call status means (spec/onep-rpc.md §1.7), for messages.
+STATUS_WORDS = {
+    "invalid": "invalid argument (an alias or RID not found, or a value the dataport's format refuses)",
+    "restricted": "this CIK may not act on that resource (not in its client's tree)",
+    "noauth": "this CIK does not own that client",
+    "inuse": "that alias is already in use under this client",
+    "notfound": "not found",
+    "badarg": "bad argument",
+    "limit": "the client's limit for that resource type is reached",
+    "locked": "the client is locked",
+}
+
+
+def _checked(onep, cik, what, answer, res=None):
+    """The value of an (isok, value) answer; CommandError in words if not ok."""
     isok, value = answer
-    if not isok:
-        raise CommandError(f"{what} failed: {value}")
-    return value
+    if isok:
+        return value
+    if isinstance(res, dict) and value == "invalid" and not onep.lookup(cik, "alias", res["alias"])[0]:
+        raise CommandError(f"{what}: alias {res['alias']!r} not found under this client")
+    words = STATUS_WORDS.get(value, value) if isinstance(value, str) else json.dumps(value)
+    raise CommandError(f"{what}: {words}")
 
 
 def _format_time(timestamp):
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat()
+    try:
+        return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat()
+    except (OverflowError, ValueError, OSError, TypeError):  # beyond what datetime holds: the number as is
+        return str(timestamp)
 
 
 def _value_text(value):
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def _limit(text):
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of points or 'all'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the limit cannot be negative")
+    return value
+
+
+def _pages(onep, cik, res, start, end, limit, sort):
+    """The points of a read, READ_PAGE at a time (the memory in use is one
+    page whatever the limit)."""
+    left = limit
+    while left is None or left > 0:
+        page = READ_PAGE if left is None else min(left, READ_PAGE)
+        options = {"limit": page, "sort": sort, "starttime": start}
+        if end is not None:
+            options["endtime"] = end
+        points = _checked(onep, cik, "read", onep.read(cik, res, options), res)
+        if points:
+            yield points
+        if len(points) < page:
+            return
+        if left is not None:
+            left -= len(points)
+        if sort == "asc":
+            start = points[-1][0] + 1
+        else:
+            end = points[-1][0] - 1
+            if end < start:
+                return
+
+
 def cmd_read(args, out):
-    options = {"limit": args.limit, "sort": args.sort}
-    if args.start is not None:
-        options["starttime"] = parse_time(args.start)
-    if args.end is not None:
-        options["endtime"] = parse_time(args.end)
-    with client(args.url) as onep:
-        points = _checked("read", onep.read(args.cik, resource(args.resource), options))
-    if args.json:
-        out.write(json.dumps(points) + "\n")
-        return
+    start = parse_time(args.start, tz=args.tz) if args.start is not None else 0
+    end = parse_time(args.end, tz=args.tz) if args.end is not None else None
+    res = resource(args.resource)
     writer = csv.writer(out, lineterminator="\n")
-    for timestamp, value in points:
-        writer.writerow([timestamp if args.timeformat == "unix" else _format_time(timestamp),
-                         _value_text(value)])
+    bar = None
+    if sys.stderr.isatty() and (args.limit is None or args.limit > READ_PAGE):
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.limit, unit="pt", unit_scale=True, file=sys.stderr, desc="read", leave=False)
+    first = True
+    if args.json:
+        out.write("[")
+    with client(args) as onep:
+        for points in _pages(onep, args.cik, res, start, end, args.limit, args.sort):
+            if args.json:
+                out.write(("" if first else ",") + json.dumps(points)[1:-1])
+            else:
+                for timestamp, value in points:
+                    writer.writerow([timestamp if args.timeformat == "unix" else _format_time(timestamp),
+                                     _value_text(value)])
+            first = False
+            out.flush()
+            if bar is not None:
+                bar.update(len(points))
+    if bar is not None:
+        bar.close()
+    if args.json:
+        out.write("]\n")
 
 
 def cmd_write(args, out):
-    with client(args.url) as onep:
-        _checked("write", onep.write(args.cik, resource(args.resource), args.value, {}))
+    res = resource(args.resource)
+    with client(args) as onep:
+        _checked(onep, args.cik, "write", onep.write(args.cik, res, args.value, {}), res)
 
 
-def _entries(rows, source):
+def _entries(rows, source, tz=None):
     """[[t, value], ...] from [timestamp, value] rows; values stay text (the
     server converts them to the dataport's format)."""
     now = int(time.time())
@@ -121,33 +168,128 @@ def _entries(rows, source):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) != 2:
-            raise CommandError(f"{source} line {number}: expected timestamp,value, got {row!r}")
-        entries.append([parse_time(row[0], now), row[1]])
+            raise CommandError(f"{source} line {number}: expected timestamp,value, got {','.join(row)!r}")
+        try:
+            entries.append([parse_timestamp(row[0], tz=tz, now=now), row[1]])
+        except ValueError as exc:
+            raise CommandError(f"{source} line {number}: {exc}") from None
     return entries
 
 
 def cmd_record(args, out):
     if args.value:  # T,V: the value is everything after the first comma
-        entries = _entries((text.split(",", 1) for text in args.value), "--value")
+        entries = _entries((text.split(",", 1) for text in args.value), "--value", args.tz)
     else:
-        entries = _entries(csv.reader(sys.stdin), "stdin")
+        entries = _entries(csv.reader(sys.stdin), "stdin", args.tz)
     if not entries:
         raise CommandError("no entries to record (give timestamp,value lines on stdin or --value)")
     target = resource(args.resource)
-    with client(args.url) as onep:
+    with client(args) as onep:
         for first in range(0, len(entries), RECORD_CHUNK):
             onep.recordbatch(args.cik, target, entries[first:first + RECORD_CHUNK], defer=True)
         failures = [value for _, isok, value in onep.send_deferred(args.cik) if not isok]
-    if failures:
-        raise CommandError("record failed: " + "; ".join(map(str, failures)))
+        if failures and all(isinstance(f, list) for f in failures):
+            refused = [entry for f in failures for entry in f]
+            shown = ", ".join(f"t={t}" for t, _ in refused[:10]) + (" ..." if len(refused) > 10 else "")
+            raise CommandError(f"record: {len(refused)} of {len(entries)} points refused as invalid for the "
+                               f"dataport's format: {shown}")
+        if failures:
+            _checked(onep, args.cik, "record", (False, failures[0]), target)
     if args.verbose:
         out.write(f"recorded {len(entries)} points\n")
 
 
 def cmd_info(args, out):
-    with client(args.url) as onep:
-        info = _checked("info", onep.info(args.cik, resource(args.resource), {}))
+    res = resource(args.resource)
+    with client(args) as onep:
+        info = _checked(onep, args.cik, "info", onep.info(args.cik, res, {}), res)
     out.write((json.dumps(info) if args.json else json.dumps(info, indent=2, sort_keys=True)) + "\n")
+
+
+RETENTION_HELP = "points kept: a number or 'infinity' (default)"
+
+
+def cmd_create(args, out):
+    desc = {"name": args.name if args.name is not None else args.alias or ""}
+    if args.type == "dataport":
+        desc["format"] = args.format
+        desc["retention"] = {"count": args.count, "duration": args.duration}
+    elif args.format != "float" or args.count != "infinity" or args.duration != "infinity":
+        raise CommandError("--format and retention apply to dataports only", 2)
+    with client(args) as onep:
+        rid = _checked(onep, args.cik, f"create {args.type}", onep.create(args.cik, args.type, desc))
+        if args.alias:
+            _checked(onep, args.cik, f"map alias {args.alias!r}", onep.map(args.cik, rid, args.alias))
+        key = _checked(onep, args.cik, "info", onep.info(args.cik, rid, {"key": True}))["key"] \
+            if args.type == "client" else None
+    out.write(f"{rid} {key}\n" if key else f"{rid}\n")
+
+
+def _retention(text):
+    if text == "infinity":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number or 'infinity'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("give at least 1 (or 'infinity')")
+    return value
+
+
+def cmd_map(args, out):
+    with client(args) as onep:
+        _checked(onep, args.cik, f"map alias {args.alias!r}", onep.map(args.cik, args.rid, args.alias))
+
+
+def cmd_unmap(args, out):
+    with client(args) as onep:
+        if not onep.lookup(args.cik, "alias", args.alias)[0]:
+            raise CommandError(f"unmap: alias {args.alias!r} not found under this client")
+        _checked(onep, args.cik, f"unmap alias {args.alias!r}", onep.unmap(args.cik, args.alias))
+
+
+def cmd_drop(args, out):
+    res = resource(args.resource)
+    with client(args) as onep:
+        _checked(onep, args.cik, "drop", onep.drop(args.cik, res), res)
+
+
+def cmd_lookup(args, out):
+    with client(args) as onep:
+        if args.share:
+            rid = _checked(onep, args.cik, "lookup share", onep.lookup(args.cik, "shared", args.share))
+        else:
+            res = {"alias": args.alias}
+            rid = _checked(onep, args.cik, "lookup", onep.lookup(args.cik, "alias", args.alias), res)
+    out.write(f"{rid}\n")
+
+
+def cmd_listing(args, out):
+    types = args.types.split(",")
+    unknown = sorted(set(types) - set(TYPES))
+    if unknown:
+        raise CommandError(f"unknown type {unknown[0]!r}: give some of {','.join(TYPES)}", 2)
+    with client(args) as onep:
+        listing = _checked(onep, args.cik, "listing", onep.listing(args.cik, types, {"owned": True}))
+    if args.json:
+        out.write(json.dumps(listing) + "\n")
+        return
+    for kind in types:
+        for rid in listing.get(kind, []):
+            out.write(f"{kind} {rid}\n")
+
+
+def cmd_share(args, out):
+    res = resource(args.resource)
+    with client(args) as onep:
+        code = _checked(onep, args.cik, "share", onep.share(args.cik, res, {}), res)
+    out.write(f"{code}\n")
+
+
+def cmd_activate(args, out):
+    with client(args) as onep:
+        _checked(onep, args.cik, f"activate {args.type}", onep.activate(args.cik, args.type, args.code))
 
 
 def _subtree(onep, cik):
@@ -201,7 +343,7 @@ def _print_tree(node, out, prefix="", last=True, top=True):
 
 
 def cmd_tree(args, out):
-    with client(args.url) as onep:
+    with client(args) as onep:
         tree = _subtree(onep, args.cik)
     if args.json:
         out.write(json.dumps(tree) + "\n")
@@ -210,12 +352,8 @@ def cmd_tree(args, out):
 
 
 def _run(command):
-    def run(args, out=None):
-        try:
-            command(args, out or sys.stdout)
-        except (CommandError, PyonepFastError) as exc:
-            print(f"pyonep-fast {args.command}: {exc}", file=sys.stderr)
-            return 1
+    def run(args):
+        command(args, sys.stdout)
         return 0
     return run
 
@@ -230,15 +368,19 @@ def register(subparsers):
         parser.set_defaults(func=_run(func))
         return parser
 
-    read = add("read", "read points of a dataport", cmd_read)
+    def add_tz(parser):
+        parser.add_argument("--tz", help="time zone of ISO 8601 times without an offset (default UTC)")
+
+    read = add("read", "read points of a dataport (streamed, a page at a time)", cmd_read)
     read.add_argument("resource", metavar="RES", help="alias or RID")
-    read.add_argument("--start", help="oldest time (default: 0)")
-    read.add_argument("--end", help="newest time (default: now)")
-    read.add_argument("--limit", type=int, default=1, help="most points to return (default: 1)")
+    read.add_argument("--start", help="oldest time: now, -30s/-2h/-1d/-1w, Unix seconds or ISO 8601 (default: 0)")
+    read.add_argument("--end", help="newest time, the same ways (default: now)")
+    read.add_argument("--limit", type=_limit, default=1, help="most points to print, or 'all' (default: 1)")
     read.add_argument("--sort", choices=("asc", "desc"), default="desc")
     read.add_argument("--timeformat", choices=("iso", "unix"), default="iso",
                       help="timestamps as ISO 8601 UTC (default) or Unix seconds")
-    read.add_argument("--json", action="store_true", help="print the result as JSON")
+    read.add_argument("--json", action="store_true", help="print the points as one JSON array")
+    add_tz(read)
 
     write = add("write", "write one value (stamped now by the server)", cmd_write)
     write.add_argument("resource", metavar="RES", help="alias or RID")
@@ -250,10 +392,46 @@ def register(subparsers):
     record.add_argument("--value", action="append", metavar="T,V",
                         help="one timestamp,value entry instead of stdin (repeatable)")
     record.add_argument("-v", "--verbose", action="store_true", help="print how many were recorded")
+    add_tz(record)
 
-    info = add("info", "show everything info returns about a resource", cmd_info)
-    info.add_argument("resource", metavar="RES", help="alias or RID ('' for the client itself)")
+    info = add("info", "show everything info returns about a resource (the client itself by default)", cmd_info)
+    info.add_argument("resource", metavar="RES", nargs="?", default="", help="alias or RID (default: the client)")
     info.add_argument("--json", action="store_true", help="print compact JSON")
 
     tree = add("tree", "show the client's resources recursively", cmd_tree)
     tree.add_argument("--json", action="store_true", help="print the tree as JSON")
+
+    create = add("create", "create a dataport or a client; prints its RID (a client: RID and CIK)", cmd_create)
+    create.add_argument("type", choices=("dataport", "client"))
+    create.add_argument("--alias", help="map this alias to it")
+    create.add_argument("--name", help="its name (default: the alias)")
+    create.add_argument("--format", choices=("float", "integer", "string"), default="float",
+                        help="a dataport's value format (default float)")
+    create.add_argument("--count", type=_retention, default="infinity", help=RETENTION_HELP)
+    create.add_argument("--duration", type=_retention, default="infinity",
+                        help="seconds a point is kept: a number or 'infinity' (default)")
+
+    mapping = add("map", "map an alias to a resource of the client", cmd_map)
+    mapping.add_argument("rid", metavar="RID")
+    mapping.add_argument("alias", metavar="ALIAS")
+
+    unmap = add("unmap", "remove an alias", cmd_unmap)
+    unmap.add_argument("alias", metavar="ALIAS")
+
+    drop = add("drop", "delete a resource (and everything under it)", cmd_drop)
+    drop.add_argument("resource", metavar="RES", help="alias or RID")
+
+    lookup = add("lookup", "print the RID of an alias (or of a share code)", cmd_lookup)
+    lookup.add_argument("alias", metavar="ALIAS", nargs="?", default="", help="alias (default: the client itself)")
+    lookup.add_argument("--share", metavar="CODE", help="look up a share code instead")
+
+    listing = add("listing", "list the client's own resources: TYPE RID lines", cmd_listing)
+    listing.add_argument("--types", default=",".join(TYPES), help=f"comma-separated (default {','.join(TYPES)})")
+    listing.add_argument("--json", action="store_true", help="print the listing as JSON")
+
+    share = add("share", "share a resource; prints the share code", cmd_share)
+    share.add_argument("resource", metavar="RES", help="alias or RID")
+
+    activate = add("activate", "activate a share code (or a client CIK)", cmd_activate)
+    activate.add_argument("code", metavar="CODE")
+    activate.add_argument("--type", choices=("share", "client"), default="share")

@@ -22,7 +22,10 @@ import tempfile
 
 from ..exceptions import IngestError
 
-VERSION = 1
+VERSION = 2   # 2: the fingerprint holds the target (the RIDs of the client and dataports) beside the input
+
+
+RESTART = "start over with --restart (restart=True), or give another checkpoint file"
 
 
 class Checkpoint:
@@ -31,22 +34,30 @@ class Checkpoint:
 
     def load(self, fingerprint, chunk_points):
         """The saved state, or None if there is none; IngestError if it
-        belongs to another input or another chunk size."""
+        belongs to another target ({"target": ..., "input": ...} differ) or
+        another chunk size."""
         try:
             with open(self.path, encoding="utf-8") as f:
                 state = json.load(f)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise IngestError(f"checkpoint {self.path}: unreadable ({exc})") from None
-        if state.get("version") != VERSION:
-            raise IngestError(f"checkpoint {self.path}: version {state.get('version')!r}, expected {VERSION}")
-        if state["fingerprint"] != fingerprint:
-            raise IngestError(f"checkpoint {self.path} was written for another input (or the file changed "
-                              "since): remove it to start over")
+            raise IngestError(f"checkpoint {self.path}: unreadable ({exc}); {RESTART}") from None
+        if not isinstance(state, dict) or state.get("version") != VERSION:
+            version = state.get("version") if isinstance(state, dict) else None
+            raise IngestError(f"checkpoint {self.path}: version {version!r}, not {VERSION}; {RESTART}")
+        saved = state["fingerprint"]
+        if saved["target"] != fingerprint["target"]:
+            what = [name for name, key in (("API", "api"), ("CIK's client", "client"), ("dataports", "dataports"))
+                    if saved["target"].get(key) != fingerprint["target"].get(key)]
+            raise IngestError(f"checkpoint {self.path} belongs to another target (not the same {' or '.join(what)}"
+                              f", on this server or another): {RESTART}")
+        if saved["input"] != fingerprint["input"]:
+            raise IngestError(f"checkpoint {self.path} belongs to another input (or the input changed since): "
+                              f"{RESTART}")
         if state["chunk_points"] != chunk_points:
             raise IngestError(f"checkpoint {self.path} was written with chunk size {state['chunk_points']}, "
-                              f"not {chunk_points}: resume with the same chunk size")
+                              f"not {chunk_points}: resume with the same chunk size, or {RESTART}")
         return state
 
     def save(self, state):

@@ -23,12 +23,29 @@ Decisions worth knowing:
     on a dataport are never in flight together: the later one waits for the
     earlier to be acknowledged, so "later in the input wins" holds across
     chunks, retries and connections too.
-  * Verify's expected counts and checksums are exact when each dataport's
-    timestamps are in order in the input (ascending or descending, disorder
-    within a chunk is fine). A dataport whose input jumps back into a time
-    range sent before is still stored correctly, but duplicates across
-    chunks cannot be counted without keeping the input: the report names
-    it, and verify shows its figures as approximate and does not pass it.
+  * Verify compares exactly the points this ingest sent, so points already
+    stored between them do not count: per dataport it keeps each chunk's
+    time range, count and checksum and the set of its timestamps as
+    arithmetic runs (start, step, count; a handful for regular series), and
+    reads each range back keeping only those timestamps. A failure names the
+    dataport, the range and how many points are missing or differ. Past
+    MAX_RUNS runs (very irregular timestamps) the set is not kept and a
+    range is compared whole, which the report says. Counts and checksums are
+    exact when each dataport's timestamps are in order in the input
+    (ascending or descending, disorder within a chunk is fine). A dataport
+    whose input jumps back into a time range sent before is still stored
+    correctly, but duplicates across chunks cannot be counted without
+    keeping the input: the report names it, and verify shows its figures as
+    approximate and does not pass it.
+  * The checkpoint belongs to one target (the RIDs of the CIK's client and
+    of the dataports: the server moved to another address is still the
+    same target, another server or CIK is not) and one input (a file's path, size and modification time,
+    a digest of arrays, or a name given for a stream): resuming it for
+    another is refused (`restart=True` starts over). A stream without a name
+    cannot be checkpointed: nothing would tell another stream from it.
+  * A chunk with no storable point sends no request: its rows are reported
+    at once. Timestamps after the year 3000 are a unit mistake: a chunk made
+    only of them stops the ingest with the hint to give time_unit="ms"/"us".
   * Retries: a request that fails in transport, or gets an answer that is
     not a valid RPC response (overload, restart), is sent again after a
     growing pause, up to `retries` times; a recordbatch is idempotent, so a
@@ -38,13 +55,13 @@ Decisions worth knowing:
   * A point the server refuses individually (recordbatch's status list)
     is reported with its timestamp; it is not retried.
 """
+import array
 import dataclasses
 import logging
 import queue
 import sys
 import threading
 import time
-import urllib.parse
 
 import orjson
 
@@ -53,7 +70,7 @@ from .._onep_engine import call_encoded
 from ..exceptions import IngestError, JsonRPCRequestException, OnePlatformException
 from .checkpoint import Checkpoint
 from .columns import COLUMNS, MASK64, point_hash
-from .rules import KINDS, kind_of_info
+from .rules import FORMAT_KINDS, KINDS, kind_of_info
 from .sources import resource_of, source_of
 
 log = logging.getLogger(__name__)
@@ -64,6 +81,10 @@ DEFAULT_RETRIES = 5
 MAX_MESSAGES = 1000          # error messages kept for the report (all are counted)
 CHECKPOINT_INTERVAL = 0.5    # seconds between checkpoint writes while running
 VERIFY_PAGE = 200_000        # points per read when verifying
+MAX_RUNS = 10_000            # timestamp runs kept per dataport for verify (beyond: ranges compared whole)
+MAX_RANGES = 1_000           # chunk ranges kept per dataport (beyond: neighbours merged)
+SUMMARY_MESSAGES = 20        # input errors listed in summary() (the report keeps MAX_MESSAGES)
+DATAPORT_FORMATS = {kind: fmt for fmt, kind in FORMAT_KINDS.items()}
 
 
 @dataclasses.dataclass
@@ -77,6 +98,9 @@ class Expected:
     last: int | None = None        # highest timestamp, and its value
     last_value: object = None
     unordered: bool = False
+    #: [lo, hi, count, checksum, runs] per chunk sent, runs [[start, step, count], ...] or None (not kept)
+    ranges: list = dataclasses.field(default_factory=list)
+    runs: int = 0                  # runs kept over all ranges; -1 once past MAX_RUNS (no longer kept)
 
     def add(self, ts, values, kind):
         """Folds in one chunk's points of this dataport (sorted, unique);
@@ -86,17 +110,97 @@ class Expected:
         if self.count:
             if lo == self.last:     # ascending input: the chunk starts at the second we ended on
                 replaced, self.checksum = 1, self.checksum - point_hash(self.last, self.last_value, kind)
+                self._release(self.last, point_hash(self.last, self.last_value, kind))
             elif hi == self.first:  # descending input, the same
                 replaced, self.checksum = 1, self.checksum - point_hash(self.first, self.first_value, kind)
+                self._release(self.first, point_hash(self.first, self.first_value, kind))
             elif not (lo > self.last or hi < self.first):
                 self.unordered = True
         self.count += len(ts) - replaced
-        self.checksum = (self.checksum + COLUMNS.checksum(ts, values, kind)) & MASK64
+        checksum = COLUMNS.checksum(ts, values, kind)
+        self.checksum = (self.checksum + checksum) & MASK64
+        runs = None
+        if self.runs >= 0:
+            runs = _runs(ts)
+            self.runs += len(runs)
+            if self.runs > MAX_RUNS:
+                self.runs, runs = -1, None
+                for entry in self.ranges:
+                    entry[4] = None
+        self.ranges.append([lo, hi, len(ts), checksum, runs])
+        if len(self.ranges) > MAX_RANGES:
+            self.ranges = [_merged(*self.ranges[i:i + 2]) for i in range(0, len(self.ranges), 2)]
         if self.first is None or lo <= self.first:
             self.first, self.first_value = lo, _plain(values[0])
         if self.last is None or hi >= self.last:
             self.last, self.last_value = hi, _plain(values[-1])
         return replaced
+
+    def _release(self, t, hashed):
+        """The point at t, first or last of the range that holds it, is
+        replaced by a later chunk's: it leaves that range."""
+        entry = next(e for e in reversed(self.ranges) if e[0] == t or e[1] == t)
+        entry[2] -= 1
+        entry[3] = (entry[3] - hashed) & MASK64
+        runs = entry[4]
+        if entry[1] == t:
+            entry[1] = t - 1 if entry[0] < t else t
+            if runs:
+                runs[-1][2] -= 1
+                if not runs[-1][2]:
+                    runs.pop()
+        else:
+            entry[0] = t + 1
+            if runs:
+                runs[0][0] += runs[0][1]
+                runs[0][2] -= 1
+                if not runs[0][2]:
+                    runs.pop(0)
+
+    def verify_ranges(self):
+        """The ranges to read back: as sent, or one over everything for an
+        input that went back in time (its ranges overlap)."""
+        if not self.unordered:
+            return [e for e in self.ranges if e[2]]
+        runs = None if self.runs < 0 else [r for e in self.ranges for r in e[4]]
+        return [[self.first, self.last, self.count, self.checksum, runs]]
+
+
+def _runs(ts):
+    """The timestamps of a sorted chunk as arithmetic runs [start, step,
+    count]; consecutive runs share their boundary point."""
+    n = len(ts)
+    if n == 1:
+        return [[int(ts[0]), 0, 1]]
+    np = getattr(COLUMNS, "np", None)
+    if np is not None:
+        d = np.diff(ts)
+        bounds = [0, *(np.flatnonzero(d[1:] != d[:-1]) + 1).tolist(), len(d)]
+        starts, steps = ts[bounds[:-1]].tolist(), d[bounds[:-1]].tolist()
+    else:
+        d = [b - a for a, b in zip(ts, ts[1:])]
+        bounds = [0, *(i for i in range(1, len(d)) if d[i] != d[i - 1]), len(d)]
+        starts, steps = [ts[i] for i in bounds[:-1]], [d[i] for i in bounds[:-1]]
+    return [[start, step, b - a + 1] for start, step, a, b in zip(starts, steps, bounds, bounds[1:])]
+
+
+def _selected(ts, runs):
+    """Which of the timestamps ts (sorted) are among those of runs: a mask
+    (NumPy) or a list of bools."""
+    np = getattr(COLUMNS, "np", None)
+    if np is not None:
+        wanted = np.concatenate([start + step * np.arange(count, dtype=np.int64) for start, step, count in runs])
+        return np.isin(ts, wanted)
+    wanted = {start + step * k for start, step, count in runs for k in range(count)}
+    return [t in wanted for t in ts]
+
+
+def _merged(a, b=None):
+    """Two neighbouring ranges as one (MAX_RANGES)."""
+    if b is None:
+        return a
+    runs = a[4] + b[4] if a[4] is not None and b[4] is not None else None
+    return [min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2], (a[3] + b[3]) & MASK64, runs]
 
 
 def _plain(value):
@@ -105,15 +209,33 @@ def _plain(value):
 
 @dataclasses.dataclass
 class VerifyResult:
+    """expected_count points sent, stored_count of them found; differing:
+    [lo, hi, points sent there, how many missing, whether values differ] per
+    range that does not match."""
+
     target: str
     expected_count: int
     stored_count: int
     checksum_ok: bool
     note: str = ""
+    differing: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self):
         return self.checksum_ok and self.expected_count == self.stored_count and not self.note
+
+    def describe(self):
+        if self.ok:
+            return f"verify {self.target}: ok: {self.stored_count:,} points"
+        parts = [f"verify {self.target}: MISMATCH: {self.expected_count:,} points sent, "
+                 f"{self.stored_count:,} of them stored"]
+        for lo, hi, sent, missing, changed in self.differing[:SUMMARY_MESSAGES]:
+            what = [f"{missing:,} of {sent:,} missing"] if missing else []
+            what += ["values differ"] if changed else []
+            parts.append(f"t={lo}..{hi}: {', '.join(what)}")
+        if len(self.differing) > SUMMARY_MESSAGES:
+            parts.append(f"and {len(self.differing) - SUMMARY_MESSAGES} more ranges")
+        return "; ".join(parts) + (f" ({self.note})" if self.note else "")
 
 
 @dataclasses.dataclass
@@ -132,6 +254,9 @@ class IngestReport:
     refused: list = dataclasses.field(default_factory=list)         # (target, t, status) refused by the server
     failed_chunks: list = dataclasses.field(default_factory=list)   # (chunk label, reason)
     unordered: list = dataclasses.field(default_factory=list)       # targets whose input went back in time
+    unused_columns: list = dataclasses.field(default_factory=list)  # input columns that feed no dataport
+    extra_fields: int = 0           # rows with more fields than the input's columns (extra fields not used)
+    created: list = dataclasses.field(default_factory=list)         # dataports created (create=True)
     verify: list | None = None      # VerifyResult per target, if verified
     resumed: bool = False
     complete: bool = False          # the whole input was read and acknowledged
@@ -149,13 +274,22 @@ class IngestReport:
         lines = [f"{self.points:,} points stored" + (" (resumed)" if self.resumed else "")
                  + f"; this run: {self.sent_points:,} points, {self.bytes:,} bytes in {self.duration:.2f} s "
                  f"= {self.points_per_second:,.0f} points/s, {self.chunks:,} chunks, {self.retries} retries"]
+        if self.resumed and self.complete and not self.sent_points:
+            lines.append("the checkpoint says this input was already stored: nothing sent (restart to send again)")
+        if self.created:
+            lines.append("created dataports: " + ", ".join(self.created))
+        if self.unused_columns:
+            lines.append("columns not ingested (no dataport given for them): " + ", ".join(self.unused_columns))
+        if self.extra_fields:
+            lines.append(f"{self.extra_fields:,} rows have more fields than the input's columns: "
+                         "their extra fields were not ingested")
         if self.duplicates:
             lines.append(f"{self.duplicates:,} points replaced by a later point at the same second (last wins)")
         if self.error_count:
             lines.append(f"{self.error_count:,} input rows/cells not sent:")
-            lines += [f"  {m}" for m in self.errors]
-            if self.error_count > len(self.errors):
-                lines.append(f"  ... and {self.error_count - len(self.errors):,} more")
+            lines += [f"  {m}" for m in self.errors[:SUMMARY_MESSAGES]]
+            if self.error_count > SUMMARY_MESSAGES:
+                lines.append(f"  ... and {self.error_count - SUMMARY_MESSAGES:,} more")
         if self.refused:
             lines.append(f"{len(self.refused):,} points refused by the server:")
             lines += [f"  {target} t={t}: {status}" for target, t, status in self.refused[:MAX_MESSAGES]]
@@ -166,36 +300,58 @@ class IngestReport:
                          + " (stored correctly; duplicates across chunks not counted)")
         if not self.complete and not self.failed_chunks:
             lines.append("incomplete: the ingest stopped before the end of the input")
-        for v in self.verify or ():
-            state = "ok" if v.ok else "MISMATCH"
-            lines.append(f"verify {v.target}: {state}: expected {v.expected_count:,} points, "
-                         f"stored {v.stored_count:,}, checksum {'equal' if v.checksum_ok else 'different'}"
-                         + (f" ({v.note})" if v.note else ""))
+        lines += [v.describe() for v in self.verify or ()]
         return "\n".join(lines)
 
 
-def client_for_url(url, **options):
-    """An OnepV1 for a base URL such as http://127.0.0.1:8080."""
+def client_for_url(url=None, **options):
+    """An OnepV1 for a base URL such as http://127.0.0.1:8080 (None:
+    $PYONEP_FAST_URL, else where `pyonep-fast serve` listens)."""
     from ..onep import OnepV1
 
-    parts = urllib.parse.urlsplit(url)
-    https = parts.scheme == "https"
-    return OnepV1(host=parts.hostname, port=str(parts.port or (443 if https else 80)), https=https, **options)
+    return OnepV1.from_url(url, **options)
 
 
-def dataport_kinds(client, auth, targets):
+def dataport_kinds(client, auth, targets, create=None):
     """The value kind of each target, from its description; IngestError
-    names a target that cannot be written."""
-    kinds = []
+    names a target that cannot be written. create: {alias: kind} of aliases
+    to create as dataports (with that format, named after the alias,
+    retention unlimited) when the client has no such alias; returns
+    (kinds, created aliases) then."""
+    kinds, created = [], []
     for target in targets:
         ok, result = client.info(auth, resource_of(target), {"description": True})
+        if not ok and create and target in create and _alias_missing(client, auth, target):
+            create_dataport(client, auth, target, create[target])
+            created.append(target)
+            ok, result = client.info(auth, resource_of(target), {"description": True})
         if not ok:
-            raise IngestError(f"dataport {target!r}: info answered {result!r} (alias or RID not found?)")
+            found = "" if isinstance(resource_of(target), str) or not _alias_missing(client, auth, target) else \
+                " (create it first, or give --create)"
+            raise IngestError(f"dataport {target!r} cannot be read: {result}"
+                              + (f": alias {target!r} not found under this client{found}" if found else ""))
         kind = kind_of_info(result)
         if kind is None:
-            raise IngestError(f"{target!r} is not a dataport with a known format: {result!r}")
+            raise IngestError(f"{target!r} is not a dataport with a known format")
         kinds.append(kind)
-    return kinds
+    return (kinds, created) if create is not None else kinds
+
+
+def _alias_missing(client, auth, target):
+    resource = resource_of(target)
+    return isinstance(resource, dict) and not client.lookup(auth, "alias", resource["alias"])[0]
+
+
+def create_dataport(client, auth, alias, kind):
+    """Create a dataport of value kind `kind` named and aliased `alias`."""
+    ok, rid = client.create(auth, "dataport", {"format": DATAPORT_FORMATS[kind], "name": alias,
+                                               "retention": {"count": "infinity", "duration": "infinity"}})
+    if not ok:
+        raise IngestError(f"cannot create dataport {alias!r}: {rid}")
+    ok, status = client.map(auth, rid, alias)
+    if not ok:
+        raise IngestError(f"cannot map alias {alias!r} to the new dataport: {status}")
+    return rid
 
 
 class _Job:
@@ -214,13 +370,15 @@ class _Job:
 
 class _Ingest:
     def __init__(self, client, auth, source, chunk_points, connections, checkpoint, retries, retry_delay,
-                 progress, kinds):
+                 progress, kinds, restart=False, create=False):
         self.client = client
         self.auth = auth
         self.source = source
         self.chunk_points = chunk_points
         self.connections = connections
         self.checkpoint = Checkpoint(checkpoint) if checkpoint else None
+        self.restart = restart
+        self.create = create
         self.retries = retries
         self.retry_delay = retry_delay
         self.progress_wanted = progress
@@ -239,30 +397,63 @@ class _Ingest:
     # --- state at the low-water mark -------------------------------------
     def _fresh_state(self):
         return {"position": None, "next_seq": 0, "points": 0, "duplicates": 0, "error_count": 0,
-                "errors": [], "refused": [], "expected": [dataclasses.asdict(Expected()) for _ in self.targets],
-                "acked": {}, "complete": False}
+                "extra_fields": 0, "errors": [], "refused": [],
+                "expected": [dataclasses.asdict(Expected()) for _ in self.targets], "acked": {}, "complete": False}
+
+    def _target(self):
+        """Where the points go, as the server names it: the RID of the
+        auth's client and of each dataport (None: no such alias yet). The
+        same server moved to another address is the same target; another
+        server, CIK or dataport is not. (No credential goes in the file.)"""
+        self.client.lookup(self.auth, "alias", "", defer=True)
+        for target in self.targets:
+            resource = resource_of(target)
+            if isinstance(resource, dict):
+                self.client.lookup(self.auth, "alias", resource["alias"], defer=True)
+        answers = iter(self.client.send_deferred(self.auth))
+        _, ok, me = next(answers)
+        if not ok:
+            raise IngestError(f"the CIK cannot be used: {me}")
+        rids = [target if not isinstance(resource_of(target), dict) else (lambda ok, rid: rid if ok else None)(
+            *next(answers)[1:]) for target in self.targets]
+        return {"api": "onep", "client": me, "dataports": rids}
 
     def run(self, verify):
         started = time.perf_counter()
+        self.fingerprint = {"target": self._target(), "input": self.source.fingerprint()}
+        if self.checkpoint and self.fingerprint["input"]["identity"] is None:
+            raise IngestError("an input read from a stream (stdin) is checkpointed only with a name for it "
+                              "(--input-name NAME, input_name=...): nothing else tells another stream from it")
+        saved = None
+        if self.checkpoint and not self.restart:
+            saved = self.checkpoint.load(self.fingerprint, self.chunk_points)
         unknown = [t for t in self.targets if t not in self.given_kinds]
-        found = dict(zip(unknown, dataport_kinds(self.client, self.auth, unknown)))
+        if self.create:
+            sampled = dict(zip(self.source.targets, self.source.sample_kinds()))
+            found, self.report.created = dataport_kinds(self.client, self.auth, unknown,
+                                                        {t: sampled[t] for t in unknown})
+            if self.report.created:
+                self.fingerprint["target"] = self._target()
+        else:
+            found = dataport_kinds(self.client, self.auth, unknown)
+        found = dict(zip(unknown, found))
         self.kinds = [self.given_kinds.get(t) or found[t] for t in self.targets]
-        self.fingerprint = self.source.fingerprint()
-        saved = self.checkpoint.load(self.fingerprint, self.chunk_points) if self.checkpoint else None
         state = self.state = saved or self._fresh_state()
         report = self.report
         report.resumed = saved is not None
+        report.unused_columns = list(getattr(self.source, "unused_columns", ()))
         report.points = state["points"] + sum(points for points, _ in state["acked"].values())
         report.refused = [tuple(r) for r in state["refused"]]
         report.refused += [tuple(r) for _, refused in state["acked"].values() for r in refused]
         earlier_errors = list(state["errors"])
         reader = {"duplicates": state["duplicates"], "error_count": state["error_count"],
-                  "expected": [Expected(**e) for e in state["expected"]]}
+                  "extra_fields": state["extra_fields"], "expected": [Expected(**e) for e in state["expected"]]}
         if not state["complete"]:
             self._pump(reader)
         report.complete = state["complete"]
         report.duplicates = reader["duplicates"]
         report.error_count = reader["error_count"]
+        report.extra_fields = reader["extra_fields"]
         report.errors = (earlier_errors + self.run_errors)[:MAX_MESSAGES]
         report.unordered = [t for t, e in zip(self.targets, reader["expected"]) if e.unordered]
         report.duration = time.perf_counter() - started
@@ -292,6 +483,12 @@ class _Ingest:
                 seq += 1
                 if job.seq in acked_before:
                     self._finish(job, state["acked"][str(job.seq)][1], known=True)
+                    continue
+                if not job.points:  # nothing storable: its rows are reported, no request is made
+                    if chunk.late and chunk.late == len(chunk.errors):
+                        raise IngestError(f"{chunk.errors[0]} (and every other row of {chunk.label}: "
+                                          "nothing of them was sent)")
+                    self._finish(job, [])
                     continue
                 with self.lock:
                     self.inflight[job.seq] = job
@@ -323,6 +520,7 @@ class _Ingest:
             ranges[part.target] = (int(part.ts[0]), int(part.ts[-1]))
             points += len(part.ts)
         reader["error_count"] += len(chunk.errors)
+        reader["extra_fields"] += chunk.extra
         self.run_errors += chunk.errors[:max(0, MAX_MESSAGES - len(self.run_errors))]
         with self.lock:
             after = [j.done for j in self.inflight.values()
@@ -465,25 +663,60 @@ class _Ingest:
     def _verify(self, index, expected):
         target, kind = self.targets[index], self.kinds[index]
         resource = resource_of(target)
-        if not expected.count:
-            return VerifyResult(target, 0, 0, True)
-        stored, checksum, start = 0, 0, expected.first
-        while True:
-            ok, points = self.client.read(self.auth, resource, {"starttime": start, "endtime": expected.last,
-                                                                 "sort": "asc", "limit": VERIFY_PAGE})
+        result = VerifyResult(target, 0, 0, True)
+        untracked = False
+        for lo, hi, count, checksum, runs in expected.verify_ranges():
+            try:
+                found, found_checksum = self._read_back(resource, kind, lo, hi, runs)
+            except _ReadFailed as exc:
+                return VerifyResult(target, expected.count, result.stored_count, False,
+                                    f"read of t={lo}..{hi} answered {exc.args[0]}")
+            result.expected_count += count
+            result.stored_count += found
+            if found != count or found_checksum != checksum:
+                result.checksum_ok = False
+                result.differing.append([lo, hi, count, count - found, found == count])
+                untracked = untracked or runs is None
+        if expected.unordered:
+            result.note = "input not in time order: expected count and checksum are approximate"
+        elif untracked:
+            result.note = ("timestamps too irregular to keep: these ranges were compared whole, points in them "
+                           "that this ingest did not send count too")
+        return result
+
+    def _read_back(self, resource, kind, lo, hi, runs):
+        """(how many, checksum) of the points stored in lo..hi, only those at
+        the timestamps of runs (all of them if runs is None)."""
+        stored, checksum, start = 0, 0, lo
+        while start <= hi:
+            ok, points = self.client.read(self.auth, resource, {"starttime": start, "endtime": hi, "sort": "asc",
+                                                                 "limit": VERIFY_PAGE})
             if not ok:
-                return VerifyResult(target, expected.count, stored, False, f"read answered {points!r}")
+                raise _ReadFailed(points)
             if not points:
                 break
-            stored += len(points)
             ts = COLUMNS.timestamps([p[0] for p in points])
             values = COLUMNS.values([p[1] for p in points], kind)
+            if runs is not None:
+                mask = _selected(ts, runs)
+                ts, values = _masked(ts, mask), _masked(values, mask)
+            stored += len(ts)
             checksum = (checksum + COLUMNS.checksum(ts, values, kind)) & MASK64
             if len(points) < VERIFY_PAGE:
                 break
             start = points[-1][0] + 1
-        note = "input not in time order: expected count and checksum are approximate" if expected.unordered else ""
-        return VerifyResult(target, expected.count, stored, checksum == expected.checksum, note)
+        return stored, checksum
+
+
+class _ReadFailed(Exception):
+    pass
+
+
+def _masked(seq, mask):
+    if isinstance(seq, (list, array.array)):
+        kept = [v for v, keep in zip(seq, mask) if keep]
+        return kept if isinstance(seq, list) else array.array(seq.typecode, kept)
+    return seq[mask]
 
 
 class _Failure:
@@ -503,7 +736,7 @@ def _overlap(a, b):
 
 def _snapshot(reader):
     return {"duplicates": reader["duplicates"], "error_count": reader["error_count"],
-            "expected": [dataclasses.asdict(e) for e in reader["expected"]]}
+            "extra_fields": reader["extra_fields"], "expected": [dataclasses.asdict(e) for e in reader["expected"]]}
 
 
 class _NoBar:
@@ -528,16 +761,21 @@ def _progress_bar(wanted, total, unit, initial):
 
 def ingest(auth, data, columns=None, *, client=None, url=None, chunk_size=DEFAULT_CHUNK_POINTS,
            connections=DEFAULT_CONNECTIONS, checkpoint=None, verify=False, progress=None,
-           retries=DEFAULT_RETRIES, retry_delay=0.5, kinds=None, **source_options):
+           retries=DEFAULT_RETRIES, retry_delay=0.5, kinds=None, restart=False, create=False, **source_options):
     """Stores the points of `data` into the dataports it names; returns an
     IngestReport (check `.ok`).
 
     auth: a CIK (or pyonep auth dict). data: see sources.source_of;
-    columns and source_options (time_column, header, delimiter) go to the
-    source. client: an OnepV1, or url: the server's base URL. chunk_size:
+    columns and source_options (time_column, header, delimiter, time_unit
+    "s"/"ms"/"us", input_name: what identifies a stream in the checkpoint)
+    go to the source. client: an OnepV1, or url: the server's base URL
+    (default: $PYONEP_FAST_URL, else http://127.0.0.1:8080). chunk_size:
     points per request. connections: requests in flight at once.
-    checkpoint: a file path; an existing checkpoint of the same input is
-    resumed. verify: read everything back and compare counts and checksums.
+    checkpoint: a file path; an existing checkpoint of the same input and
+    target is resumed, one of another is refused (IngestError) unless
+    restart=True, which starts over. verify: read back exactly the points
+    sent and compare counts and checksums. create: create the dataports
+    whose aliases are missing, with the format the input's values have.
     progress: a tqdm bar on stderr (None: only if stderr is a terminal).
     retries, retry_delay: re-sends of a failed request, the first pause
     (doubling). kinds: {target: "int"|"float"|"string"} to skip asking the
@@ -547,11 +785,9 @@ def ingest(auth, data, columns=None, *, client=None, url=None, chunk_size=DEFAUL
         raise ValueError("chunk_size and connections must be at least 1, retries at least 0")
     source = source_of(data, columns, **source_options)
     if client is None:
-        if url is None:
-            raise ValueError("give client= (an OnepV1) or url= (the server's base URL)")
         client = client_for_url(url)
     bad = {k for k in (kinds or {}).values() if k not in KINDS}
     if bad:
         raise ValueError(f"kinds must be among {KINDS}, not {sorted(bad)}")
     return _Ingest(client, auth, source, chunk_size, connections, checkpoint, retries, retry_delay,
-                   progress, kinds).run(verify)
+                   progress, kinds, restart, create).run(verify)

@@ -5,12 +5,16 @@ points: bulk ingest's sources (CSV cells, objects) and the buffered
 Datastore. Each check returns the value to send or raises ValueError
 saying why the value cannot be stored.
 
-  * timestamps are whole seconds since the epoch, 0 <= t < 2**63: epoch
-    seconds ("1421906172"; also "1421906172.0" or "1.421906172e9" below
-    2**53, where a double holds them exactly) or ISO 8601 read by
-    `datetime.fromisoformat` (no offset means UTC). A fraction of a second
-    is an error (the server stores whole seconds), and so is a negative
-    time (the server would read it as "seconds before its own clock");
+  * timestamps are whole seconds since the epoch, from 1970 to the year
+    3000: epoch seconds ("1421906172"; also "1421906172.0" or
+    "1.421906172e9" below 2**53, where a double holds them exactly), or in
+    a smaller unit given explicitly (ms, us: floored to the second), or
+    ISO 8601 read by `datetime.fromisoformat` (no offset means UTC, or the
+    zone given). A fraction of a second is an error (the server stores
+    whole seconds), and so is a negative time (the server would read it as
+    "seconds before its own clock"); a time after the year 3000 is a unit
+    mistake (ImplausibleTime, with the hint to give --time-unit). The
+    Datastore, an API that stores what pyonep stored, checks only 0 <= t < 2**63;
   * integer dataports take integers within int64 ("3.0" is not one); float
     dataports take finite numbers (no NaN or infinity); string dataports
     take text up to 64 KB of UTF-8, numbers as their JSON text.
@@ -40,6 +44,18 @@ def kind_of_info(result):
     return FORMAT_KINDS.get(description.get("format")) if isinstance(description, dict) else None
 
 
+#: Timestamps from this one on (the year 3000, in seconds) are read as a unit mistake.
+PLAUSIBLE_LIMIT = 32503680000
+#: --time-unit: how many of the unit make a second.
+TIME_UNITS = {"s": 1, "ms": 1000, "us": 1000000}
+RELATIVE = re.compile(r"-(\d+)([smhdw])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ImplausibleTime(ValueError):
+    """A timestamp after the year 3000: milliseconds or microseconds read as seconds."""
+
+
 def check_timestamp(t, shown):
     if t < 0:
         raise ValueError(f"timestamp {shown} is negative: the server reads negative times as seconds "
@@ -49,50 +65,93 @@ def check_timestamp(t, shown):
     return t
 
 
-def parse_timestamp(text):
-    """Epoch seconds or ISO 8601 text -> int seconds (ValueError says why not)."""
+def check_plausible(t, shown):
+    """check_timestamp, and no later than the year 3000 (ImplausibleTime)."""
+    check_timestamp(t, shown)
+    if t >= PLAUSIBLE_LIMIT:
+        raise ImplausibleTime(f"timestamp {shown} is after the year 3000: milliseconds or microseconds? "
+                              "give --time-unit ms (or us)")
+    return t
+
+
+def time_factor(unit):
+    try:
+        return TIME_UNITS[unit]
+    except KeyError:
+        raise ValueError(f"time unit must be one of {', '.join(TIME_UNITS)}, not {unit!r}") from None
+
+
+def parse_timestamp(text, unit="s", tz=None, now=None):
+    """Text -> int seconds, the one time parser of every command (ValueError
+    says why not):
+      * epoch numbers in `unit` (s, ms, us; whole seconds are kept, a
+        smaller unit is floored to the second it falls in);
+      * ISO 8601 (datetime.fromisoformat: dates, fractions, offsets, Z);
+        no offset means `tz` (a zoneinfo name), else UTC;
+      * with `now` given (commands, not data): `now` and `-30s/-30m/-2h/-1d/-1w`.
+    Fractions of a second in seconds are refused (the server stores whole
+    seconds); so are times before 1970 and after the year 3000."""
     s = text.strip()
+    if now is not None:
+        if s == "now":
+            return now
+        match = RELATIVE.fullmatch(s)
+        if match:
+            return now - int(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    factor = time_factor(unit)
     if INTEGER.fullmatch(s):
-        return check_timestamp(int(s), s)
+        return check_plausible(int(s) // factor, s)
     if NUMBER.fullmatch(s):
         value = float(s)
-        if value != value // 1:
-            raise ValueError(f"timestamp {s!r} has a fraction of a second; the server stores whole seconds")
         if abs(value) >= EXACT_FLOAT:
             raise ValueError(f"timestamp {s!r} is too large to read exactly in this notation: write it as an integer")
-        return check_timestamp(int(value), s)
+        if factor == 1 and value != value // 1:
+            raise ValueError(f"timestamp {s!r} has a fraction of a second; the server stores whole seconds")
+        return check_plausible(int(value // factor), s)
     try:
         moment = datetime.datetime.fromisoformat(s)
     except ValueError:
-        raise ValueError(f"timestamp {s!r} is neither epoch seconds nor ISO 8601") from None
-    return timestamp_of_datetime(moment, s)
+        hint = ", now, -30s/-2h/-1d/-1w" if now is not None else ""
+        raise ValueError(f"timestamp {s!r} is neither epoch seconds{hint} nor ISO 8601") from None
+    return timestamp_of_datetime(moment, s, tz, floor=now is not None)
 
 
-def timestamp_of_datetime(moment, shown):
+def zone(name):
+    """The tzinfo of a --tz name (IANA, e.g. Europe/Paris; UTC)."""
+    import zoneinfo
+
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/Paris)") from None
+
+
+def timestamp_of_datetime(moment, shown, tz=None, floor=False):
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if moment.microsecond:
+        moment = moment.replace(tzinfo=zone(tz) if isinstance(tz, str) else tz or UTC)
+    if moment.microsecond and not floor:
         raise ValueError(f"timestamp {shown!r} has a fraction of a second; the server stores whole seconds")
-    return check_timestamp((moment - EPOCH) // ONE_SECOND, repr(shown))
+    return check_plausible((moment - EPOCH) // ONE_SECOND, repr(shown))
 
 
-def coerce_timestamp(x):
+def coerce_timestamp(x, unit="s"):
     """A timestamp given as an object (int, integral float, str, datetime)."""
     if isinstance(x, str):
-        return parse_timestamp(x)
+        return parse_timestamp(x, unit)
     if isinstance(x, datetime.datetime):
         return timestamp_of_datetime(x, x.isoformat())
+    factor = time_factor(unit)
     if isinstance(x, numbers.Integral) and not isinstance(x, bool):
-        return check_timestamp(int(x), str(x))
+        return check_plausible(int(x) // factor, str(x))
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        if not math.isfinite(x) or x != int(x):
+        if not math.isfinite(x) or (factor == 1 and x != int(x)):
             raise ValueError(f"timestamp {x!r} is not a whole number of seconds")
-        return check_timestamp(int(x), repr(x))
+        return check_plausible(int(x // factor), repr(x))
     if type(x).__name__ == "datetime64":
         seconds = x.astype("datetime64[s]")
         if seconds != x or str(x) == "NaT":
             raise ValueError(f"timestamp {x} is not a whole number of seconds")
-        return check_timestamp(int(seconds.astype("int64")), str(x))
+        return check_plausible(int(seconds.astype("int64")), str(x))
     raise ValueError(f"timestamp {x!r} is not a number, a datetime or text")
 
 

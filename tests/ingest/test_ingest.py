@@ -166,7 +166,7 @@ def test_kill_9_of_the_server_mid_ingest_then_resume_stores_exactly_the_input(tm
     csv_bytes = ("time,a,b\n" + "".join(f"{t},{x!r},{y}\n" for t, x, y in
                                         zip(ts.tolist(), a.tolist(), b.tolist()))).encode()
     half = csv_bytes.index(b"\n", len(csv_bytes) // 2) + 1
-    args = ["-", "--header", "--checkpoint", str(checkpoint), "--chunk-size", "2000",
+    args = ["-", "--header", "--checkpoint", str(checkpoint), "--input-name", "rows", "--chunk-size", "2000",
             "--connections", "2", "--retries", "0", "--quiet", "--json"]
 
     server = spawn(db=str(db))
@@ -187,6 +187,7 @@ def test_kill_9_of_the_server_mid_ingest_then_resume_stores_exactly_the_input(tm
         if server.process.poll() is None:
             server.kill()
             server.wait(10)
+    assert out, err
     first = json.loads(out)
     assert process.returncode == 1 and not first["complete"] and first["failed_chunks"], err
     assert 0 < first["points"] < 2 * rows
@@ -194,6 +195,7 @@ def test_kill_9_of_the_server_mid_ingest_then_resume_stores_exactly_the_input(tm
     with spawn(db=str(db)) as restarted:
         result = subprocess.run([*CLI, "ingest", cik, *args, "--url", restarted.url, "--verify"],
                                 input=csv_bytes, capture_output=True, timeout=60)
+        assert result.stdout, result.stderr
         second = json.loads(result.stdout)
         assert result.returncode == 0, result.stdout + result.stderr
         assert second["resumed"] and second["complete"] and second["points"] == 2 * rows
@@ -216,7 +218,7 @@ def test_chunks_that_fail_while_the_server_restarts_are_retried(tmp_path):
             cik = fountain_client(http, server.url)
             create_dataports(client, cik, [("n", "integer")])
         process = subprocess.Popen([*CLI, "ingest", cik, "-", "n", "--url", server.url, "--checkpoint", str(checkpoint),
-                                    "--chunk-size", "1000", "--retries", "8", "--quiet", "--json"],
+                                    "--input-name", "n", "--chunk-size", "1000", "--retries", "8", "--quiet", "--json"],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         process.stdin.write(csv_bytes[:half])
         process.stdin.flush()

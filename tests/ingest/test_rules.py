@@ -6,7 +6,7 @@ from pyonep_fast.ingest.rules import parse_timestamp, parse_value
 
 @pytest.mark.parametrize("text, expected", [
     ("1421906172", 1421906172), (" 0 ", 0), ("1421906172.000", 1421906172), ("+5", 5),
-    ("1.421906172e9", 1421906172), ("9223372036854775807", 2**63 - 1),
+    ("1.421906172e9", 1421906172), ("32503679999", 32503679999),
     ("1970-01-01T00:00:10", 10), ("2015-01-22T05:56:12Z", 1421906172),
     ("2015-01-22T06:56:12+01:00", 1421906172), ("2015-01-22", 1421884800),
 ])
@@ -18,6 +18,7 @@ def test_timestamps_epoch_and_iso(text, expected):
     ("-5", "negative"), ("1969-12-31T23:59:59Z", "negative"), ("1.5", "fraction"),
     ("2015-01-22T05:56:12.250Z", "fraction"), ("9223372036854775808", "int64"), ("soon", "neither"),
     ("", "neither"), ("1_000", "neither"), ("1e17", "too large"), ("1.5e0", "fraction"),
+    ("1421906172123", "after the year 3000: milliseconds or microseconds"), ("32503680000", "year 3000"),
 ])
 def test_timestamps_the_server_would_misread_are_refused(text, message):
     with pytest.raises(ValueError, match=message):
@@ -40,3 +41,28 @@ def test_values(text, kind, expected):
 def test_values_the_server_would_refuse(text, kind):
     with pytest.raises(ValueError):
         parse_value(text, kind)
+
+
+def test_smaller_time_units_floor_to_the_second():
+    assert parse_timestamp("1421906172999", unit="ms") == 1421906172
+    assert parse_timestamp("1421906172000001", unit="us") == 1421906172
+    assert parse_timestamp("1421906172999.5", unit="ms") == 1421906172
+    assert parse_timestamp("2015-01-22T05:56:12Z", unit="ms") == 1421906172   # ISO: no unit
+    with pytest.raises(ValueError, match="time unit must be one of s, ms, us"):
+        parse_timestamp("1", unit="ns")
+
+
+def test_command_times_now_relative_iso_fractions_and_zones():
+    now = 1_700_000_000
+    assert [parse_timestamp(t, now=now) for t in ("now", "-30s", "-30m", "-2h", "-1d", "-1w")] == \
+        [now, now - 30, now - 1800, now - 7200, now - 86400, now - 604800]
+    assert parse_timestamp("2014-05-13T16:53:20.75Z", now=now) == 1400000000    # a query floors
+    assert parse_timestamp("2014-05-13T18:53:20+02:00", now=now) == 1400000000
+    assert parse_timestamp("2014-05-13T18:53:20", tz="Europe/Paris", now=now) == 1400000000
+    assert parse_timestamp("2014-05-13T16:53:20Z", tz="Europe/Paris") == 1400000000  # an offset wins
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Base'"):
+        parse_timestamp("2014-05-13T18:53:20", tz="Mars/Base")
+    with pytest.raises(ValueError, match="neither epoch seconds, now, -30s/-2h/-1d/-1w nor ISO 8601"):
+        parse_timestamp("yesterday", now=now)
+    with pytest.raises(ValueError, match="neither epoch seconds nor ISO 8601"):
+        parse_timestamp("-2h")   # data, not a command: no relative times

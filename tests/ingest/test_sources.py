@@ -119,13 +119,13 @@ def test_csv_c_readers_and_row_reader_agree(reader, kinds):
     source = csv_source(rows, ["a", "b"])
     table = source._read_numpy(np, block, kinds) if reader == "numpy" else \
         source._read_pandas(pytest.importorskip("pandas"), block)
-    slow, errors = source._parse_rows(block.split(b"\n")[:500], 1, kinds)
+    slow, errors, _, _ = source._parse_rows(block.split(b"\n")[:500], 1, kinds)
     assert errors == [] and [len(p.ts) for p in slow] == [500, 500]
     if reader == "numpy":   # loadtxt refuses "1005.0" for an int64 time column: the row reader takes over
         assert table is None
         block = block.replace(b".0,", b",")
         table = source._read_numpy(np, block, kinds)
-    fast = source._checked_parts(np, table, 500, kinds)
+    fast = source._checked_parts(np, table, 500, kinds, 1)
     for f, s in zip(fast, slow):
         assert f.ts.tolist() == list(s.ts) and f.values.tolist() == list(s.values)
         assert f.values.dtype == (np.int64 if kinds[f.target] == "int" else np.float64)
@@ -137,7 +137,7 @@ def test_csv_blocks_the_c_readers_refuse_fall_back_to_the_row_reader():
         block, lines = text.encode(), text.count("\n")
         for table in (source._read_numpy(np, block, ["float"]),
                       source._read_pandas(pytest.importorskip("pandas"), block)):
-            assert table is None or source._checked_parts(np, table, lines, ["float"]) is None
+            assert table is None or source._checked_parts(np, table, lines, ["float"], 1) is None
 
 
 def test_csv_chunks_are_whole_lines_and_a_resume_cuts_the_same_chunks(tmp_path):
@@ -222,6 +222,6 @@ def test_csv_pandas_reader_with_unused_columns_agrees_with_the_row_reader():
     pd = pytest.importorskip("pandas")
     text = "".join(f"note{i},{2000 + i},{i / 8}\n" for i in range(300))
     source = csv_source(text, {2: "v"}, time_column=1)
-    fast = source._checked_parts(np, source._read_pandas(pd, text.encode()), 300, ["float"])
-    slow, errors = source._parse_rows(text.encode().split(b"\n")[:300], 1, ["float"])
+    fast = source._checked_parts(np, source._read_pandas(pd, text.encode()), 300, ["float"], 1)
+    slow, errors, _, _ = source._parse_rows(text.encode().split(b"\n")[:300], 1, ["float"])
     assert errors == [] and fast[0].ts.tolist() == list(slow[0].ts) and fast[0].values.tolist() == list(slow[0].values)
