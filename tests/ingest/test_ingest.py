@@ -239,3 +239,111 @@ def test_chunks_that_fail_while_the_server_restarts_are_retried(tmp_path):
     finally:
         server.kill()
         server.wait(10)
+
+
+# --- issue 12: an ingest never reports success for points it did not store ---------------
+
+
+def test_a_checkpoint_is_refused_for_another_target_or_input_and_restart_starts_over(
+        server, onep, fresh_client, http, tmp_path):
+    cik = fresh_client["cik"]
+    other = fountain_client(http, server.url)
+    for owner in (cik, other):
+        create_dataports(onep, owner, [("t", "float")])
+    checkpoint = tmp_path / "t.ckpt"
+    data = {"t": ([1, 2, 3], [1.0, 2.0, 3.0])}
+    assert ingest(cik, data, client=onep, checkpoint=checkpoint, progress=False).ok
+    with pytest.raises(IngestError, match=r"belongs to another target \(not the same CIK's client or "
+                                          r"dataports.*--restart"):
+        ingest(other, data, client=onep, checkpoint=checkpoint, progress=False)
+    with pytest.raises(IngestError, match="belongs to another input .*--restart"):
+        ingest(cik, {"t": ([1, 2, 3], [1.0, 2.0, 4.0])}, client=onep, checkpoint=checkpoint, progress=False)
+    again = ingest(other, data, client=onep, checkpoint=checkpoint, restart=True, verify=True, progress=False)
+    assert again.ok and not again.resumed and again.sent_points == 3
+    assert stored(onep, other, "t") == [(1, 1.0), (2, 2.0), (3, 3.0)]
+    done = ingest(other, data, client=onep, checkpoint=checkpoint, progress=False)
+    assert done.resumed and done.sent_points == 0 and "already stored: nothing sent" in done.summary()
+    with pytest.raises(IngestError, match="stream .* only with a name"):
+        ingest(cik, {"t": iter([(1, 1.0)])}, client=onep, checkpoint=tmp_path / "s.ckpt", progress=False)
+
+
+def test_a_chunk_of_only_bad_rows_is_reported_at_once_not_retried(onep, fresh_client, tmp_path):
+    cik = fresh_client["cik"]
+    create_dataports(onep, cik, [("f", "float")])
+    path = tmp_path / "bad.csv"
+    path.write_text("1421906172,warm\n1421906173,cold\n")
+    started = time.monotonic()
+    report = ingest(cik, str(path), ["f"], client=onep, retries=5, retry_delay=1.0, progress=False)
+    assert time.monotonic() - started < 5   # a retried "transport failure" took 31 s here
+    assert report.complete and not report.failed_chunks and report.retries == 0 and not report.ok
+    assert [e.split(":")[0] for e in report.errors] == ["line 1, column 2", "line 2, column 2"]
+    with pytest.raises(IngestError, match=r"2 target\(s\) need column 3, but the input has 2 column\(s\)"):
+        ingest(cik, str(path), ["f", "g"], client=onep, progress=False)
+
+
+def test_verify_compares_only_the_points_sent_and_names_what_differs(onep, fresh_client, tmp_path):
+    cik = fresh_client["cik"]
+    create_dataports(onep, cik, [("v", "integer")])
+    assert onep.recordbatch(cik, {"alias": "v"}, [[t, -t] for t in range(101, 2000, 2)]) == (True, "ok")
+    ts = list(range(100, 2000, 2)) + list(range(5000, 5500, 7))   # between points already there, then sparser
+    data = {"v": (ts, [t * 3 for t in ts])}
+    checkpoint = tmp_path / "v.ckpt"
+    first = ingest(cik, data, client=onep, chunk_size=300, checkpoint=checkpoint, verify=True, progress=False)
+    assert first.ok and first.verify[0].stored_count == len(ts) and first.verify[0].describe() == \
+        f"verify v: ok: {len(ts):,} points"
+
+    assert onep.flush(cik, {"alias": "v"}, {"newerthan": 1499, "olderthan": 1501}) == (True, "ok")   # ours: lost
+    assert onep.flush(cik, {"alias": "v"}, {"newerthan": 1500, "olderthan": 1502}) == (True, "ok")   # not ours
+    assert onep.recordbatch(cik, {"alias": "v"}, [[5007, 0]]) == (True, "ok")                        # ours: changed
+    again = ingest(cik, data, client=onep, chunk_size=300, checkpoint=checkpoint, verify=True, progress=False)
+    result = again.verify[0]
+    assert again.resumed and again.sent_points == 0 and not again.ok
+    assert (result.expected_count, result.stored_count) == (len(ts), len(ts) - 1)
+    assert [(lo <= 1500 <= hi, sent, missing, changed) for lo, hi, sent, missing, changed in result.differing] == \
+        [(True, 300, 1, False), (False, 122, 0, True)]
+    assert result.describe().startswith(f"verify v: MISMATCH: {len(ts):,} points sent, {len(ts) - 1:,} of them "
+                                        f"stored; t=1300..1898: 1 of 300 missing; t=1900..5497: values differ")
+
+
+def test_millisecond_timestamps_are_refused_with_a_hint_and_read_with_time_unit(onep, fresh_client, tmp_path):
+    cik = fresh_client["cik"]
+    create_dataports(onep, cik, [("ms", "float")])
+    path = tmp_path / "ms.csv"
+    path.write_text("".join(f"{1421906172000 + 250 * i},{i}\n" for i in range(8)))
+    with pytest.raises(IngestError, match=r"line 1: timestamp 1421906172000 is after the year 3000: milliseconds "
+                                          r"or microseconds\? give --time-unit ms \(or us\) \(and every other row"):
+        ingest(cik, str(path), ["ms"], client=onep, progress=False)
+    assert stored(onep, cik, "ms") == []
+    report = ingest(cik, str(path), ["ms"], client=onep, time_unit="ms", verify=True, progress=False)
+    assert report.ok and report.duplicates == 6     # four points a second: the last of each second is kept
+    assert stored(onep, cik, "ms") == [(1421906172, 3.0), (1421906173, 7.0)]
+    arrays = ingest(cik, {"ms": (np.array([1421906180000, 1421906181999]), np.array([1.0, 2.0]))}, client=onep,
+                    time_unit="ms", progress=False)
+    assert arrays.ok and stored(onep, cik, "ms")[-2:] == [(1421906180, 1.0), (1421906181, 2.0)]
+
+
+def test_unused_columns_and_extra_fields_are_reported(onep, fresh_client, tmp_path):
+    cik = fresh_client["cik"]
+    create_dataports(onep, cik, [("a", "float")])
+    path = tmp_path / "wide.csv"
+    path.write_text("time,a,b,c\n" + "".join(f"{1000 + i},{i},{i},{i}\n" for i in range(50))
+                    + "1050,50,50,50,surprise\n")
+    report = ingest(cik, str(path), {"a": "a"}, header=True, client=onep, verify=True, progress=False)
+    assert report.ok and report.points == 51
+    assert report.unused_columns == ["b", "c"] and report.extra_fields == 1
+    assert "columns not ingested (no dataport given for them): b, c" in report.summary()
+    assert "1 rows have more fields than the input's columns" in report.summary()
+
+
+def test_create_makes_the_missing_dataports_with_the_values_format(onep, fresh_client, tmp_path):
+    cik = fresh_client["cik"]
+    path = tmp_path / "new.csv"
+    path.write_text("time,count,temp,state\n1000,1,20.5,on\n1001,2,21,off\n")
+    report = ingest(cik, str(path), header=True, client=onep, create=True, verify=True, progress=False)
+    assert report.ok and report.created == ["count", "temp", "state"]
+    formats = {alias: onep.info(cik, {"alias": alias}, {"description": True})[1]["description"]["format"]
+               for alias in report.created}
+    assert formats == {"count": "integer", "temp": "float", "state": "string"}
+    assert stored(onep, cik, "temp") == [(1000, 20.5), (1001, 21.0)]
+    again = ingest(cik, str(path), header=True, client=onep, create=True, progress=False)
+    assert again.ok and again.created == []
