@@ -11,6 +11,7 @@ closed under us, as by `| head`); `--debug` adds the traceback.
 import argparse
 import importlib
 import os
+import re
 import signal
 import sys
 import traceback
@@ -22,8 +23,17 @@ from ..exceptions import OnePlatformException, ProvisionException, TransportErro
 COMMANDS = ("serve", "demo", "rpc", "provision", "ingest", "loadtest")
 DEFAULT_TIMEOUT = 30.0   # seconds per request of a client command
 
+CIK = re.compile(r"[0-9a-fA-F]{40}")
+
 #: Exit statuses besides 0 and 1.
 USAGE, INTERRUPTED, CLOSED_PIPE = 2, 128 + signal.SIGINT, 128 + signal.SIGPIPE
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with a mistake said in one line (usage: --help)."""
+
+    def error(self, message):
+        self.exit(USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 class CommandError(Exception):
@@ -52,6 +62,26 @@ def positive_seconds(text):
     return value
 
 
+def int_between(low, high):
+    """An argparse type: a whole number from low to high."""
+    def parse(text):
+        try:
+            value = int(text.replace("_", "").replace(",", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a number from {low:,} to {high:,}")
+        return value
+    return parse
+
+
+def cik(text):
+    """An argparse type: a CIK (40 hexadecimal characters)."""
+    if not CIK.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a CIK (40 hexadecimal characters)")
+    return text.lower()
+
+
 def url_of(args):
     """The server URL of a client command (CommandError if it cannot be used)."""
     try:
@@ -71,7 +101,7 @@ def onep_client(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="pyonep-fast", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="pyonep-fast", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pyonep-fast {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -153,7 +183,11 @@ def transport_message(exc):
 
 
 def main(argv=None):
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ImportError as exc:  # e.g. PYONEP_FAST_IMPL names no backend, or the C core is not built
+        print(f"pyonep-fast: cannot start: {exc}", file=sys.stderr)
+        return USAGE
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -161,7 +195,9 @@ def main(argv=None):
     name = f"pyonep-fast {args.command}"
     debug = getattr(args, "debug", False) or bool(os.environ.get("PYONEP_FAST_DEBUG"))
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()   # a closed pipe shows here, not in Python's own flush at exit
+        return status
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -14,7 +14,6 @@ import math
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 from array import array
@@ -22,12 +21,15 @@ from array import array
 import orjson
 import urllib3
 
+from . import int_between
+
 RPC_PATH = "/onep:v1/rpc/process"
 DAY = 86400
 START = 1_420_070_400            # 2015-01-01T00:00:00Z
 SEED = 20150101
 BASELINE_SECONDS = 15.0          # the baseline runs this long at most, then extrapolates
 READ_PAGE = 250_000
+MAX_POINTS = 100_000_000         # the history is generated in memory: ~16 bytes a point
 
 # alias, format, seconds between points
 SENSORS = (
@@ -45,11 +47,12 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "demo", help="ingest a million points of sensor history into the embedded server and time it",
         description=__doc__.split("\n\n")[1])
-    parser.add_argument("--points", type=int, default=1_000_000, help="points to generate (default 1,000,000)")
+    parser.add_argument("--points", type=int_between(len(SENSORS), MAX_POINTS), default=1_000_000,
+                        help=f"points to generate, {len(SENSORS)} to {MAX_POINTS:,} (default 1,000,000)")
     parser.add_argument("--db", help="database file for the server (default: a temporary file)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary database (a --db file is always kept)")
-    parser.add_argument("--connections", type=int, default=4, help="connections of the ingest")
+    parser.add_argument("--connections", type=int_between(1, 64), default=4, help="connections of the ingest")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -181,9 +184,6 @@ def run(args):
     from ..server import spawn
     from .ingest import hold_freed_memory
 
-    if args.points < len(SENSORS):
-        print(f"pyonep-fast demo: --points must be at least {len(SENSORS)}", file=sys.stderr)
-        return 2
     hold_freed_memory()   # as `pyonep-fast ingest` does (the baseline runs under it too)
     workdir = tempfile.mkdtemp(prefix="pyonep-fast-demo-")
     db = args.db or os.path.join(workdir, "demo.db")

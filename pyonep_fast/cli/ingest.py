@@ -6,8 +6,8 @@ import json
 import os
 import sys
 
-from ..ingest import DEFAULT_CHUNK_POINTS, DEFAULT_CONNECTIONS, DEFAULT_RETRIES, ingest
-from . import INTERRUPTED, USAGE, CommandError, add_url_option, onep_client
+from ..ingest import DEFAULT_CHUNK_POINTS, DEFAULT_CONNECTIONS, DEFAULT_RETRIES
+from . import INTERRUPTED, USAGE, CommandError, add_url_option, cik, int_between, onep_client
 
 EPILOG = """\
 examples:
@@ -37,7 +37,7 @@ def register(subparsers):
         description="Store the points of a CSV file into One Platform dataports with chunked recordbatch "
                     "calls over several keep-alive connections.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("cik", help="CIK of the client that owns the dataports")
+    parser.add_argument("cik", type=cik, help="CIK of the client that owns the dataports")
     parser.add_argument("source", help="CSV file, or - for standard input")
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="alias or RID for each value column, in column order")
@@ -47,9 +47,12 @@ def register(subparsers):
     parser.add_argument("--map", action="append", default=[], metavar="COLUMN=TARGET",
                         help="feed TARGET from COLUMN (a header name or 0-based index); repeatable")
     parser.add_argument("--delimiter", default=",")
-    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_POINTS, help="points per request")
-    parser.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS, help="requests in flight")
-    parser.add_argument("--retries", type=int, default=DEFAULT_RETRIES, help="retries of a failed request")
+    parser.add_argument("--chunk-size", type=int_between(1, 10_000_000), default=DEFAULT_CHUNK_POINTS,
+                        help="points per request")
+    parser.add_argument("--connections", type=int_between(1, 256), default=DEFAULT_CONNECTIONS,
+                        help="requests in flight")
+    parser.add_argument("--retries", type=int_between(0, 1000), default=DEFAULT_RETRIES,
+                        help="retries of a failed request")
     parser.add_argument("--checkpoint", help="checkpoint file: resume from it, keep it up to date")
     parser.add_argument("--restart", action="store_true", help="ignore (and replace) an existing checkpoint")
     parser.add_argument("--input-name", help="what identifies input read from stdin in the checkpoint")
@@ -102,6 +105,8 @@ def run(args):
     options = {"time_unit": args.time_unit, "input_name": args.input_name}
     if args.tz:
         options["tz"] = args.tz
+    from ..ingest import ingest
+
     hold_freed_memory()
     try:
         report = ingest(args.cik, args.source, columns, client=onep_client(args), chunk_size=args.chunk_size,

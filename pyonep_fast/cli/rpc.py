@@ -24,7 +24,7 @@ import sys
 import time
 
 from ..ingest.rules import parse_timestamp
-from . import CommandError, add_url_option, onep_client
+from . import CommandError, add_url_option, cik, onep_client
 
 RECORD_CHUNK = 10000  # entries per recordbatch call
 READ_PAGE = 10000     # points per read call: what `read` holds in memory
@@ -364,7 +364,7 @@ def register(subparsers):
         # `--start -1d`: let relative times pass as values, as negative numbers do
         parser._negative_number_matcher = _RELATIVE_OR_NUMBER
         add_url_option(parser)
-        parser.add_argument("cik", metavar="CIK")
+        parser.add_argument("cik", metavar="CIK", type=cik)
         parser.set_defaults(func=_run(func))
         return parser
 

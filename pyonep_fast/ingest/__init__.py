@@ -5,12 +5,27 @@
 
 Modules: `pipeline` (chunks in flight, retries, the report, verify),
 `sources` (CSV, arrays, DataFrames, iterables), `columns` (sort, dedupe,
-checksums), `checkpoint` (resume), `rules` (what a point must be to be sent;
-the Datastore applies them too).
-"""
-from .pipeline import (DEFAULT_CHUNK_POINTS, DEFAULT_CONNECTIONS, DEFAULT_RETRIES, Expected, IngestReport,
-                       VerifyResult, client_for_url, dataport_kinds, ingest)
-from .rules import FORMAT_KINDS, kind_of_info
+checksums), `checkpoint` (resume), `rules` (what a point must be to be sent,
+and the one time parser of every command; the Datastore applies them too).
 
-__all__ = ["DEFAULT_CHUNK_POINTS", "DEFAULT_CONNECTIONS", "DEFAULT_RETRIES", "FORMAT_KINDS", "Expected",
-           "IngestReport", "VerifyResult", "client_for_url", "dataport_kinds", "ingest", "kind_of_info"]
+The names below are imported when first used: a command that only needs
+`rules` (every CLI command parses times) does not pay for NumPy.
+"""
+import importlib
+
+DEFAULT_CHUNK_POINTS = 100_000   # points per request: larger costs memory, smaller costs CPU per point
+DEFAULT_CONNECTIONS = 4
+DEFAULT_RETRIES = 5
+
+_LAZY = {name: "pipeline" for name in ("Expected", "IngestReport", "VerifyResult", "client_for_url",
+                                       "dataport_kinds", "ingest")}
+_LAZY.update(FORMAT_KINDS="rules", kind_of_info="rules")
+
+__all__ = ["DEFAULT_CHUNK_POINTS", "DEFAULT_CONNECTIONS", "DEFAULT_RETRIES", *_LAZY]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -68,6 +68,7 @@ import orjson
 from .._core.series import Series
 from .._onep_engine import call_encoded
 from ..exceptions import IngestError, JsonRPCRequestException, OnePlatformException
+from . import DEFAULT_CHUNK_POINTS, DEFAULT_CONNECTIONS, DEFAULT_RETRIES
 from .checkpoint import Checkpoint
 from .columns import COLUMNS, MASK64, point_hash
 from .rules import FORMAT_KINDS, KINDS, kind_of_info
@@ -75,9 +76,6 @@ from .sources import resource_of, source_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_POINTS = 100_000   # points per request: larger costs memory, smaller costs CPU per point
-DEFAULT_CONNECTIONS = 4
-DEFAULT_RETRIES = 5
 MAX_MESSAGES = 1000          # error messages kept for the report (all are counted)
 CHECKPOINT_INTERVAL = 0.5    # seconds between checkpoint writes while running
 VERIFY_PAGE = 200_000        # points per read when verifying

@@ -90,8 +90,10 @@ def parse_timestamp(text, unit="s", tz=None, now=None):
         no offset means `tz` (a zoneinfo name), else UTC;
       * with `now` given (commands, not data): `now` and `-30s/-30m/-2h/-1d/-1w`.
     Fractions of a second in seconds are refused (the server stores whole
-    seconds); so are times before 1970 and after the year 3000."""
+    seconds); so are times before 1970, and in data (no `now`) times after
+    the year 3000."""
     s = text.strip()
+    check = check_plausible if now is None else check_timestamp
     if now is not None:
         if s == "now":
             return now
@@ -100,14 +102,14 @@ def parse_timestamp(text, unit="s", tz=None, now=None):
             return now - int(match.group(1)) * UNIT_SECONDS[match.group(2)]
     factor = time_factor(unit)
     if INTEGER.fullmatch(s):
-        return check_plausible(int(s) // factor, s)
+        return check(int(s) // factor, s)
     if NUMBER.fullmatch(s):
         value = float(s)
         if abs(value) >= EXACT_FLOAT:
             raise ValueError(f"timestamp {s!r} is too large to read exactly in this notation: write it as an integer")
         if factor == 1 and value != value // 1:
             raise ValueError(f"timestamp {s!r} has a fraction of a second; the server stores whole seconds")
-        return check_plausible(int(value // factor), s)
+        return check(int(value // factor), s)
     try:
         moment = datetime.datetime.fromisoformat(s)
     except ValueError:
