@@ -192,6 +192,11 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return USAGE
+    return run_command(args)
+
+
+def run_command(args):
+    """args.func(args), ended as the module docstring says."""
     name = f"pyonep-fast {args.command}"
     debug = getattr(args, "debug", False) or bool(os.environ.get("PYONEP_FAST_DEBUG"))
     try:
@@ -201,6 +206,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return INTERRUPTED
+    except ImportError as exc:  # PYONEP_FAST_IMPL names no backend, the C core is not built, an extra is missing
+        if debug:
+            traceback.print_exc()
+        print(f"{name}: cannot start: {exc}", file=sys.stderr)
+        return USAGE
     except BrokenPipeError:
         # the reader went away (`| head`): nothing more to say to it, and
         # Python must not complain while flushing stdout at exit

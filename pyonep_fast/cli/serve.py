@@ -1,6 +1,7 @@
 """`pyonep-fast serve`: run the embedded server in the foreground."""
 import argparse
 import asyncio
+import errno
 import ipaddress
 import json
 import logging
@@ -8,7 +9,7 @@ import os
 import signal
 import sys
 
-from ..server import BODY_TIMEOUT, DEFAULT_MAX_BODY, Store, default_db_path, new_event_loop, serve
+from . import CIK, ArgumentParser, CommandError, int_between, positive_seconds, run_command
 
 
 def register(subparsers):
@@ -16,17 +17,18 @@ def register(subparsers):
         "serve", help="run the embedded One Platform server",
         description="Serve the One Platform RPC, the CIK fountain and the HTTP Data Interface. Prints one JSON "
                     "line {url, root_cik, root_rid, db, pid} once listening.")
+    # defaults that live in the server are filled in by run(): registering
+    # this command must not import the server (aiohttp) for every other command
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080,
+    parser.add_argument("--port", type=int_between(0, 65535), default=8080,
                         help="8080 by default, where the other subcommands look; 0 picks a free port")
-    parser.add_argument("--db", default=default_db_path(),
-                        help="SQLite database file, ':memory:' for none (default: %(default)s)")
+    parser.add_argument("--db", help="SQLite database file, ':memory:' for none "
+                                     "(default: $XDG_DATA_HOME/pyonep_fast/server.db, or under ~/.local/share)")
     parser.add_argument("--null", action="store_true", help="acknowledge every call without storing anything")
-    parser.add_argument("--root-cik", help="fix the root client's CIK (40 hex characters)")
-    parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="largest request body in bytes")
-    parser.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT,
-                        help="seconds a request body may take to arrive")
-    parser.add_argument("--requests-per-connection", type=int, default=None,
+    parser.add_argument("--root-cik", type=root_cik, help="fix the root client's CIK (40 hex characters)")
+    parser.add_argument("--max-body", type=int_between(1, 1 << 40), help="largest request body in bytes")
+    parser.add_argument("--body-timeout", type=positive_seconds, help="seconds a request body may take to arrive")
+    parser.add_argument("--requests-per-connection", type=int_between(1, 1 << 31), default=None,
                         help="answer the Nth request of a connection with 'Connection: close'")
     parser.add_argument("--no-exp-fixtures", dest="exp_fixtures", action="store_false",
                         help="EXP: seed no test accounts and content into a new database, and close the fixture "
@@ -47,13 +49,33 @@ def is_loopback(host):
         return False
 
 
+def root_cik(text):
+    if not CIK.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a CIK (40 hexadecimal characters)")
+    return text.lower()
+
+
 def run(args):
+    import sqlite3
+
+    from ..server import BODY_TIMEOUT, DEFAULT_MAX_BODY, Store, default_db_path, new_event_loop, serve
+
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.exp_fixtures and not is_loopback(args.host):
         logging.getLogger("pyonep_fast.serve").warning(
             "EXP fixtures are on while listening on %s: anyone reaching it can log in with the published test "
             "credentials and create organizations; pass --no-exp-fixtures", args.host)
-    store = Store(args.db, synchronous=args.synchronous)
+    args.db = args.db or default_db_path()
+    if args.db != ":memory:":
+        directory = os.path.dirname(os.path.abspath(args.db))
+        if not os.path.isdir(directory):
+            if args.db != default_db_path():
+                raise CommandError(f"cannot open the database {args.db}: no directory {directory}")
+            os.makedirs(directory, exist_ok=True)
+    try:
+        store = Store(args.db, synchronous=args.synchronous)
+    except sqlite3.Error as exc:
+        raise CommandError(f"cannot open the database {args.db}: {exc}") from None
     if args.root_cik:
         store.onep.set_root_cik(args.root_cik)
         store.commit()
@@ -68,13 +90,19 @@ def run(args):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await serve(store, args.host, args.port, started, stop, null=args.null, max_body=args.max_body,
-                    body_timeout=args.body_timeout, requests_per_connection=args.requests_per_connection,
+        await serve(store, args.host, args.port, started, stop, null=args.null,
+                    max_body=args.max_body or DEFAULT_MAX_BODY, body_timeout=args.body_timeout or BODY_TIMEOUT,
+                    requests_per_connection=args.requests_per_connection,
                     exp_fixtures=args.exp_fixtures, exp_token_lifetime=args.exp_token_lifetime)
 
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(main())
+    except OSError as exc:   # address in use, a host that does not resolve or is not ours
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the address is already in use (another server there? --port 0 picks a free port)"
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     finally:
         store.close()
     return 0
@@ -83,10 +111,9 @@ def run(args):
 def main(argv=None):
     """`python -m pyonep_fast.cli.serve [options]`: this command alone, without
     importing the other subcommands (spawn() starts servers this way)."""
-    parser = argparse.ArgumentParser(prog="pyonep-fast")
+    parser = ArgumentParser(prog="pyonep-fast")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    return run_command(parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)]))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,11 @@ def test_mistakes_end_in_one_line_and_the_right_status(setup, tmp_path):
         ["unmap", "--url", url, cik, "nope"],
         ["listing", "--url", url, cik, "--types", "dataport,robot"],
         (["read", "--url", url, cik, "temp"], {"PYONEP_FAST_IMPL": "fortran"}),
+        ["serve", "--port", url.rsplit(":", 1)[1], "--db", ":memory:"],
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "0", "--db", str(tmp_path / "no" / "such" / "server.db")],
+        ["serve", "--port", "0", "--db", ":memory:", "--host", "192.0.2.1"],   # TEST-NET: never this machine's
+        ["serve", "--root-cik", "abc"],
         ["--version"],
     ]
     results = outcomes(*runs)
@@ -98,6 +103,13 @@ def test_mistakes_end_in_one_line_and_the_right_status(setup, tmp_path):
         (1, "unmap: alias 'nope' not found under this client"),
         (2, "unknown type 'robot': give some of client,dataport,datarule,dispatch"),
         (2, "cannot start: PYONEP_FAST_IMPL must be 'c' or 'python', not 'fortran'"),
+        (1, f"cannot listen on 127.0.0.1:{url.rsplit(':', 1)[1]}: the address is already in use (another server "
+            "there? --port 0 picks a free port)"),
+        (2, "argument --port: '99999': give a number from 0 to 65,535"),
+        (1, f"cannot open the database {tmp_path / 'no' / 'such' / 'server.db'}: no directory "
+            f"{tmp_path / 'no' / 'such'}"),
+        (1, "cannot listen on 192.0.2.1:0: Cannot assign requested address"),
+        (2, "argument --root-cik: 'abc' is not a CIK (40 hexadecimal characters)"),
         (0, None),
     ]
     for run, (status, out, err), (want_status, want_line) in zip(runs, results, expected):
@@ -107,6 +119,15 @@ def test_mistakes_end_in_one_line_and_the_right_status(setup, tmp_path):
             assert len(err.splitlines()) == 1 and want_line in err, (command, err)
             assert "Traceback" not in err
     assert results[-1][1] == f"pyonep-fast {__version__}\n"
+
+
+def test_compat_runner_mistakes(tmp_path):
+    runs = [[sys.executable, "-m", "pyonep_fast.compat", str(tmp_path / "absent.py")],
+            [sys.executable, "-m", "pyonep_fast.compat", "--url", "ftp://x", "script.py"]]
+    results = [subprocess.run(run, capture_output=True, text=True, timeout=60, env=ENV) for run in runs]
+    assert [(r.returncode, r.stderr) for r in results] == [
+        (2, f"pyonep_fast.compat: no such script: {tmp_path / 'absent.py'}\n"),
+        (2, "pyonep_fast.compat: server URL 'ftp://x': the scheme must be http or https, not 'ftp'\n")]
 
 
 def test_debug_shows_the_traceback_and_then_the_line(setup):
