@@ -131,7 +131,7 @@ class Provision:
         self._raise_api_exceptions = raise_api_exceptions
         self._curldebug = curldebug
         self._reuseconnection = reuseconnection
-        self._httptimeout = float(httptimeout)
+        self._httptimeout = int(httptimeout) if float(httptimeout).is_integer() else float(httptimeout)
         scheme = "https" if https else "http"
         self._onephttp = Transport(f"{scheme}://{host}:{port}", timeout=self._httptimeout)
 

@@ -418,7 +418,9 @@ class _Ingest:
 
     def run(self, verify):
         started = time.perf_counter()
-        self.fingerprint = {"target": self._target(), "input": self.source.fingerprint()}
+        # the target is asked of the server only for a checkpoint, which is all it serves
+        self.fingerprint = {"target": self._target() if self.checkpoint else None,
+                            "input": self.source.fingerprint()}
         if self.checkpoint and self.fingerprint["input"]["identity"] is None:
             raise IngestError("an input read from a stream (stdin) is checkpointed only with a name for it "
                               "(--input-name NAME, input_name=...): nothing else tells another stream from it")
@@ -430,7 +432,7 @@ class _Ingest:
             sampled = dict(zip(self.source.targets, self.source.sample_kinds()))
             found, self.report.created = dataport_kinds(self.client, self.auth, unknown,
                                                         {t: sampled[t] for t in unknown})
-            if self.report.created:
+            if self.report.created and self.checkpoint:
                 self.fingerprint["target"] = self._target()
         else:
             found = dataport_kinds(self.client, self.auth, unknown)
