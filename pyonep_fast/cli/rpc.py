@@ -24,7 +24,8 @@ import sys
 import time
 
 from ..ingest.rules import parse_timestamp
-from . import CommandError, add_url_option, cik, onep_client
+from ..exceptions import TransportError
+from . import CommandError, add_url_option, cik, onep_client, url_of
 
 RECORD_CHUNK = 10000  # entries per recordbatch call
 READ_PAGE = 10000     # points per read call: what `read` holds in memory
@@ -342,6 +343,30 @@ def _print_tree(node, out, prefix="", last=True, top=True):
         _print_tree(child, out, inner, k == len(children) - 1, False)
 
 
+def cmd_fountain(args):
+    """A fresh client from the server's CIK fountain: CIK, RID, vendor, token."""
+    import orjson
+    import urllib3
+
+    url = url_of(args)
+    try:
+        with urllib3.PoolManager(retries=False, timeout=args.timeout) as http:
+            response = http.request("GET", url + "/api/create?vendor")
+    except urllib3.exceptions.HTTPError as exc:
+        raise TransportError(f"Failed to make http request: {exc}") from exc
+    if response.status != 200:
+        raise CommandError(f"the CIK fountain answered {response.status} {response.reason}")
+    fresh = orjson.loads(response.data)
+    if args.json:
+        sys.stdout.write(json.dumps(fresh) + "\n")
+    elif args.shell:
+        sys.stdout.write(" ".join(f"{name.upper()}={fresh[key]}" for name, key in (
+            ("cik", "cik"), ("rid", "rid"), ("vendor", "vendor"), ("token", "vendortoken"))) + "\n")
+    else:
+        sys.stdout.write(f"{fresh['cik']} {fresh['rid']} {fresh['vendor']} {fresh['vendortoken']}\n")
+    return 0
+
+
 def cmd_tree(args, out):
     with client(args) as onep:
         tree = _subtree(onep, args.cik)
@@ -431,6 +456,15 @@ def register(subparsers):
 
     share = add("share", "share a resource; prints the share code", cmd_share)
     share.add_argument("resource", metavar="RES", help="alias or RID")
+
+    fountain = subparsers.add_parser(
+        "fountain", help="a fresh client from the embedded server's CIK fountain: CIK RID VENDOR TOKEN",
+        description="A fresh, empty, activated client with a provisioning vendor (GET /api/create?vendor).")
+    add_url_option(fountain)
+    shape = fountain.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print it as JSON")
+    shape.add_argument("--shell", action="store_true", help="print CIK=... RID=... VENDOR=... TOKEN=... for eval")
+    fountain.set_defaults(func=cmd_fountain)
 
     activate = add("activate", "activate a share code (or a client CIK)", cmd_activate)
     activate.add_argument("code", metavar="CODE")
