@@ -50,8 +50,8 @@ class OnePlatformException(OneException):
 
     str() is pyonep's text (the error object's repr, or the parse failure);
     `error` is the error object the server sent (None when the body could not
-    be read as an answer) and `code` its "code" (e.g. 401 for a bad CIK), so
-    callers need not parse the text.
+    be read as an answer), `code` its "code" (e.g. 401 for a bad CIK) and
+    `context` its "context" (e.g. "auth"), so callers need not parse the text.
     """
 
     def __init__(self, message, error=None):
@@ -60,8 +60,16 @@ class OnePlatformException(OneException):
 
     @property
     def code(self):
+        return self._field("code")
+
+    @property
+    def context(self):
+        """Where the platform saw the error ("auth", "arguments", ...), or None."""
+        return self._field("context")
+
+    def _field(self, name):
         error = self.error
-        return error.get("code") if isinstance(error, dict) else None
+        return error.get(name) if isinstance(error, dict) else None
 
 
 class JsonRPCRequestException(OneException):

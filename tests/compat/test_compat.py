@@ -161,3 +161,29 @@ def test_a_new_upstream_is_one_row(monkeypatch):
         compat.uninstall()
         transport.redirect_hosted(None)
     assert "fake_upstream" not in sys.modules and "fake_upstream.client" not in sys.modules
+
+
+def test_one_url_parser_for_every_command_and_client(monkeypatch, server):
+    from pyonep_fast.compat import DEFAULT_URL, server_url
+    from pyonep_fast.exceptions import OnePlatformException
+    from pyonep_fast.onep import OnepV1
+    from pyonep_fast.provision import Provision
+
+    monkeypatch.delenv("PYONEP_FAST_URL", raising=False)
+    assert server_url() == DEFAULT_URL == "http://127.0.0.1:8080"
+    monkeypatch.setenv("PYONEP_FAST_URL", "localhost:9000")
+    assert server_url() == "http://localhost:9000"
+    assert [server_url(u) for u in ("https://h", "http://[::1]:81/", "HTTP://h:1")] == [
+        "https://h:443", "http://[::1]:81", "http://h:1"]
+    for bad, words in (("ftp://h", "scheme must be http or https"), ("http://h:0", "port must be a number"),
+                       ("http://h:x", "port must be a number"), ("http://", "has no host"),
+                       ("http://h:1/path", "no path, query or user")):
+        with pytest.raises(ValueError, match=words):
+            server_url(bad)
+    with OnepV1.from_url(server.url) as onep:
+        assert onep.onephttp.base_url == server.url
+        with pytest.raises(OnePlatformException) as refused:
+            onep.lookup("0" * 40, "alias", "")
+        assert (refused.value.code, refused.value.context) == (401, "auth")
+    with Provision("127.0.0.1", server.url.rsplit(":", 1)[1]) as provision:
+        assert provision.model_list("0" * 40).status() == 401

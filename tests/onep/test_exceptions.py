@@ -53,7 +53,7 @@ def test_platform_error_from_the_server_carries_code_and_error(server):
         onep.lookup(BAD_CIK, "alias", "")
     error = info.value
     assert lineage(error) == {"PyonepFastError", "OneException", "OnePlatformException"}
-    assert error.code == 401 and error.error == AUTH_ERROR
+    assert error.code == 401 and error.context == "auth" and error.error == AUTH_ERROR
     assert str(error) == str(AUTH_ERROR)  # pyonep's text, unchanged
     assert error.args == (str(AUTH_ERROR),)
     copy = pickle.loads(pickle.dumps(error))  # e.g. from a worker process
