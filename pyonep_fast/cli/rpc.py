@@ -134,12 +134,10 @@ def cmd_read(args, out):
 
         bar = tqdm(total=args.limit, unit="pt", unit_scale=True, file=sys.stderr, desc="read", leave=False)
     first = True
-    if args.json:
-        out.write("[")
     with client(args) as onep:
         for points in _pages(onep, args.cik, res, start, end, args.limit, args.sort):
-            if args.json:
-                out.write(("" if first else ",") + json.dumps(points)[1:-1])
+            if args.json:   # "[" only once there is an answer: a refused read prints nothing
+                out.write(("[" if first else ",") + json.dumps(points)[1:-1])
             else:
                 for timestamp, value in points:
                     writer.writerow([timestamp if args.timeformat == "unix" else _format_time(timestamp),
@@ -151,7 +149,7 @@ def cmd_read(args, out):
     if bar is not None:
         bar.close()
     if args.json:
-        out.write("]\n")
+        out.write("[]\n" if first else "]\n")
 
 
 def cmd_write(args, out):
