@@ -17,8 +17,10 @@ import sys
 import traceback
 
 from .. import __version__
-from ..compat import DEFAULT_URL, URL_ENV, server_url
 from ..exceptions import OnePlatformException, ProvisionException, TransportError
+
+# Nothing here imports the transport: `python -m pyonep_fast.cli.loadtest`
+# imports this package first, and gevent must patch the stdlib before it.
 
 COMMANDS = ("serve", "demo", "rpc", "provision", "ingest", "loadtest")
 DEFAULT_TIMEOUT = 30.0   # seconds per request of a client command
@@ -46,6 +48,8 @@ class CommandError(Exception):
 
 def add_url_option(parser):
     """The server options every client subcommand shares: --url, --timeout."""
+    from ..compat import DEFAULT_URL, URL_ENV
+
     parser.add_argument("--url", default=None,
                         help=f"server base URL (default: ${URL_ENV}, else {DEFAULT_URL})")
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT,
@@ -84,6 +88,8 @@ def cik(text):
 
 def url_of(args):
     """The server URL of a client command (CommandError if it cannot be used)."""
+    from ..compat import server_url
+
     try:
         return server_url(args.url)
     except ValueError as exc:
