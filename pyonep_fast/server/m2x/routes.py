@@ -1,0 +1,824 @@
+"""The M2X v2 endpoints (spec m2x.md §7) on the embedded server.
+
+Each handler is registered with `route`; the wrapper around it reads the
+body (JSON on every verb; large bodies parsed off the event loop), runs the
+access check for the scope its path names (access.py), calls the handler
+under the store's lock, waits until the change is durable, answers
+Problems in M2X's error shape and records device requests in the device's
+log. Handlers are plain functions of a Context.
+"""
+import asyncio
+import csv
+import io
+import math
+import time
+
+import orjson
+from aiohttp import web
+
+from . import access
+from . import values as stream_values
+from .errors import JSON, Problem, bad_request, invalid, not_found
+from .state import now_iso, now_ms
+
+TEXT = "text/plain; charset=utf-8"
+#: A POST of values carries at most this many (422 beyond).
+MAX_VALUES_PER_REQUEST = 100_000
+#: Bodies larger than this are parsed in a worker thread.
+OFF_LOOP_BYTES = 64 * 1024
+MAX_READ_LIMIT = 10_000
+
+ROUTES = []  # (method, path, handler, options)
+
+
+def route(method, path, public=False, values_body=False):
+    """Registers handler(ctx) for METHOD /v2<path>. values_body: the body is
+    a value list parsed in a worker thread into ctx.parsed."""
+    def register(handler):
+        ROUTES.append((method, "/v2" + path, handler, {"public": public, "values_body": values_body}))
+        return handler
+    return register
+
+
+class Context:
+    __slots__ = ("state", "request", "key", "body", "parsed", "match", "query")
+
+    def __init__(self, state, request, key, body, parsed):
+        self.state = state
+        self.request = request
+        self.key = key
+        self.body = body
+        self.parsed = parsed
+        self.match = request.match_info
+        self.query = request.query
+
+    @property
+    def account(self):
+        return self.key["account"]
+
+    def device(self):
+        return self.state.device(self.account, self.match["device_id"])
+
+    def stream(self):
+        return self.state.stream(self.device(), self.match["name"])
+
+    def param(self, name, default=None):
+        """A parameter from the query, else the JSON body."""
+        if name in self.query:
+            return self.query[name]
+        return self.body.get(name, default)
+
+    def param_list(self, name):
+        """A list parameter: repeated, comma-joined, or a JSON list."""
+        found = []
+        for value in self.query.getall(name, []) + self.query.getall(name + "[]", []):
+            found.extend(part for part in value.split(",") if part)
+        value = self.body.get(name)
+        if isinstance(value, list):
+            found.extend(str(item) for item in value)
+        elif isinstance(value, str):
+            found.extend(part for part in value.split(",") if part)
+        return found
+
+    def time_param(self, name, default):
+        value = self.param(name)
+        if value in (None, ""):
+            return default
+        try:
+            return stream_values.parse_time(value)
+        except ValueError:
+            raise invalid({name: "invalid"}) from None
+
+    def int_param(self, name, default, minimum=1, maximum=None):
+        value = self.param(name)
+        if value in (None, ""):
+            return default
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise invalid({name: "invalid"}) from None
+        if number < minimum or (maximum is not None and number > maximum):
+            raise invalid({name: "invalid"})
+        return number
+
+
+def json_response(value, status=200, headers=None):
+    return web.Response(body=orjson.dumps(value), status=status, headers={"Content-Type": JSON, **(headers or {})})
+
+
+def raw_json(body, status=200):
+    return web.Response(body=body, status=status, headers={"Content-Type": JSON})
+
+
+def accepted():
+    return json_response({"status": "accepted"}, 202)
+
+
+def no_content():
+    return web.Response(status=204)
+
+
+def text(value):
+    return web.Response(text=str(value), headers={"Content-Type": TEXT})
+
+
+def page(ctx, items, key, render):
+    """A paginated list: {key: [...], total, pages, limit, current_page}."""
+    limit = ctx.int_param("limit", ctx.state.page_limit)
+    current = ctx.int_param("page", 1)
+    total = len(items)
+    chosen = items[(current - 1) * limit:current * limit]
+    return json_response({key: [render(item) for item in chosen], "total": total,
+                          "pages": math.ceil(total / limit), "limit": limit, "current_page": current})
+
+
+# --- body parsing ---------------------------------------------------------------
+def _decode(raw):
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request("The request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object")
+    return body
+
+
+def _decode_values(raw):
+    """(body, (ms, values)) of a body {"values": [...]} (worker thread)."""
+    body = _decode(raw)
+    items = body.get("values")
+    if not isinstance(items, list):
+        raise invalid({"values": "not_present" if items is None else "invalid"})
+    if len(items) > MAX_VALUES_PER_REQUEST:
+        raise invalid({"values": "invalid"}, f"At most {MAX_VALUES_PER_REQUEST} values per request")
+    return body, _value_list(items)
+
+
+def _value_list(items, stream=None):
+    try:
+        return stream_values.value_list(items)
+    except stream_values.Invalid as error:
+        raise _invalid_value(error, stream) from None
+
+
+def _invalid_value(error, stream=None):
+    field = error.field if error.index is None else f"values[{error.index}].{error.field}"
+    if stream is not None:
+        field = f"values.{stream}" + ("" if error.index is None else f"[{error.index}].{error.field}")
+    return invalid({field: "invalid"}, f"Invalid value list: {field}")
+
+
+# --- the wrapper --------------------------------------------------------------------
+def make_handler(state, handler, options):
+    async def handle(request):
+        try:
+            response = await _run(state, request, handler, options)
+        except Problem as problem:
+            response = problem.response()
+        kind, target = access.scope_of(request.match_info)
+        if kind == access.DEVICE and target in state.devices:
+            state.log(target, request.method, request.path[len("/v2"):], response.status)
+        return response
+    return handle
+
+
+async def _run(state, request, handler, options):
+    raw = await request.read()
+    key = None
+    if not options["public"]:
+        with state.lock:
+            key = access.authorize(state, request.headers.get("X-M2X-KEY"), request.method,
+                                   access.scope_of(request.match_info))
+    parse = _decode_values if options["values_body"] else _decode
+    if len(raw) > OFF_LOOP_BYTES:
+        decoded = await asyncio.get_running_loop().run_in_executor(None, parse, raw)
+    else:
+        decoded = parse(raw)
+    body, parsed = decoded if options["values_body"] else (decoded, None)
+    with state.lock:
+        response = handler(Context(state, request, key, body, parsed))
+    await state.storage.durable()
+    return response
+
+
+def setup_routes(app, state):
+    for method, path, handler, options in ROUTES:
+        app.router.add_route(method, path, make_handler(state, handler, options))
+    app.router.add_route("*", "/v2/{tail:.*}", make_handler(state, _unknown, {"public": True, "values_body": False}))
+
+
+def _unknown(ctx):
+    raise not_found("Path")
+
+
+# --- status and time ------------------------------------------------------------------
+@route("GET", "/status", public=True)
+def status(ctx):
+    return json_response({"api": "OK", "triggers": "OK"})
+
+
+@route("GET", "/time", public=True)
+def server_time(ctx):
+    ms = now_ms()
+    return json_response({"seconds": ms // 1000, "millis": ms, "iso8601": stream_values.iso(ms)})
+
+
+@route("GET", "/time/seconds", public=True)
+def time_seconds(ctx):
+    return text(int(time.time()))
+
+
+@route("GET", "/time/millis", public=True)
+def time_millis(ctx):
+    return text(now_ms())
+
+
+@route("GET", "/time/iso8601", public=True)
+def time_iso8601(ctx):
+    return text(now_iso())
+
+
+# --- devices ----------------------------------------------------------------------------
+def _filtered_devices(ctx, devices):
+    q = ctx.param("q")
+    tags = set(ctx.param_list("tags"))
+    wanted = {field: ctx.param(field) for field in ("status", "visibility", "serial") if ctx.param(field)}
+    out = []
+    for doc in devices:
+        if q and not any(isinstance(doc[field], str) and q.lower() in doc[field].lower()
+                         for field in ("name", "description")):
+            continue
+        if tags and not tags <= set(doc["tags"] or ()):
+            continue
+        if any(doc[field] != value for field, value in wanted.items()):
+            continue
+        out.append(doc)
+    return out
+
+
+def _device_page(ctx, devices):
+    return page(ctx, _filtered_devices(ctx, devices), "devices", ctx.state.device_json)
+
+
+@route("GET", "/devices")
+def list_devices(ctx):
+    return _device_page(ctx, ctx.state.account_devices(ctx.account))
+
+
+@route("GET", "/devices/search")
+@route("POST", "/devices/search")
+def search_devices(ctx):
+    return _device_page(ctx, ctx.state.account_devices(ctx.account))
+
+
+@route("GET", "/devices/catalog")
+def device_catalog(ctx):
+    public = [doc for doc in ctx.state.account_devices(ctx.account) if doc["visibility"] == "public"]
+    return _device_page(ctx, public)
+
+
+@route("GET", "/devices/tags")
+def device_tags(ctx):
+    counts = {}
+    for doc in ctx.state.account_devices(ctx.account):
+        for tag in doc["tags"] or ():
+            counts[tag] = counts.get(tag, 0) + 1
+    return json_response({"tags": counts})
+
+
+@route("POST", "/devices")
+def create_device(ctx):
+    return json_response(ctx.state.device_json(ctx.state.create_device(ctx.account, ctx.body)), 201)
+
+
+@route("GET", "/devices/{device_id}")
+def get_device(ctx):
+    return json_response(ctx.state.device_json(ctx.device()))
+
+
+@route("PUT", "/devices/{device_id}")
+def update_device(ctx):
+    ctx.state.update_device(ctx.device(), ctx.body)
+    return no_content()
+
+
+@route("DELETE", "/devices/{device_id}")
+def delete_device(ctx):
+    ctx.state.delete_device(ctx.device())
+    return no_content()
+
+
+@route("GET", "/devices/{device_id}/location")
+def get_location(ctx):
+    location = ctx.state.location_json(ctx.device())
+    return json_response(location) if location else no_content()
+
+
+@route("PUT", "/devices/{device_id}/location")
+def update_location(ctx):
+    ctx.state.update_location(ctx.device(), ctx.body)
+    return accepted()
+
+
+@route("GET", "/devices/{device_id}/location/waypoints")
+def location_history(ctx):
+    device = ctx.device()
+    start = ctx.time_param("start", stream_values.MIN_MS)
+    end = ctx.time_param("end", stream_values.MAX_MS)
+    limit = ctx.int_param("limit", 30)
+    points = [point for point in device["waypoints"]
+              if start <= stream_values.parse_time(point["timestamp"]) <= end]
+    return json_response({"waypoints": points[:limit]})
+
+
+@route("DELETE", "/devices/{device_id}/location/waypoints")
+def delete_location_history(ctx):
+    device = ctx.device()
+    missing = {field: "not_present" for field in ("from", "end") if not ctx.param(field)}
+    if missing:
+        raise invalid(missing)
+    start, end = ctx.time_param("from", None), ctx.time_param("end", None)
+    device["waypoints"] = [point for point in device["waypoints"]
+                           if not start <= stream_values.parse_time(point["timestamp"]) <= end]
+    ctx.state.save_device(device)
+    return accepted()
+
+
+@route("GET", "/devices/{device_id}/log")
+def device_log(ctx):
+    device = ctx.device()
+    return json_response({"requests": list(ctx.state.logs.get(device["id"], ()))})
+
+
+# --- streams ------------------------------------------------------------------------------
+@route("GET", "/devices/{device_id}/streams")
+def list_streams(ctx):
+    device = ctx.device()
+    return json_response({"streams": [ctx.state.stream_json(doc) for doc in ctx.state.device_streams(device)]})
+
+
+@route("GET", "/devices/{device_id}/streams/{name}")
+def get_stream(ctx):
+    return json_response(ctx.state.stream_json(ctx.stream()))
+
+
+@route("PUT", "/devices/{device_id}/streams/{name}")
+def put_stream(ctx):
+    doc, created = ctx.state.put_stream(ctx.device(), ctx.match["name"], ctx.body)
+    return json_response(ctx.state.stream_json(doc), 201 if created else 200)
+
+
+@route("DELETE", "/devices/{device_id}/streams/{name}")
+def delete_stream(ctx):
+    ctx.state.delete_stream(ctx.stream())
+    return no_content()
+
+
+def _range(ctx, start_name="start", end_name="end"):
+    start = ctx.time_param(start_name, stream_values.MIN_MS)
+    end = ctx.time_param(end_name, stream_values.MAX_MS)
+    if start > end:
+        raise invalid({start_name: "invalid"}, "start is after end")
+    return start, end
+
+
+def _range_echo(ctx, start, end, **more):
+    """The JSON members head of a read: start (if given), end, more."""
+    out = {}
+    if ctx.param("start"):
+        out["start"] = stream_values.iso(start)
+    out["end"] = stream_values.iso(end if ctx.param("end") else now_ms())
+    out.update(more)
+    return out
+
+
+@route("GET", "/devices/{device_id}/streams/{name}/values")
+def stream_values_read(ctx):
+    stream = ctx.stream()
+    start, end = _range(ctx)
+    limit = ctx.int_param("limit", 100, maximum=MAX_READ_LIMIT)
+    series = ctx.state.series(stream)
+    ms, values = stream_values.newest(series, start, end, limit)
+    head = orjson.dumps(_range_echo(ctx, start, end, limit=limit))
+    return raw_json(head[:-1] + b',"values":' + stream_values.encode(series.kind, ms, values) + b"}")
+
+
+def _store(ctx, device, name, ms, values, field_prefix=None):
+    stream = ctx.state.stream_for_write(device, name)
+    try:
+        ctx.state.store_values(stream, ms, values)
+    except stream_values.Invalid as error:
+        raise _invalid_value(error, field_prefix) from None
+
+
+@route("POST", "/devices/{device_id}/streams/{name}/values", values_body=True)
+def post_stream_values(ctx):
+    device = ctx.device()
+    ms, values = ctx.parsed
+    _store(ctx, device, ctx.match["name"], ms, values)
+    ctx.state.touch_device(device)
+    return accepted()
+
+
+def _single_time(ctx, value):
+    if value is None:
+        return now_ms()
+    try:
+        return stream_values.parse_time(value)
+    except ValueError:
+        raise invalid({"timestamp": "invalid"}) from None
+
+
+@route("PUT", "/devices/{device_id}/streams/{name}/value")
+def put_stream_value(ctx):
+    device = ctx.device()
+    if "value" not in ctx.body:
+        raise invalid({"value": "not_present"})
+    import numpy as np
+    ms = np.array([_single_time(ctx, ctx.body.get("timestamp"))], np.int64)
+    stream = ctx.state.stream_for_write(device, ctx.match["name"])
+    try:
+        ctx.state.store_values(stream, ms, [ctx.body["value"]])
+    except stream_values.Invalid:
+        raise invalid({"value": "invalid"}) from None
+    ctx.state.touch_device(device)
+    return accepted()
+
+
+@route("DELETE", "/devices/{device_id}/streams/{name}/values")
+def delete_stream_values(ctx):
+    stream = ctx.stream()
+    missing = {field: "not_present" for field in ("from", "end") if not ctx.param(field)}
+    if missing:
+        raise invalid(missing)
+    start, end = _range(ctx, "from", "end")
+    ctx.state.storage.touch()
+    ctx.state.series(stream).delete_between(start - 1, end + 1)
+    return no_content()
+
+
+@route("GET", "/devices/{device_id}/streams/{name}/sampling")
+def stream_sampling(ctx):
+    stream = ctx.stream()
+    interval = ctx.param("interval")
+    if interval in (None, ""):
+        raise invalid({"interval": "not_present"})
+    try:
+        width = float(interval)
+    except (TypeError, ValueError):
+        width = 1.0  # the m2x 5.5.0 test sends interval=interval: read as the smallest bucket
+    if not width > 0 or not math.isfinite(width):
+        raise invalid({"interval": "invalid"})
+    kind = ctx.param("type", "avg")
+    if kind not in stream_values.SAMPLING_TYPES:
+        raise invalid({"type": "invalid"})
+    start, end = _range(ctx)
+    limit = ctx.int_param("limit", 100, maximum=MAX_READ_LIMIT)
+    pairs = stream_values.sampling(ctx.state.series(stream), start, end, width, kind, limit)
+    result = _range_echo(ctx, start, end, interval=interval)
+    result["values"] = [{"timestamp": stream_values.iso(t), "value": value} for t, value in pairs]
+    return json_response(result)
+
+
+@route("GET", "/devices/{device_id}/streams/{name}/stats")
+def stream_stats(ctx):
+    stream = ctx.stream()
+    start, end = _range(ctx)
+    result = _range_echo(ctx, start, end)
+    result["stats"] = stream_values.stats(ctx.state.series(stream), start, end)
+    return json_response(result)
+
+
+# --- device-wide values --------------------------------------------------------------------
+@route("POST", "/devices/{device_id}/update")
+def post_update(ctx):
+    device = ctx.device()
+    values = ctx.body.get("values")
+    if not isinstance(values, dict) or not values:
+        raise invalid({"values": "not_present" if values is None else "invalid"})
+    import numpy as np
+    ms = np.array([_single_time(ctx, ctx.body.get("timestamp"))], np.int64)
+    for name, value in values.items():
+        _store(ctx, device, name, ms, [value], name)
+    if "location" in ctx.body:
+        ctx.state.update_location(device, ctx.body["location"] or {})
+    ctx.state.touch_device(device)
+    return accepted()
+
+
+@route("POST", "/devices/{device_id}/updates")
+def post_updates(ctx):
+    device = ctx.device()
+    values = ctx.body.get("values")
+    if not isinstance(values, dict) or not values:
+        raise invalid({"values": "not_present" if values is None else "invalid"})
+    total = sum(len(items) for items in values.values() if isinstance(items, list))
+    if total > MAX_VALUES_PER_REQUEST:
+        raise invalid({"values": "invalid"}, f"At most {MAX_VALUES_PER_REQUEST} values per request")
+    parsed = {name: _value_list(items, name) for name, items in values.items()}
+    for name, (ms, items) in parsed.items():   # all parsed first: a refusal stores nothing
+        if name in ctx.state.streams.get(device["id"], {}):
+            try:
+                stream_values.typed_values(ctx.state.series(ctx.state.stream(device, name)).kind, items)
+            except stream_values.Invalid as error:
+                raise _invalid_value(error, name) from None
+    for name, (ms, items) in parsed.items():
+        _store(ctx, device, name, ms, items, name)
+    if "location" in ctx.body:
+        ctx.state.update_location(device, ctx.body["location"] or {})
+    ctx.state.touch_device(device)
+    return accepted()
+
+
+def _device_rows(ctx, device, limit):
+    """[(ms, {stream: value})] newest first over the chosen streams."""
+    names = ctx.param_list("streams")
+    streams = [ctx.state.stream(device, name) for name in names] if names else ctx.state.device_streams(device)
+    start, end = _range(ctx)
+    rows = {}
+    for stream in streams:
+        ms, values = stream_values.newest(ctx.state.series(stream), start, end, limit)
+        for t, value in zip(ms.tolist(), values if isinstance(values, list) else values.tolist()):
+            rows.setdefault(t, {})[stream["name"]] = value
+    return start, end, sorted(rows.items(), reverse=True)[:limit]
+
+
+@route("GET", "/devices/{device_id}/values")
+def device_values(ctx):
+    limit = ctx.int_param("limit", 100, maximum=MAX_READ_LIMIT)
+    start, end, rows = _device_rows(ctx, ctx.device(), limit)
+    result = _range_echo(ctx, start, end, limit=limit)
+    result["values"] = [{"timestamp": stream_values.iso(t), "values": values} for t, values in rows]
+    return json_response(result)
+
+
+@route("GET", "/devices/{device_id}/values/search")
+@route("POST", "/devices/{device_id}/values/search")
+def device_values_search(ctx):
+    limit = ctx.int_param("limit", 100, maximum=MAX_READ_LIMIT)
+    _, _, rows = _device_rows(ctx, ctx.device(), limit)
+    return json_response({"values": [{"timestamp": stream_values.iso(t), "values": values} for t, values in rows]})
+
+
+@route("GET", "/devices/{device_id}/values/export.csv")
+def device_values_export(ctx):
+    device = ctx.device()
+    names = ctx.param_list("streams")
+    streams = [ctx.state.stream(device, name) for name in names] if names else ctx.state.device_streams(device)
+    start, end = _range(ctx)
+    rows = {}
+    for stream in streams:
+        ms, values = stream_values.select(ctx.state.series(stream), start, end)
+        for t, value in zip(ms.tolist(), values if isinstance(values, list) else values.tolist()):
+            rows.setdefault(t, {})[stream["name"]] = value
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["timestamp"] + [stream["name"] for stream in streams])
+    for t, values in sorted(rows.items()):
+        writer.writerow([stream_values.iso(t)] + [values.get(stream["name"], "") for stream in streams])
+    job = ctx.state.create_export_job(device, out.getvalue())
+    return web.Response(status=202, headers={"Location": ctx.state.url("jobs", job["id"])})
+
+
+# --- device commands -----------------------------------------------------------------------
+@route("GET", "/devices/{device_id}/commands")
+def device_commands(ctx):
+    device = ctx.device()
+    status_filter = ctx.param("status")
+    docs = [doc for doc in ctx.state.device_commands(device)
+            if not status_filter or doc["deliveries"][device["id"]]["status"] == status_filter]
+    return page(ctx, docs, "commands", lambda doc: ctx.state.command_json(doc, device))
+
+
+@route("GET", "/devices/{device_id}/commands/{command_id}")
+def device_command(ctx):
+    device = ctx.device()
+    doc = ctx.state.command(ctx.account, ctx.match["command_id"], device)
+    return json_response(ctx.state.command_json(doc, device))
+
+
+def _settle(ctx, outcome):
+    device = ctx.device()
+    doc = ctx.state.command(ctx.account, ctx.match["command_id"], device)
+    ctx.state.settle_command(doc, device, outcome, ctx.body or None)
+    return no_content()
+
+
+@route("POST", "/devices/{device_id}/commands/{command_id}/process")
+def process_command(ctx):
+    return _settle(ctx, "processed")
+
+
+@route("POST", "/devices/{device_id}/commands/{command_id}/reject")
+def reject_command(ctx):
+    return _settle(ctx, "rejected")
+
+
+# --- metadata (devices, distributions, collections) ----------------------------------------
+def _metadata_routes(prefix, kind, find):
+    def holder(ctx):
+        return find(ctx)
+
+    @route("GET", prefix + "/metadata")
+    def read_metadata(ctx):
+        return json_response(holder(ctx)["metadata"])
+
+    @route("PUT", prefix + "/metadata")
+    def update_metadata(ctx):
+        doc = holder(ctx)
+        if not all(isinstance(name, str) for name in ctx.body):
+            raise invalid({"metadata": "invalid"})
+        doc["metadata"] = dict(ctx.body)
+        ctx.state.save_metadata_holder(kind, doc)
+        return no_content()
+
+    @route("GET", prefix + "/metadata/{field}")
+    def read_metadata_field(ctx):
+        metadata = holder(ctx)["metadata"]
+        if ctx.match["field"] not in metadata:
+            raise not_found("Metadata field")
+        return json_response({"value": metadata[ctx.match["field"]]})
+
+    @route("PUT", prefix + "/metadata/{field}")
+    def update_metadata_field(ctx):
+        doc = holder(ctx)
+        if "value" not in ctx.body:
+            raise invalid({"value": "not_present"})
+        doc["metadata"][ctx.match["field"]] = ctx.body["value"]
+        ctx.state.save_metadata_holder(kind, doc)
+        return no_content()
+
+
+_metadata_routes("/devices/{device_id}", "device", lambda ctx: ctx.device())
+_metadata_routes("/distributions/{distribution_id}", "distribution",
+                 lambda ctx: ctx.state.distribution(ctx.account, ctx.match["distribution_id"]))
+_metadata_routes("/collections/{collection_id}", "collection",
+                 lambda ctx: ctx.state.collection(ctx.account, ctx.match["collection_id"]))
+
+
+# --- distributions ---------------------------------------------------------------------------
+def _distribution(ctx):
+    return ctx.state.distribution(ctx.account, ctx.match["distribution_id"])
+
+
+@route("GET", "/distributions")
+def list_distributions(ctx):
+    docs = [doc for doc in ctx.state.distributions.values() if doc["account"] == ctx.account]
+    return page(ctx, docs, "distributions", ctx.state.distribution_json)
+
+
+@route("POST", "/distributions")
+def create_distribution(ctx):
+    return json_response(ctx.state.distribution_json(ctx.state.create_distribution(ctx.account, ctx.body)), 201)
+
+
+@route("GET", "/distributions/{distribution_id}")
+def get_distribution(ctx):
+    return json_response(ctx.state.distribution_json(_distribution(ctx)))
+
+
+@route("PUT", "/distributions/{distribution_id}")
+def update_distribution(ctx):
+    ctx.state.update_distribution(_distribution(ctx), ctx.body)
+    return no_content()
+
+
+@route("DELETE", "/distributions/{distribution_id}")
+def delete_distribution(ctx):
+    ctx.state.delete_distribution(_distribution(ctx))
+    return no_content()
+
+
+@route("GET", "/distributions/{distribution_id}/devices")
+def distribution_devices(ctx):
+    return _device_page(ctx, ctx.state.distribution_devices(_distribution(ctx)))
+
+
+@route("POST", "/distributions/{distribution_id}/devices")
+def add_distribution_device(ctx):
+    device = ctx.state.add_distribution_device(_distribution(ctx), ctx.body)
+    return json_response(ctx.state.device_json(device), 201)
+
+
+# --- collections -------------------------------------------------------------------------------
+def _collection(ctx):
+    return ctx.state.collection(ctx.account, ctx.match["collection_id"])
+
+
+@route("GET", "/collections")
+def list_collections(ctx):
+    docs = [doc for doc in ctx.state.collections.values() if doc["account"] == ctx.account]
+    return page(ctx, docs, "collections", ctx.state.collection_json)
+
+
+@route("POST", "/collections")
+def create_collection(ctx):
+    return json_response(ctx.state.collection_json(ctx.state.create_collection(ctx.account, ctx.body)), 201)
+
+
+@route("GET", "/collections/{collection_id}")
+def get_collection(ctx):
+    return json_response(ctx.state.collection_json(_collection(ctx)))
+
+
+@route("PUT", "/collections/{collection_id}")
+def update_collection(ctx):
+    ctx.state.update_collection(_collection(ctx), ctx.body)
+    return no_content()
+
+
+@route("DELETE", "/collections/{collection_id}")
+def delete_collection(ctx):
+    ctx.state.delete_collection(_collection(ctx))
+    return no_content()
+
+
+@route("GET", "/collections/{collection_id}/devices")
+def collection_devices(ctx):
+    doc = _collection(ctx)
+    return _device_page(ctx, [ctx.state.devices[device_id] for device_id in doc["devices"]])
+
+
+def _collection_device(ctx):
+    return _collection(ctx), ctx.state.device(ctx.account, ctx.match["member_id"])
+
+
+@route("PUT", "/collections/{collection_id}/devices/{member_id}")
+def collection_add_device(ctx):
+    ctx.state.collection_add(*_collection_device(ctx))
+    return no_content()
+
+
+@route("DELETE", "/collections/{collection_id}/devices/{member_id}")
+def collection_remove_device(ctx):
+    ctx.state.collection_remove(*_collection_device(ctx))
+    return no_content()
+
+
+# --- keys ----------------------------------------------------------------------------------------
+@route("GET", "/keys")
+def list_keys(ctx):
+    device = ctx.param("device")
+    if device:
+        ctx.state.device(ctx.account, device)
+    return json_response({"keys": [ctx.state.key_json(doc) for doc in ctx.state.account_keys(ctx.account, device)]})
+
+
+@route("POST", "/keys")
+def create_key(ctx):
+    return json_response(ctx.state.key_json(ctx.state.create_key(ctx.account, ctx.body)), 201)
+
+
+@route("GET", "/keys/{key}")
+def get_key(ctx):
+    return json_response(ctx.state.key_json(ctx.state.key(ctx.account, ctx.match["key"])))
+
+
+@route("PUT", "/keys/{key}")
+def update_key(ctx):
+    ctx.state.update_key(ctx.state.key(ctx.account, ctx.match["key"]), ctx.body)
+    return no_content()
+
+
+@route("DELETE", "/keys/{key}")
+def delete_key(ctx):
+    doc = ctx.state.key(ctx.account, ctx.match["key"])
+    if doc["master"] and len([k for k in ctx.state.account_keys(ctx.account) if k["master"]]) == 1:
+        raise invalid({"key": "invalid"}, "The last master key of an account cannot be deleted")
+    ctx.state.revoke(doc["key"])
+    return no_content()
+
+
+@route("POST", "/keys/{key}/regenerate")
+def regenerate_key(ctx):
+    doc = ctx.state.regenerate_key(ctx.state.key(ctx.account, ctx.match["key"]))
+    return json_response(ctx.state.key_json(doc), 201)
+
+
+# --- commands and jobs -----------------------------------------------------------------------------
+@route("GET", "/commands")
+def list_commands(ctx):
+    return page(ctx, ctx.state.account_commands(ctx.account), "commands", ctx.state.command_json)
+
+
+@route("POST", "/commands")
+def send_command(ctx):
+    return json_response(ctx.state.command_json(ctx.state.send_command(ctx.account, ctx.body)), 202)
+
+
+@route("GET", "/commands/{command_id}")
+def get_command(ctx):
+    return json_response(ctx.state.command_json(ctx.state.command(ctx.account, ctx.match["command_id"])))
+
+
+@route("GET", "/jobs/{job_id}")
+def get_job(ctx):
+    return json_response(ctx.state.job_json(ctx.state.job(ctx.account, ctx.match["job_id"])))
+
+
+@route("GET", "/jobs/{job_id}/result")
+def job_result(ctx):
+    doc = ctx.state.job(ctx.account, ctx.match["job_id"])
+    return web.Response(text=ctx.state.job_result(doc), headers={"Content-Type": "text/csv; charset=utf-8"})
