@@ -4,6 +4,9 @@ store, plus fixture endpoints for tests:
 
   POST /_fixtures/m2x/accounts        -> {"account", "key"}: a fresh account and its master key
   PUT  /_fixtures/m2x/settings        {"auto_accounts": bool}
+  PUT  /_fixtures/m2x/replay          {"cases": [{"url", "method"?, "status"?, "response"}]}
+                                      answer those requests with the recorded answers
+                                      (m2x-recorded.json's case shape); {"cases": []} ends it
 
 With auto_accounts (the default) any unknown non-empty X-M2X-KEY becomes the
 master key of a new account, so unchanged programs with their own key run
@@ -44,6 +47,17 @@ def setup(app, store, public_url=DEFAULT_PUBLIC_URL, auto_accounts=True, page_li
             state.auto_accounts = body["auto_accounts"]
         return json_response({"auto_accounts": state.auto_accounts})
 
+    async def replay(request):
+        try:
+            body = orjson.loads(await request.read() or b"{}")
+            cases = body["cases"]
+            state.set_replay(cases)
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            return json_response({"code": "bad_request", "message": "expected {\"cases\": [{\"url\": ...}]}"},
+                                 400)
+        return json_response({"cases": len(cases)})
+
     app.router.add_post("/_fixtures/m2x/accounts", new_account)
+    app.router.add_put("/_fixtures/m2x/replay", replay)
     app.router.add_put("/_fixtures/m2x/settings", settings)
     return state

@@ -173,6 +173,9 @@ def _invalid_value(error, stream=None):
 # --- the wrapper --------------------------------------------------------------------
 def make_handler(state, handler, options):
     async def handle(request):
+        recorded = state.replay.get((request.method, request.path))
+        if recorded is not None:
+            return _replayed(*recorded)
         try:
             response = await _run(state, request, handler, options)
         except Problem as problem:
@@ -201,6 +204,12 @@ async def _run(state, request, handler, options):
         response = handler(Context(state, request, key, body, parsed))
     await state.storage.durable()
     return response
+
+
+def _replayed(status, body):
+    if status == 204:
+        return no_content()
+    return raw_json(orjson.dumps(body), status)
 
 
 def setup_routes(app, state):
@@ -406,7 +415,7 @@ def stream_values_read(ctx):
 
 
 def _store(ctx, device, name, ms, values, field_prefix=None):
-    stream = ctx.state.stream_for_write(device, name)
+    stream = ctx.state.stream_for_write(device, name, values)
     try:
         ctx.state.store_values(stream, ms, values)
     except stream_values.Invalid as error:
@@ -438,7 +447,7 @@ def put_stream_value(ctx):
         raise invalid({"value": "not_present"})
     import numpy as np
     ms = np.array([_single_time(ctx, ctx.body.get("timestamp"))], np.int64)
-    stream = ctx.state.stream_for_write(device, ctx.match["name"])
+    stream = ctx.state.stream_for_write(device, ctx.match["name"], [ctx.body["value"]])
     try:
         ctx.state.store_values(stream, ms, [ctx.body["value"]])
     except stream_values.Invalid:
