@@ -130,8 +130,8 @@ def _array_kind(np, values):
     if values.dtype.kind == "f":
         bad = ~np.isfinite(values)
         if bad.any():
-            raise ValueError(f"value {int(np.argmax(bad))} is {values[int(np.argmax(bad))]!r}: "
-                             "M2X values must be finite numbers")
+            index = int(np.argmax(bad))
+            raise ValueError(f"value {index} is {float(values[index])!r}: M2X values must be finite numbers")
         return "float", values.astype(np.float64, copy=False)
     items = values.tolist()
     kind = _value_kind(items)
@@ -214,6 +214,8 @@ def post_values(api, path, values):
         return api.post(path, data={"values": values})
     url = api.url(path)
     pieces = _pieces(encoded, MAX_VALUES_PER_REQUEST, MAX_BODY_BYTES)
+    if len(pieces) == 1 and isinstance(encoded, _ListValues):
+        return api.post(path, data={"values": values})  # byte for byte what m2x 5.5.0 sent
     result = None
     for first, count in pieces:
         body = b'{"values":' + encoded.body(first, count) + b"}"

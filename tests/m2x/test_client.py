@@ -203,10 +203,11 @@ def test_keys(client, device):
     master = client.keys()
     assert [k.name for k in master] == ["Master Key", "Primary Key"]
     key = client.create_key(name="reader", permissions=["GET"])
-    assert isinstance(key, Key) and key.master is False and key.permissions == ["GET"] and key.expired is False
+    assert isinstance(key, Key) and key.master is True and key.permissions == ["GET"] and key.expired is False
     assert client.key(key.key).name == "reader"
     device_key = device.create_key(name="dev", permissions=["GET", "PUT"])
-    assert device_key.device.endswith("/devices/" + device.id) and device_key.device_access == "public"
+    assert device_key.device.endswith("/devices/" + device.id) and device_key.master is False
+    assert device_key.device_access == "public"
     assert sorted(k.name for k in device.keys()) == ["Primary Key", "dev"]
     old = key.key
     assert key.regenerate() is None

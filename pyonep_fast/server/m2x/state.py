@@ -87,7 +87,7 @@ class M2XState:
         token = token or self._fresh_token()
         doc = {"key": token, "account": account, "name": attrs.get("name"), "master": master,
                "device": device, "distribution": distribution,
-               "device_access": attrs.get("device_access") or ("public" if device else "private"),
+               "device_access": attrs.get("device_access") or "private",
                "stream": attrs.get("stream"), "origin": attrs.get("origin"),
                "expires_at": attrs.get("expires_at"), "permissions": list(attrs.get("permissions") or VERBS),
                "created": now_iso()}
@@ -138,7 +138,9 @@ class M2XState:
         device = body.get("device")
         if device is not None:
             self.device(account, device)
-        return self._new_key(account, body, device=device)
+        # an account key (no device) is a master key limited to its permissions
+        return self._new_key(account, dict(body, device_access=body.get("device_access") or "public"),
+                             master=device is None, device=device)
 
     @staticmethod
     def _check_permissions(permissions):
@@ -216,7 +218,8 @@ class M2XState:
                "status": "enabled", "serial": None, "tags": None, "location": {}, "waypoints": [],
                "distribution": distribution, "metadata": {}, "created": at, "updated": at, "last_activity": at}
         doc.update(fields)
-        key = self._new_key(account, {"name": "Primary Key", "permissions": list(VERBS)}, device=doc["id"])
+        key = self._new_key(account, {"name": "Primary Key", "permissions": list(VERBS), "device_access": "public"},
+                            device=doc["id"])
         doc["key"] = key["key"]
         self.devices[doc["id"]] = doc
         self._save("device", doc["id"], doc)
