@@ -20,6 +20,8 @@ import datetime
 import sys
 import time
 
+import numpy as np
+
 from .._core.series import Series
 from ..exceptions import TransportError
 from .errors import HTTPError, ValuesNotAccepted, ValuesNotDelivered
@@ -30,6 +32,7 @@ MAX_VALUES_PER_REQUEST = 50_000
 MAX_BODY_BYTES = 8 << 20
 
 _MICROS = 1_000_000
+
 # Bytes an M2X value object takes beyond the Series' bound for an entry
 # `[ts,v],` (csrc/series.c: 50 fixed characters against 24).
 _M2X_EXTRA = 26
@@ -98,32 +101,53 @@ def _value_kind(values):
 
 def _local_micros(moment):
     """Microseconds since the epoch of a datetime's wall clock read as local
-    time (m2x's to_utc)."""
+    time (m2x's to_utc: time.mktime of its timetuple)."""
     return int(time.mktime(moment.timetuple())) * _MICROS + moment.microsecond
+
+
+_MINUTE = 60 * _MICROS
+_WALL_EPOCH = datetime.datetime(1970, 1, 1)
+_ONE_MICROSECOND = datetime.timedelta(microseconds=1)
+
+
+def _minute_offset(minute):
+    """Seconds mktime adds to a naive wall-clock minute (its local offset)."""
+    moment = _WALL_EPOCH + datetime.timedelta(minutes=minute)
+    return int(time.mktime(moment.timetuple())) - minute * 60
+
+
+def _local_micros_all(stamps):
+    """_local_micros of every datetime, as an int64 array. Naive ones (the
+    usual input) take mktime once per distinct wall-clock minute (local
+    offsets change only at whole minutes), so the result is still mktime's
+    to the microsecond."""
+    try:
+        wall = np.array([(stamp - _WALL_EPOCH) // _ONE_MICROSECOND for stamp in stamps], dtype=np.int64)
+    except TypeError:  # aware datetimes: mktime ignores their tzinfo, one by one
+        return list(map(_local_micros, stamps))
+    minutes, inverse = np.unique(wall // _MINUTE, return_inverse=True)
+    offsets = np.array([_minute_offset(minute) for minute in minutes.tolist()], dtype=np.int64)
+    return wall + offsets[inverse.reshape(-1)] * _MICROS
 
 
 def _from_dicts(items):
     """A Series for [{"timestamp": datetime, "value": v}, ...], else None."""
+    if not items or set(map(type, items)) != {dict} or set(map(len, items)) != {2}:
+        return None
     try:
-        if not all(type(item) is dict and len(item) == 2 for item in items):
-            return None
         stamps = [item["timestamp"] for item in items]
         values = [item["value"] for item in items]
     except KeyError:
         return None
-    if not all(isinstance(stamp, datetime.datetime) for stamp in stamps):
+    if set(map(type, stamps)) != {datetime.datetime}:
         return None
     kind = _value_kind(values)
     if kind is None:
         return None
-    return _series_of(kind, list(map(_local_micros, stamps)), values)
+    return _series_of(kind, _local_micros_all(stamps), values)
 
 
-def _numpy():
-    return sys.modules.get("numpy")
-
-
-def _array_kind(np, values):
+def _array_kind(values):
     """(kind, column) for a NumPy value column."""
     if values.dtype.kind in "iu":
         return "int", values
@@ -140,7 +164,7 @@ def _array_kind(np, values):
     return kind, items
 
 
-def _from_arrays(np, timestamps, values):
+def _from_arrays(timestamps, values):
     timestamps = np.asarray(timestamps)
     values = np.asarray(values)
     if timestamps.dtype.kind != "M":
@@ -151,7 +175,7 @@ def _from_arrays(np, timestamps, values):
     missing = micros == np.iinfo(np.int64).min
     if missing.any():
         raise ValueError(f"timestamp {int(np.argmax(missing))} is NaT")
-    kind, column = _array_kind(np, values)
+    kind, column = _array_kind(values)
     return _series_of(kind, np.ascontiguousarray(micros), column)
 
 
@@ -162,21 +186,20 @@ def _pandas_series(values):
 
 def encode(values, to_json):
     """The value list as a _SeriesValues or _ListValues."""
-    np = _numpy()
     if _pandas_series(values):
         index = values.index
         if getattr(index, "tz", None) is not None:
             index = index.tz_convert("UTC").tz_localize(None)
         if not hasattr(index, "asi8"):
             raise TypeError("a pandas Series of values needs a DatetimeIndex")
-        return _from_arrays(np, index.to_numpy(), values.to_numpy())
-    if np is not None and isinstance(values, np.ndarray) and values.dtype.names:
+        return _from_arrays(index.to_numpy(), values.to_numpy())
+    if isinstance(values, np.ndarray) and values.dtype.names:
         if "timestamp" not in values.dtype.names or "value" not in values.dtype.names:
             raise TypeError("a structured array of values needs fields 'timestamp' and 'value'")
-        return _from_arrays(np, values["timestamp"], values["value"])
-    if (np is not None and isinstance(values, tuple) and len(values) == 2
+        return _from_arrays(values["timestamp"], values["value"])
+    if (isinstance(values, tuple) and len(values) == 2
             and all(isinstance(column, np.ndarray) for column in values)):
-        return _from_arrays(np, *values)
+        return _from_arrays(*values)
     if isinstance(values, (list, tuple)):
         return _from_dicts(values) or _ListValues(list(values), to_json)
     return _ListValues(values, to_json)
@@ -200,8 +223,7 @@ def _encoded_or_none(values, to_json):
     try:
         return encode(values, to_json)
     except TypeError:
-        if isinstance(values, (list, tuple)) or _numpy() is not None and isinstance(values, _numpy().ndarray) \
-                or _pandas_series(values):
+        if isinstance(values, (list, tuple, np.ndarray)) or _pandas_series(values):
             raise
         return None
 

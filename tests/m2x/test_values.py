@@ -2,11 +2,14 @@
 NumPy arrays and pandas Series; large ones split within the limits; a
 failure names exactly the values not stored."""
 import datetime
+import zoneinfo
 
 import numpy as np
 import orjson
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pyonep_fast.exceptions import TransportError
 from pyonep_fast.m2x import values as m2x_values
@@ -181,3 +184,29 @@ def test_encoder_limits_bodies_by_bytes(monkeypatch):
     assert sum(count for _, count in pieces) == 40
     assert all(len(encoded.body(first, count)) <= 4096 for first, count in pieces)
     assert orjson.loads(encoded.body(0, 2)) == [{"timestamp": "2015-01-01T00:00:00.000Z", "value": "x" * 300}] * 2
+
+
+ZONES = ["Europe/Paris", "Australia/Lord_Howe", "America/Montevideo", "<-03>3", "UTC"]
+# around DST changes of those zones (spring and autumn, 30-minute shifts at Lord Howe)
+AROUND = [datetime.datetime(2015, 3, 29, 2), datetime.datetime(2015, 10, 25, 2), datetime.datetime(2015, 4, 5, 2),
+          datetime.datetime(2015, 10, 4, 2), datetime.datetime(2014, 10, 5, 2), datetime.datetime(2015, 3, 8, 2)]
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # local_zone restores once, at the end
+@given(zone=st.sampled_from(ZONES), base=st.sampled_from(AROUND),
+       offsets=st.lists(st.integers(-3 * 3600 * 10**6, 3 * 3600 * 10**6), min_size=1, max_size=50))
+def test_bulk_local_time_equals_mktime_per_datetime(local_zone, zone, base, offsets):
+    local_zone(zone)
+    stamps = [base + datetime.timedelta(microseconds=offset) for offset in offsets]
+    for stamp, bulk in zip(stamps, m2x_values._local_micros_all(stamps)):
+        allowed = {m2x_values._local_micros(stamp)}
+        if "/" in zone:
+            # a wall time that is repeated or skipped has two readings, and
+            # which one mktime gives depends on its previous calls
+            wall = (stamp - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1)
+            for fold in (0, 1):
+                offset = stamp.replace(tzinfo=zoneinfo.ZoneInfo(zone), fold=fold).utcoffset()
+                if stamp.replace(fold=0, tzinfo=zoneinfo.ZoneInfo(zone)).utcoffset() != \
+                        stamp.replace(fold=1, tzinfo=zoneinfo.ZoneInfo(zone)).utcoffset():
+                    allowed.add(wall - offset // datetime.timedelta(microseconds=1))
+        assert bulk in allowed
