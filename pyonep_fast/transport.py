@@ -183,6 +183,11 @@ class Response:
         self._headers = None
 
     @property
+    def raw_head(self):
+        """The header lines as received (bytes, CRLF-separated)."""
+        return self._head
+
+    @property
     def headers(self):
         """Case-insensitive mapping (urllib3's HTTPHeaderDict), built on first use."""
         if self._headers is None:

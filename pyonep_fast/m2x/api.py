@@ -25,6 +25,7 @@ USER_AGENT = f"M2X-Python/{version} python/{PYTHON_VERSION} ({platform.platform(
 TRANSPORT_OPTIONS = ("timeout", "proxy", "verify", "pool_maxsize", "retries", "hooks")
 #: Transport keywords a request takes (upstream passed any to requests).
 _REQUEST_KEYWORDS = frozenset(("params", "data", "json", "headers", "timeout"))
+_UNDECODED = object()
 # What requests' requote_uri leaves unquoted in a path.
 _PATH_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
@@ -37,9 +38,16 @@ class RawResponse:
         self.url = url
         self.status_code = status_code
         self.reason = reason
-        self.headers = headers
+        self._headers = headers  # a mapping, or a callable building it on first use
         self.content = content
         self.request = None
+        self._json = _UNDECODED
+
+    @property
+    def headers(self):
+        if callable(self._headers):
+            self._headers = self._headers()
+        return self._headers
 
     @property
     def ok(self):
@@ -62,12 +70,16 @@ class RawResponse:
 
     def json(self, **kwargs):
         """The body decoded as JSON; ValueError if it is not JSON."""
-        if not kwargs:
+        if kwargs:
+            return json.loads(self.text, **kwargs)
+        if self._json is _UNDECODED:
             try:
-                return orjson.loads(self.content)
+                self._json = orjson.loads(self.content)
             except orjson.JSONDecodeError:
-                pass  # json.loads also takes NaN, big integers, other encodings
-        return json.loads(self.text, **kwargs)
+                # json.loads also takes NaN, big integers, other encodings; a
+                # failure is not cached, each call raises it anew
+                return json.loads(self.text)
+        return self._json
 
     def raise_for_status(self):
         if self.status_code >= 400:
@@ -109,7 +121,15 @@ class HTTPResponse(Response):
             decoded = response.json()
         except ValueError:
             decoded = None
-        super().__init__(response, response.content, response.status_code, response.headers, decoded)
+        self.response = response
+        self.raw = response.content
+        self.status = response.status_code
+        self.json = decoded
+
+    @property
+    def headers(self):
+        """response.headers (built when first read: most callers never do)."""
+        return self.response.headers
 
 
 class APIBase:
@@ -246,7 +266,9 @@ class HTTPAPIBase(APIBase):
         answer = self._transport_for(f"{parts.scheme}://{parts.netloc}").request(
             method.upper(), target, body, headers or None, timeout=timeout)
         content = answer.data
-        encoding = answer.headers.get("Content-Encoding", "").lower()
-        if content and encoding in ("gzip", "deflate"):
+        # the header mapping is built only when a caller reads it (or to
+        # check an encoding the server announced)
+        if content and b"content-encoding" in answer.raw_head.lower() and \
+                answer.headers.get("Content-Encoding", "").lower() in ("gzip", "deflate"):
             content = zlib.decompress(content, 47)  # gzip or zlib header, detected
-        return RawResponse(url, answer.status, answer.reason, answer.headers, content)
+        return RawResponse(url, answer.status, answer.reason, lambda: answer.headers, content)
