@@ -2,6 +2,7 @@
 isolation between accounts, validation, persistence across a restart."""
 import orjson
 import pytest
+import urllib3
 
 from pyonep_fast.m2x.client import M2XClient
 from pyonep_fast.m2x.errors import HTTPError
@@ -204,3 +205,12 @@ def test_http_error_carries_the_m2x_error_body(client):
     assert caught.value.response.json() == {"code": "unprocessable_entity", "message": "Validation Failed",
                                             "reason": {"visibility": ["not_present"]}}
     assert client.last_response.status == 422 and client.last_response.json["reason"]
+
+
+def test_a_body_over_the_server_limit_is_413_in_m2x_shape():
+    with EmbeddedServer(max_body=1024) as small, urllib3.PoolManager(retries=False) as pool:
+        created = orjson.loads(pool.request("POST", small.url + "/_fixtures/m2x/accounts").data)["key"]
+        response = pool.request("POST", small.url + "/v2/devices", body=b"{" + b" " * 4096 + b"}",
+                                headers={"X-M2X-KEY": created})
+    assert response.status == 413
+    assert orjson.loads(response.data)["code"] == "request_entity_too_large"

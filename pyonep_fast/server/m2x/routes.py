@@ -13,6 +13,7 @@ import io
 import math
 import time
 
+import numpy as np
 import orjson
 from aiohttp import web
 
@@ -180,6 +181,8 @@ def make_handler(state, handler, options):
             response = await _run(state, request, handler, options)
         except Problem as problem:
             response = problem.response()
+        except web.HTTPRequestEntityTooLarge as too_large:
+            response = Problem(413, "request_entity_too_large", too_large.text).response()
         kind, target = access.scope_of(request.match_info)
         if kind == access.DEVICE and target in state.devices:
             state.log(target, request.method, request.path[len("/v2"):], response.status)
@@ -445,7 +448,6 @@ def put_stream_value(ctx):
     device = ctx.device()
     if "value" not in ctx.body:
         raise invalid({"value": "not_present"})
-    import numpy as np
     ms = np.array([_single_time(ctx, ctx.body.get("timestamp"))], np.int64)
     stream = ctx.state.stream_for_write(device, ctx.match["name"], [ctx.body["value"]])
     try:
@@ -507,7 +509,6 @@ def post_update(ctx):
     values = ctx.body.get("values")
     if not isinstance(values, dict) or not values:
         raise invalid({"values": "not_present" if values is None else "invalid"})
-    import numpy as np
     ms = np.array([_single_time(ctx, ctx.body.get("timestamp"))], np.int64)
     for name, value in values.items():
         _store(ctx, device, name, ms, [value], name)
