@@ -41,8 +41,13 @@ class BaselineM2X:
         response.raise_for_status()
         return response.json()
 
-    def post_values(self, device, stream, values):
-        return self.request("POST", f"devices/{device}/streams/{stream}/values", {"values": values})
+    def post_values(self, device, stream, values, per_request=50_000):
+        """m2x sends one request; a list longer than the server takes per
+        request goes in slices of per_request (what its user has to do)."""
+        for first in range(0, len(values), per_request):
+            result = self.request("POST", f"devices/{device}/streams/{stream}/values",
+                                  {"values": values[first:first + per_request]})
+        return result
 
     def add_value(self, device, stream, value):
         return self.request("PUT", f"devices/{device}/streams/{stream}/value", {"value": value})

@@ -498,7 +498,7 @@ def stream_stats(ctx):
     stream = ctx.stream()
     start, end = _range(ctx)
     result = _range_echo(ctx, start, end)
-    result["stats"] = stream_values.stats(ctx.state.series(stream), start, end)
+    result["stats"] = ctx.state.stats(stream, start, end)
     return json_response(result)
 
 

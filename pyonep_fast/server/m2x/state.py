@@ -52,6 +52,7 @@ class M2XState:
         self.public_url = public_url.rstrip("/")
         self.auto_accounts = auto_accounts
         self.logs = collections.defaultdict(lambda: collections.deque(maxlen=LOG_KEPT))
+        self.aggregates = {}  # series id -> ChunkAggregates, for stats
         self.replay = {}  # (method, path) -> (status, JSON body): recorded answers, see set_replay
         with self.lock:
             self._load()
@@ -317,6 +318,7 @@ class M2XState:
             if kind is not None and kind != doc["type"]:
                 if self.storage.series(doc["series"]).count():
                     raise invalid({"type": "invalid"}, "A stream with values cannot change its type")
+                self.aggregates.pop(doc["series"], None)
                 self.storage.drop_series(doc["series"])
                 doc["series"] = self.storage.allocate_series(STREAM_TYPES[kind])
                 doc["type"] = kind
@@ -343,12 +345,17 @@ class M2XState:
         return self.put_stream(device, name, {"type": kind})[0]
 
     def delete_stream(self, doc):
+        self.aggregates.pop(doc["series"], None)
         self.storage.drop_series(doc["series"])
         del self.streams[doc["device"]][doc["name"]]
         self.storage.delete("stream", f"{doc['device']}/{doc['name']}")
 
     def series(self, stream):
         return self.storage.series(stream["series"])
+
+    def stats(self, stream, start, end):
+        cache = self.aggregates.setdefault(stream["series"], stream_values.ChunkAggregates())
+        return stream_values.stats(self.series(stream), start, end, cache)
 
     def store_values(self, stream, ms, raw_values):
         """Stores (ms, values); Invalid names the first value that does not fit."""

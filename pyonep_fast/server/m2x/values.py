@@ -216,23 +216,58 @@ def encode(kind, ms, values):
     return encoder.encode_m2x(0, None, 1000)
 
 
-def stats(series, start, end):
-    """count, min, max, avg, stddev (population) of the values in range."""
-    count, total, squares = 0, 0.0, 0.0
-    low, high = math.inf, -math.inf
+def _aggregates(column):
+    """(count, sum, sum of squares, min, max) of a float64 column."""
+    return (len(column), float(column.sum()), float(np.einsum("i,i->", column, column)),
+            float(column.min()), float(column.max()))
+
+
+class ChunkAggregates:
+    """Per-chunk aggregates of a series, so stats over whole chunks read no
+    points. A chunk's content is final once it is no longer the newest one
+    (only the newest is rewritten in place; others are replaced by new Chunk
+    objects), so entries are kept for those only, keyed by the Chunk object."""
+
+    def __init__(self):
+        self._by_chunk = {}  # id(chunk) -> (chunk, aggregates)
+
+    def of(self, series, chunk):
+        found = self._by_chunk.get(id(chunk))
+        if found is not None and found[0] is chunk:
+            return found[1]
+        column = np.frombuffer(series._load(chunk).vals, np.float64)
+        aggregates = _aggregates(column)
+        if chunk is not series.chunks[-1]:
+            if len(self._by_chunk) > 2 * len(series.chunks):  # forget replaced chunks
+                live = {id(c) for c in series.chunks}
+                self._by_chunk = {key: value for key, value in self._by_chunk.items() if key in live}
+            self._by_chunk[id(chunk)] = (chunk, aggregates)
+        return aggregates
+
+
+def stats(series, start, end, cache=None):
+    """count, min, max, avg, stddev (population) of the values in range;
+    whole chunks from `cache` (a ChunkAggregates) when given."""
+    parts = []
     if series.kind != KIND_STRING:
-        for view, lo, hi in series._views_in(start, end):
-            column = np.frombuffer(view.vals, np.float64)[lo:hi]
-            count += len(column)
-            total += float(column.sum())
-            squares += float(np.dot(column, column))
-            low = min(low, float(column.min()))
-            high = max(high, float(column.max()))
+        for chunk in series.chunks:
+            if chunk.t_last < start or chunk.t_first > end:
+                continue
+            if cache is not None and start <= chunk.t_first and chunk.t_last <= end:
+                parts.append(cache.of(series, chunk))
+                continue
+            view = series._load(chunk).view()
+            ts = np.frombuffer(view.ts, np.int64)
+            lo, hi = np.searchsorted(ts, start, "left"), np.searchsorted(ts, end, "right")
+            if hi > lo:
+                parts.append(_aggregates(np.frombuffer(view.vals, np.float64)[lo:hi]))
+    count = sum(part[0] for part in parts)
     if not count:
-        return {"count": float(count), "min": None, "max": None, "avg": None, "stddev": None}
-    mean = total / count
-    variance = max(squares / count - mean * mean, 0.0)
-    return {"count": float(count), "min": low, "max": high, "avg": mean, "stddev": math.sqrt(variance)}
+        return {"count": 0.0, "min": None, "max": None, "avg": None, "stddev": None}
+    mean = sum(part[1] for part in parts) / count
+    variance = max(sum(part[2] for part in parts) / count - mean * mean, 0.0)
+    return {"count": float(count), "min": min(part[3] for part in parts), "max": max(part[4] for part in parts),
+            "avg": mean, "stddev": math.sqrt(variance)}
 
 
 SAMPLING_TYPES = ("avg", "min", "max", "sum", "count", "nth")
