@@ -627,9 +627,8 @@ def reject_command(ctx):
 
 
 # --- metadata (devices, distributions, collections) ----------------------------------------
-def _metadata_routes(prefix, kind, find):
-    def holder(ctx):
-        return find(ctx)
+def _metadata_routes(prefix, kind, holder):
+    """The four metadata endpoints of one kind of object; holder(ctx) finds it."""
 
     @route("GET", prefix + "/metadata")
     def read_metadata(ctx):

@@ -195,11 +195,12 @@ class M2XState:
         return [doc for doc in self.devices.values() if doc["account"] == account]
 
     @staticmethod
-    def _device_fields(body, partial=False):
-        if not partial:
-            missing = {field: "not_present" for field in ("name", "visibility") if not body.get(field)}
-            if missing:
-                raise invalid(missing)
+    def _device_fields(body):
+        """The fields of a device or distribution body (name and visibility
+        required, as for PUT too)."""
+        missing = {field: "not_present" for field in ("name", "visibility") if not body.get(field)}
+        if missing:
+            raise invalid(missing)
         if "visibility" in body and body["visibility"] not in ("public", "private"):
             raise invalid({"visibility": "invalid"})
         if "status" in body and body["status"] not in ("enabled", "disabled"):
@@ -438,8 +439,8 @@ class M2XState:
             raise not_found("Collection")
         return doc
 
-    def _collection_fields(self, account, body, partial):
-        if not partial and not body.get("name"):
+    def _collection_fields(self, account, body):
+        if not body.get("name"):
             raise invalid({"name": "not_present"})
         fields = {field: body[field] for field in ("name", "description") if field in body}
         if "parent" in body:
@@ -454,13 +455,13 @@ class M2XState:
         at = now_iso()
         doc = {"id": new_id(), "account": account, "parent": None, "name": None, "description": None, "tags": [],
                "metadata": {}, "devices": [], "created": at, "updated": at}
-        doc.update(self._collection_fields(account, body, False))
+        doc.update(self._collection_fields(account, body))
         self.collections[doc["id"]] = doc
         self._save("collection", doc["id"], doc)
         return doc
 
     def update_collection(self, doc, body):
-        fields = self._collection_fields(doc["account"], body, False)
+        fields = self._collection_fields(doc["account"], body)
         if fields.get("parent") == doc["id"]:
             raise invalid({"parent": "invalid"})
         doc.update(fields)
