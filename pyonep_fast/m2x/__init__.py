@@ -6,19 +6,21 @@ Module for module the same paths (`m2x.client`, `m2x.api`, `m2x.utils`,
 wall-clock time and sent as `...ffffffZ`; `time_iso8601()` returns bytes;
 `add_value(v, timestamp=0)` sends no timestamp; Resource attributes come
 from `data`; `last_response` is per thread and set before an error is
-raised; 4xx/5xx raise `HTTPError` with `.response` (a subclass of
-`requests.exceptions.HTTPError` when requests is installed).
+raised; 4xx/5xx raise `HTTPError` with `.response` (pyonep_fast's M2X
+branch, and a `requests.exceptions.HTTPError` too when requests is
+installed).
 
 Deviations from m2x 5.5.0 (each loses nothing existing code relies on):
   * Requests go through pyonep_fast's transport (pooled keep-alive shared by
     threads) instead of a requests Session. `M2XClient(key, timeout=...,
-    proxy=..., verify=..., hooks=...)` configure it; upstream ignored extra
+    proxy=..., verify=..., hooks=..., max_response_bytes=...)` configure it; upstream ignored extra
     keywords, and the defaults are upstream's (no timeout). Transport
     keywords of a call: `params`, `data`, `json`, `headers`, `apikey`,
     `timeout`; any other raises TypeError (requests took more). A non-JSON
     body is returned as a `RawResponse` (requests.Response's common
     attributes: status_code, reason, headers, content, text, url, json()).
-    Connection failures raise pyonep_fast's TransportError.
+    Connection failures raise `m2x.errors.ConnectionError`, a TransportError
+    (and a requests.exceptions.ConnectionError when requests is installed).
   * `post_values`, `post_updates`: value lists are encoded in C, and large
     ones are sent in several requests within the server's limits (at most
     MAX_VALUES_PER_REQUEST values and MAX_BODY_BYTES each); the result is

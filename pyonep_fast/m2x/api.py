@@ -14,15 +14,17 @@ import zlib
 import orjson
 
 from .. import transport as _transport
+from .._http import decode_text, text_encoding
 from . import version
-from .errors import HTTPError
+from ..exceptions import TransportError
+from .errors import ConnectionError, HTTPError
 from .utils import DateTimeJSONEncoder
 
 PYTHON_VERSION = "{0}.{1}.{2}".format(*platform.sys.version_info[:3])
 USER_AGENT = f"M2X-Python/{version} python/{PYTHON_VERSION} ({platform.platform()})"
 
 #: Keywords of M2XClient / APIVersion2 that configure the transport.
-TRANSPORT_OPTIONS = ("timeout", "proxy", "verify", "pool_maxsize", "retries", "hooks")
+TRANSPORT_OPTIONS = ("timeout", "proxy", "verify", "pool_maxsize", "retries", "hooks", "max_response_bytes")
 #: Transport keywords a request takes (upstream passed any to requests).
 _REQUEST_KEYWORDS = frozenset(("params", "data", "json", "headers", "timeout"))
 _UNDECODED = object()
@@ -55,18 +57,12 @@ class RawResponse:
 
     @property
     def encoding(self):
-        for part in self.headers.get("Content-Type", "").split(";")[1:]:
-            key, _, value = part.strip().partition("=")
-            if key.lower() == "charset" and value:
-                return value.strip('"')
-        return "utf-8"
+        """requests' rule: the charset; ISO-8859-1 for text/*; else None."""
+        return text_encoding(self.headers.get("Content-Type", ""))
 
     @property
     def text(self):
-        try:
-            return self.content.decode(self.encoding, errors="replace")
-        except LookupError:
-            return self.content.decode("utf-8", errors="replace")
+        return decode_text(self.content, self.headers.get("Content-Type", ""))
 
     def json(self, **kwargs):
         """The body decoded as JSON; ValueError if it is not JSON."""
@@ -215,8 +211,8 @@ class HTTPAPIBase(APIBase):
                 if found is None:
                     headers = {"X-M2X-KEY": self.apikey, "Content-type": "application/json",
                                "Accept-Encoding": "gzip, deflate", "User-Agent": USER_AGENT}
-                    found = self._transports[origin] = _transport.Transport(origin, headers=headers,
-                                                                            **self._options)
+                    found = self._transports[origin] = _transport.Transport(
+                        origin, headers=headers, errors={TransportError: ConnectionError}, **self._options)
         return found
 
     def close(self):

@@ -1,31 +1,27 @@
-"""M2X client errors.
+"""M2X client errors, in pyonep_fast's tree (exceptions.py: HTTPError is the
+M2X branch's root; transport failures are TransportErrors).
 
-HTTPError is what m2x 5.5.0 raised for a 4xx/5xx answer
-(`requests.exceptions.HTTPError`, with `.response`): when requests is
-installed ours derives from it too, so `except requests.HTTPError` in
-existing code keeps catching it. Every class here is a PyonepFastError.
+m2x 5.5.0 raised requests' exceptions: `requests.exceptions.HTTPError` (with
+`.response`) for a 4xx/5xx answer and `requests.exceptions.ConnectionError`
+when no answer came. When requests is installed, ours derive from those too,
+so `except requests.HTTPError` in existing code keeps catching them.
 """
-from ..exceptions import PyonepFastError, TransportError
+from .. import exceptions
 
-try:  # only for `except requests...HTTPError` in code written for m2x
-    from requests.exceptions import HTTPError as _RequestsHTTPError
+try:  # only for `except requests...` in code written for m2x
+    from requests import exceptions as _requests
 except ImportError:
-    _RequestsHTTPError = IOError
+    _requests = None
 
 
-class M2XError(PyonepFastError):
-    """Base of the M2X client's errors."""
+def _also(name):
+    """requests' exception class `name` as an extra base, when installed."""
+    return (getattr(_requests, name),) if _requests is not None else ()
 
 
-class HTTPError(M2XError, _RequestsHTTPError):
+class HTTPError(exceptions.HTTPError, *_also("HTTPError")):
     """The API answered with status >= 400. `response` is the RawResponse;
     `client.last_response` holds the same answer as an HTTPResponse."""
-
-    def __init__(self, message, response=None):
-        # requests' RequestException takes response= and sets .request
-        Exception.__init__(self, message)
-        self.response = response
-        self.request = None
 
 
 class ValuesNotAccepted(HTTPError):
@@ -37,16 +33,20 @@ class ValuesNotAccepted(HTTPError):
     after it, which were not sent)."""
 
     def __init__(self, message, response, accepted, not_accepted):
-        super().__init__(message, response)
+        super().__init__(message, response=response)
         self.accepted = accepted
         self.not_accepted = not_accepted
 
 
-class ValuesNotDelivered(M2XError, TransportError):
+class ConnectionError(exceptions.TransportError, *_also("ConnectionError")):  # noqa: A001 (requests' name)
+    """No complete answer: connection refused or reset, timeout, TLS."""
+
+
+class ValuesNotDelivered(ConnectionError):
     """The connection failed while a value list was being sent: `accepted`
     were confirmed stored, `not_accepted` were not (the request in flight may
-    or may not have been stored; sending those values again is harmless,
-    a value at an existing timestamp replaces it)."""
+    or may not have been stored; sending those values again is harmless, a
+    value at an existing timestamp replaces it)."""
 
     def __init__(self, message, accepted, not_accepted):
         super().__init__(message)

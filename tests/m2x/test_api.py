@@ -197,3 +197,20 @@ def test_unescaped_ids_are_requoted_like_requests(scripted):
     client = M2XClient("k", endpoint=scripted.url)
     client.get("devices/a b")
     assert scripted.requests[-1].target == "/v2/devices/a%20b"
+
+
+def test_error_classes_in_both_trees(scripted):
+    from pyonep_fast import exceptions
+    from pyonep_fast.m2x.errors import ConnectionError as M2XConnectionError
+    scripted.answers.append(http_response(b"{}", "401 Unauthorized"))
+    with pytest.raises(exceptions.HTTPError) as caught:  # the M2X branch of pyonep_fast's tree
+        M2XClient("k", endpoint=scripted.url).status()
+    assert isinstance(caught.value, OSError) and isinstance(caught.value, exceptions.PyonepFastError)
+    import socket
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    client = M2XClient("k", endpoint=f"http://127.0.0.1:{port}", retries=0)
+    with pytest.raises(requests.exceptions.ConnectionError) as refused:
+        client.status()
+    assert isinstance(refused.value, M2XConnectionError) and isinstance(refused.value, exceptions.TransportError)
