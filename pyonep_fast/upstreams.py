@@ -35,9 +35,15 @@ UPSTREAMS = {
         constants={"__version__": "0.13.8"},
         hosts=("m2.exosite.com",),
     ),
-    # m2x 5.5.0: its client adds its modules and attributes here.
-    "m2x": Upstream(modules={}, attributes={}, constants={"version": "5.5.0"},
-                    hosts=("api-m2x.att.com",)),
+    "m2x": Upstream(
+        # the package holds only `version`; every module path maps one to one
+        modules={f"m2x.{name}": f"pyonep_fast.m2x.{name}" for name in (
+            "client", "api", "utils", "errors", "v2", "v2.api", "v2.resource", "v2.devices", "v2.streams",
+            "v2.distributions", "v2.collections", "v2.keys", "v2.jobs", "v2.commands", "v2.metadata")},
+        attributes={},
+        constants={"version": "5.5.0"},
+        hosts=("api-m2x.att.com",),
+    ),
     "exp_sdk": Upstream(
         modules={f"exp_sdk.{name}": f"pyonep_fast.exp.{name}"
                  for name in ("api", "exp", "authenticator", "network", "exceptions")},
