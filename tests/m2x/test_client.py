@@ -176,16 +176,30 @@ def test_location_never_set_is_empty(client, device):
     assert client.last_response.status == 204
 
 
+def finished_job(client, job_id, deadline=30.0):
+    """The job once it is no longer working (polled until the deadline)."""
+    give_up = time.monotonic() + deadline
+    while True:
+        job = client.job(job_id)
+        if job.state != "working" or time.monotonic() > give_up:
+            return job
+        time.sleep(0.01)
+
+
 def test_values_export_job(client, device):
     device.post_updates(values={"a": [{"timestamp": "2015-01-01T00:00:00Z", "value": 1}],
-                                "b": [{"timestamp": "2015-01-01T00:00:01Z", "value": "x"}]})
+                                "b": [{"timestamp": "2015-01-01T00:00:01Z", "value": "x, \"quoted\""}]})
     response = device.values_export()
     assert isinstance(response, HTTPResponse) and response.status == 202
     job_id = response.headers["location"].rsplit("/", 1)[1]
-    job = client.job(job_id)
+    job = finished_job(client, job_id)
     assert isinstance(job, Job) and job.state == "complete"
+    assert job.result["url"].endswith(f"/jobs/{job_id}/result")
     csv_text = client.get(f"jobs/{job_id}/result").text
-    assert csv_text == "timestamp,a,b\n2015-01-01T00:00:00.000Z,1.0,\n2015-01-01T00:00:01.000Z,,x\n"
+    assert csv_text == 'timestamp,a,b\n2015-01-01T00:00:00.000Z,1.0,\n2015-01-01T00:00:01.000Z,,"x, ""quoted"""\n'
+    only_a = device.values_export(streams="a").headers["location"].rsplit("/", 1)[1]
+    assert finished_job(client, only_a).state == "complete"
+    assert client.get(f"jobs/{only_a}/result").text == "timestamp,a\n2015-01-01T00:00:00.000Z,1.0\n"
 
 
 def test_metadata(client, device):

@@ -8,8 +8,6 @@ Problems in M2X's error shape and records device requests in the device's
 log. Handlers are plain functions of a Context.
 """
 import asyncio
-import csv
-import io
 import math
 import time
 
@@ -574,21 +572,16 @@ def device_values_search(ctx):
 
 @route("GET", "/devices/{device_id}/values/export.csv")
 def device_values_export(ctx):
+    """202 and a job; the CSV is written in a worker thread from a snapshot
+    of the columns taken now, and the job completes when it is stored."""
     device = ctx.device()
     names = ctx.param_list("streams")
     streams = [ctx.state.stream(device, name) for name in names] if names else ctx.state.device_streams(device)
     start, end = _range(ctx)
-    rows = {}
-    for stream in streams:
-        ms, values = stream_values.select(ctx.state.series(stream), start, end)
-        for t, value in zip(ms.tolist(), values if isinstance(values, list) else values.tolist()):
-            rows.setdefault(t, {})[stream["name"]] = value
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["timestamp"] + [stream["name"] for stream in streams])
-    for t, values in sorted(rows.items()):
-        writer.writerow([stream_values.iso(t)] + [values.get(stream["name"], "") for stream in streams])
-    job = ctx.state.create_export_job(device, out.getvalue())
+    snapshot = [(stream["name"], *stream_values.select(ctx.state.series(stream), start, end)) for stream in streams]
+    job = ctx.state.create_job(device)
+    work = asyncio.get_running_loop().run_in_executor(None, stream_values.csv_text, snapshot)
+    work.add_done_callback(lambda done: ctx.state.finish_job(job, done))
     return web.Response(status=202, headers={"Location": ctx.state.url("jobs", job["id"])})
 
 

@@ -557,14 +557,25 @@ class M2XState:
         return out
 
     # --- jobs ----------------------------------------------------------------------
-    def create_export_job(self, device, csv_text):
+    def create_job(self, device):
         at = now_iso()
-        doc = {"id": new_id(), "account": device["account"], "device": device["id"], "state": "complete",
+        doc = {"id": new_id(), "account": device["account"], "device": device["id"], "state": "working",
                "created": at, "updated": at}
         self.jobs[doc["id"]] = doc
         self._save("job", doc["id"], doc)
-        self._save("job_result", doc["id"], {"csv": csv_text})
         return doc
+
+    def finish_job(self, doc, work):
+        """Stores the outcome of a job's work (a done Future of its CSV text)
+        and has it committed (loop thread)."""
+        with self.lock:
+            failed = work.cancelled() or work.exception() is not None
+            if not failed:
+                self._save("job_result", doc["id"], {"csv": work.result()})
+            doc["state"] = "failed" if failed else "complete"
+            doc["updated"] = now_iso()
+            self._save("job", doc["id"], doc)
+        self.storage.commit_soon()
 
     def job(self, account, job_id):
         doc = self.jobs.get(job_id)

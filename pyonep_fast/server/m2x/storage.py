@@ -3,7 +3,7 @@
   documents(kind) / document(kind, id) / put(kind, id, doc) / delete(kind, id)
   allocate_series(kind) -> series id; series(id) -> timeseries.Series;
   drop_series(id)                                           stream values
-  lock, touch(), durable()                                  transactions
+  lock, touch(), durable(), commit_soon()                   transactions
 
 Implemented here on today's Store: documents in table m2x_documents, stream
 values in the Store's chunked timeseries under series ids of their own
@@ -42,6 +42,11 @@ class M2XStorage:
 
     async def durable(self):
         await self.store.durable()
+
+    def commit_soon(self):
+        """Has the open transaction committed by the next group commit
+        (for changes no request waits for)."""
+        self.store.when_durable(lambda error: None)
 
     # --- documents --------------------------------------------------------
     def documents(self, kind):

@@ -172,6 +172,31 @@ def columns(kind, ms, values):
     return Columns(kind, ms.tobytes(), b"".join(data), ends.tobytes())
 
 
+# --- CSV export ---------------------------------------------------------------
+def csv_text(snapshot):
+    """CSV of [(stream name, ms, values)]: a header `timestamp,<names>`, then
+    one row per distinct time, oldest first, empty where a stream has no
+    value at that time (runs in a worker thread)."""
+    stamps = np.unique(np.concatenate([ms for _, ms, _ in snapshot])) if snapshot else np.zeros(0, np.int64)
+    columns = []
+    for _, ms, values in snapshot:
+        cells = [""] * len(stamps)
+        texts = values if isinstance(values, list) else [repr(value) for value in values.tolist()]
+        for position, text in zip(np.searchsorted(stamps, ms).tolist(), texts):
+            cells[position] = _csv_cell(text)
+        columns.append(cells)
+    lines = [",".join(["timestamp"] + [_csv_cell(name) for name, _, _ in snapshot])]
+    lines.extend(",".join(row) for row in zip([iso(t) for t in stamps.tolist()], *columns))
+    return "\n".join(lines) + "\n"
+
+
+def _csv_cell(text):
+    """RFC 4180 quoting where needed."""
+    if any(char in text for char in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 # --- reads --------------------------------------------------------------------
 def select(series, start, end):
     """(ms array, values array-or-list) of the points with start <= t <= end."""

@@ -5,6 +5,7 @@ library's own idioms (it hardcodes the hosted API's endpoint). Run through
 "ok" (tests/m2x/test_compat.py)."""
 import datetime
 import sys
+import time
 
 from requests.exceptions import HTTPError
 
@@ -53,6 +54,10 @@ assert unit.command(command.id)["status"] == "processed"
 
 location = device.values_export().headers["location"]
 job = client.job(location.rsplit("/", 1)[1])
+give_up = time.monotonic() + 30
+while job.state not in ("complete", "failed") and time.monotonic() < give_up:
+    time.sleep(0.05)
+    job = client.job(job.id)
 assert job.state == "complete"
 
 device.remove()
