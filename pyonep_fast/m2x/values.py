@@ -23,7 +23,8 @@ import time
 import numpy as np
 
 from .._core.series import Series
-from ..exceptions import TransportError
+from .._core import ERANGE
+from ..exceptions import CoreError, TransportError
 from .errors import HTTPError, ValuesNotAccepted, ValuesNotDelivered
 
 #: A request carries at most this many values ...
@@ -144,7 +145,12 @@ def _from_dicts(items):
     kind = _value_kind(values)
     if kind is None:
         return None
-    return _series_of(kind, _local_micros_all(stamps), values)
+    try:
+        return _series_of(kind, _local_micros_all(stamps), values)
+    except CoreError as error:
+        if error.code != ERANGE:  # NaN/inf, lone surrogates: refused before anything is sent
+            raise
+        return None  # ints past int64: sent as given, as m2x did
 
 
 def _array_kind(values):

@@ -210,3 +210,12 @@ def test_bulk_local_time_equals_mktime_per_datetime(local_zone, zone, base, offs
                         stamp.replace(fold=1, tzinfo=zoneinfo.ZoneInfo(zone)).utcoffset():
                     allowed.add(wall - offset // datetime.timedelta(microseconds=1))
         assert bulk in allowed
+
+
+def test_values_a_series_cannot_hold(stream):
+    moment = datetime.datetime(2015, 1, 1)
+    stream.post_values([{"timestamp": moment, "value": 2**70}])  # past int64: sent as m2x sent it
+    assert stored(stream) == [("2015-01-01T00:00:00.000Z", float(2**70))]
+    from pyonep_fast.exceptions import EncodeError
+    with pytest.raises(EncodeError):
+        stream.post_values([{"timestamp": moment, "value": float("nan")}])
