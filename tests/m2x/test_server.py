@@ -214,3 +214,18 @@ def test_a_body_over_the_server_limit_is_413_in_m2x_shape():
                                 headers={"X-M2X-KEY": created})
     assert response.status == 413
     assert orjson.loads(response.data)["code"] == "request_entity_too_large"
+
+
+def test_search_endpoints_take_query_and_body_on_get_and_post(call, new_key):
+    key = new_key()
+    _, first = call("POST", "/v2/devices", key, {"name": "alpha", "visibility": "public", "tags": ["t"]})
+    call("POST", "/v2/devices", key, {"name": "beta", "visibility": "private"})
+    for method in ("GET", "POST"):
+        status, found = call(method, "/v2/devices/search?visibility=public", key, {"q": "alp"})
+        assert status == 200 and [d["id"] for d in found["devices"]] == [first["id"]], method
+    path = f"/v2/devices/{first['id']}"
+    call("POST", path + "/update", key, {"timestamp": "2015-01-01T00:00:00Z", "values": {"a": 1, "b": "x"}})
+    for method in ("GET", "POST"):
+        status, found = call(method, path + "/values/search", key, {"streams": ["b"]})
+        assert (status, found) == (200, {"values": [{"timestamp": "2015-01-01T00:00:00.000Z",
+                                                     "values": {"b": "x"}}]}), method
