@@ -37,6 +37,9 @@ Deviations from m2x 5.5.0 (each loses nothing existing code relies on):
   * `Key.update()` / `Key.remove()` work (PUT / DELETE `keys/{key}`);
     upstream raised AttributeError 'id' (spec §8 #4).
   * A Resource without `data` (during copy/pickle) raises AttributeError
-    instead of recursing (spec §8 #16).
+    instead of recursing (spec §8 #16); so does an M2XClient without `api`.
+  * `Device.location()` of a device whose data has no `location` field asks
+    the server (upstream: KeyError).
+  * Additions: `client.api.close()` closes the pooled connections.
 """
 version = "5.5.0"
