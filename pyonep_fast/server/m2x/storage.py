@@ -34,7 +34,7 @@ class M2XStorage:
             indexes = load_indexes(store.db)
             self._series = {}
             for series_id, kind in store.db.execute("SELECT id, kind FROM m2x_series"):
-                self._series[series_id] = Series(store.db, series_id, kind, indexes.get(series_id), store.unflushed)
+                self._series[series_id] = Series(store.db, series_id, kind, indexes.get(series_id), journal=store)
 
     # --- transactions ---------------------------------------------------
     def touch(self):
@@ -74,7 +74,7 @@ class M2XStorage:
         row = self.store.db.execute("SELECT MIN(id) FROM m2x_series").fetchone()
         series_id = min(row[0] or 0, 0) - 1
         self.store.db.execute("INSERT INTO m2x_series (id, kind) VALUES (?, ?)", (series_id, kind))
-        self._series[series_id] = Series(self.store.db, series_id, kind, unflushed=self.store.unflushed)
+        self._series[series_id] = Series(self.store.db, series_id, kind, journal=self.store)
         return series_id
 
     def series(self, series_id):
