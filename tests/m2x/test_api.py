@@ -84,13 +84,22 @@ def scripted():
 
     def respond(request):
         return answers.pop(0) if answers else http_response(b'{"ok": true}')
+    clients = []
+
+    def client(key="k", **options):
+        """An M2XClient of this server, closed after the test."""
+        clients.append(M2XClient(key, endpoint=server.url, **options))
+        return clients[-1]
     with ScriptedServer(respond) as server:
         server.answers = answers
+        server.client = client
         yield server
+        for each in clients:
+            each.api.close()
 
 
 def test_session_headers_on_every_request(scripted):
-    client = M2XClient("the-key", endpoint=scripted.url)
+    client = scripted.client("the-key")
     assert client.status() == {"ok": True}
     request = scripted.requests[-1]
     assert (request.method, request.target) == ("GET", "/v2/status")
@@ -102,7 +111,7 @@ def test_session_headers_on_every_request(scripted):
 
 
 def test_bodies_are_json_only_for_truthy_data(scripted):
-    client = M2XClient("k", endpoint=scripted.url)
+    client = scripted.client()
     client.post("x", data={"name": "n", "list": [1, 2]})
     client.post("y", data={})
     client.put("z")
@@ -114,13 +123,13 @@ def test_bodies_are_json_only_for_truthy_data(scripted):
 
 
 def test_params_encoded_as_requests_does(scripted):
-    client = M2XClient("k", endpoint=scripted.url)
+    client = scripted.client()
     client.get("devices", params={"tags": ["a", "b"], "q": "x y", "skip": None, "flag": True, "n": 3})
     assert scripted.requests[-1].target == "/v2/devices?tags=a&tags=b&q=x+y&flag=True&n=3"
 
 
 def test_per_call_key_overrides_the_session_key(scripted):
-    client = M2XClient("k", endpoint=scripted.url)
+    client = scripted.client()
     client.get("status", apikey="other")
     assert scripted.requests[-1].headers["x-m2x-key"] == "other"
     client.get("status")
@@ -128,13 +137,13 @@ def test_per_call_key_overrides_the_session_key(scripted):
 
 
 def test_unsupported_transport_keyword_is_refused(scripted):
-    client = M2XClient("k", endpoint=scripted.url)
+    client = scripted.client()
     with pytest.raises(TypeError, match="allow_redirects"):
         client.get("status", allow_redirects=False)
 
 
 def test_204_is_none_and_non_json_is_the_raw_response(scripted):
-    client = M2XClient("k", endpoint=scripted.url)
+    client = scripted.client()
     scripted.answers.append(http_response(b"", "204 No Content"))
     assert client.delete("x") is None
     assert client.last_response.status == 204
@@ -149,13 +158,13 @@ def test_204_is_none_and_non_json_is_the_raw_response(scripted):
 
 
 def test_gzip_bodies_are_decoded(scripted):
-    client = M2XClient("k", endpoint=scripted.url)
+    client = scripted.client()
     scripted.answers.append(http_response(gzip.compress(b'{"api": "OK"}'), headers=["Content-Encoding: gzip"]))
     assert client.status() == {"api": "OK"}
 
 
 def test_http_error_with_response_and_last_response_set_first(scripted):
-    client = M2XClient("k", endpoint=scripted.url)
+    client = scripted.client()
     scripted.answers.append(http_response(b'{"code": "not_found", "message": "Device not found"}',
                                           "404 Not Found"))
     with pytest.raises(HTTPError) as caught:
@@ -173,7 +182,7 @@ def test_http_error_with_response_and_last_response_set_first(scripted):
 
 
 def test_last_response_is_per_thread(scripted):
-    client = M2XClient("k", endpoint=scripted.url)
+    client = scripted.client()
     client.status()
     seen = []
     thread = threading.Thread(target=lambda: seen.append(client.last_response))
@@ -185,16 +194,16 @@ def test_last_response_is_per_thread(scripted):
 
 def test_default_timeout_is_upstreams_none_and_options_reach_the_transport(scripted):
     events = []
-    client = M2XClient("k", endpoint=scripted.url, timeout=7.5, hooks=[events.append])
+    client = scripted.client(timeout=7.5, hooks=[events.append])
     client.status()
     transport = client.api._transports[scripted.url]
     assert transport.timeout == 7.5
     assert [(event.method, event.status) for event in events] == [("GET", 200)]
-    assert M2XClient("k", endpoint=scripted.url).api._options["timeout"] is None
+    assert scripted.client().api._options["timeout"] is None
 
 
 def test_unescaped_ids_are_requoted_like_requests(scripted):
-    client = M2XClient("k", endpoint=scripted.url)
+    client = scripted.client()
     client.get("devices/a b")
     assert scripted.requests[-1].target == "/v2/devices/a%20b"
 
@@ -204,7 +213,7 @@ def test_error_classes_in_both_trees(scripted):
     from pyonep_fast.m2x.errors import ConnectionError as M2XConnectionError
     scripted.answers.append(http_response(b"{}", "401 Unauthorized"))
     with pytest.raises(exceptions.HTTPError) as caught:  # the M2X branch of pyonep_fast's tree
-        M2XClient("k", endpoint=scripted.url).status()
+        scripted.client().status()
     assert isinstance(caught.value, OSError) and isinstance(caught.value, exceptions.PyonepFastError)
     import socket
     with socket.socket() as unused:
@@ -213,4 +222,5 @@ def test_error_classes_in_both_trees(scripted):
     client = M2XClient("k", endpoint=f"http://127.0.0.1:{port}", retries=0)
     with pytest.raises(requests.exceptions.ConnectionError) as refused:
         client.status()
+    client.api.close()
     assert isinstance(refused.value, M2XConnectionError) and isinstance(refused.value, exceptions.TransportError)

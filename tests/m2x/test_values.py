@@ -65,6 +65,7 @@ def test_list_bodies_on_the_wire(local_zone):
         assert s.post_values([{"timestamp": "2015-04-21T05:52:57.349018Z", "value": 1.5}]) == \
             {"status": "accepted"}
         typed, verbatim = server.requests[-2:]
+        client.api.close()
     assert typed.target == "/v2/devices/d1/streams/s1/values"
     assert typed.body == (b'{"values":[{"timestamp":"2015-04-21T05:52:57.349Z","value":1},'
                           b'{"timestamp":"2015-04-21T05:52:57.349Z","value":2}]}')
@@ -148,6 +149,7 @@ def test_a_dropped_connection_names_the_values_not_confirmed(small_requests):
         with pytest.raises(ValuesNotDelivered) as caught:
             Stream(client.api, Parent(), name="s").post_values((stamps, np.ones(3500)))
         assert len(server.requests) == 3
+        client.api.close()
     assert isinstance(caught.value, TransportError)
     assert caught.value.accepted == range(0, 2000) and caught.value.not_accepted == range(2000, 3500)
 
