@@ -229,3 +229,24 @@ def test_search_endpoints_take_query_and_body_on_get_and_post(call, new_key):
         status, found = call(method, path + "/values/search", key, {"streams": ["b"]})
         assert (status, found) == (200, {"values": [{"timestamp": "2015-01-01T00:00:00.000Z",
                                                      "values": {"b": "x"}}]}), method
+
+
+def test_a_device_log_records_only_its_own_accounts_requests(call, new_key):
+    owner, stranger = new_key(), new_key()
+    _, device = call("POST", "/v2/devices", owner, {"name": "logged", "visibility": "private"})
+    path = f"/v2/devices/{device['id']}"
+    assert call("GET", path + "/streams", stranger)[0] == 404
+    assert call("PUT", path + "/streams/s/value", stranger, {"value": 1})[0] == 404
+    assert call("GET", path + "/streams", owner)[0] == 200
+    log = call("GET", path + "/log", owner)[1]["requests"]
+    assert [(entry["http_method"], entry["path"], entry["status"]) for entry in log] == [
+        ("GET", f"/devices/{device['id']}/streams", 200)]
+
+
+def test_no_body_is_read_without_a_key(server):
+    import socket
+    with socket.create_connection((server.url.split("//")[1].split(":")[0], int(server.url.rsplit(":", 1)[1]))) as sock:
+        # announces a body it never sends: the 401 comes without waiting for it
+        sock.sendall(b"POST /v2/devices HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{")
+        sock.settimeout(10)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 401")

@@ -175,26 +175,39 @@ def make_handler(state, handler, options):
         recorded = state.replay.get((request.method, request.path))
         if recorded is not None:
             return _replayed(*recorded)
+        authorized = []  # the key, once the access check passed
         try:
-            response = await _run(state, request, handler, options)
+            response = await _run(state, request, handler, options, authorized)
         except Problem as problem:
             response = problem.response()
         except web.HTTPRequestEntityTooLarge as too_large:
             response = Problem(413, "request_entity_too_large", too_large.text).response()
+        if not authorized and not options["public"] and request.body_exists:
+            # refused before its body was read: answer and close instead of
+            # reading (or lingering for) a body nobody may send
+            response.force_close()
+            response.headers["Connection"] = "close"
+            await response.prepare(request)
+            await response.write_eof()
+            if request.transport is not None:
+                request.transport.close()
+            return response
         kind, target = access.scope_of(request.match_info)
-        if kind == access.DEVICE and target in state.devices:
+        device = state.devices.get(target) if kind == access.DEVICE else None
+        if device is not None and authorized and authorized[0]["account"] == device["account"]:
             state.log(target, request.method, request.path[len("/v2"):], response.status)
         return response
     return handle
 
 
-async def _run(state, request, handler, options):
-    raw = await request.read()
+async def _run(state, request, handler, options, authorized):
     key = None
-    if not options["public"]:
+    if not options["public"]:  # before the body is read: no key, no upload
         with state.lock:
             key = access.authorize(state, request.headers.get("X-M2X-KEY"), request.method,
                                    access.scope_of(request.match_info))
+        authorized.append(key)
+    raw = await request.read()
     parse = _decode_values if options["values_body"] else _decode
     if len(raw) > OFF_LOOP_BYTES:
         decoded = await asyncio.get_running_loop().run_in_executor(None, parse, raw)
