@@ -12,11 +12,11 @@ nothing else. No two APIs claim a path (tests/server/test_composition.py).
 """
 from aiohttp import web
 
-from . import exp, onep, provision
+from . import exp, m2x, onep, provision
 from .http import BODY_TIMEOUT, CONFIG, DEFAULT_MAX_BODY, ConnectionBudget
 from .storage import Storage
 
-APIS = [onep, provision, exp]
+APIS = [onep, provision, exp, m2x]
 
 __all__ = ["APIS", "BODY_TIMEOUT", "DEFAULT_MAX_BODY", "Store", "build_app"]
 

@@ -11,8 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyonep_fast.server.m2x import values
-from pyonep_fast.server.m2x.state import M2XState
-from pyonep_fast.server.store import Store
+from pyonep_fast.server import Store
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -37,7 +36,7 @@ def test_parse_times_names_the_first_bad_one():
 def stream_state():
     """(state, stream) on a fresh in-memory Store."""
     store = Store()
-    state = M2XState(store)
+    state = store.m2x
     account, _ = state.create_account()
     device = state.create_device(account["id"], {"name": "d", "visibility": "private"})
     stream, _ = state.put_stream(device, "s", {})

@@ -2,7 +2,7 @@
 import orjson
 from aiohttp import web
 
-JSON = "application/json; charset=utf-8"
+from ..http import JSON
 
 
 class Problem(Exception):

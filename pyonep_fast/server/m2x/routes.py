@@ -15,12 +15,12 @@ import numpy as np
 import orjson
 from aiohttp import web
 
+from ..http import JSON, TEXT, read_body
 from . import access
 from . import values as stream_values
-from .errors import JSON, Problem, bad_request, invalid, not_found
+from .errors import Problem, bad_request, invalid, not_found
 from .state import now_iso, now_ms
 
-TEXT = "text/plain; charset=utf-8"
 #: A POST of values carries at most this many (422 beyond).
 MAX_VALUES_PER_REQUEST = 100_000
 #: Bodies larger than this are parsed in a worker thread.
@@ -180,8 +180,6 @@ def make_handler(state, handler, options):
             response = await _run(state, request, handler, options, authorized)
         except Problem as problem:
             response = problem.response()
-        except web.HTTPRequestEntityTooLarge as too_large:
-            response = Problem(413, "request_entity_too_large", too_large.text).response()
         if not authorized and not options["public"] and request.body_exists:
             # refused before its body was read: answer and close instead of
             # reading (or lingering for) a body nobody may send
@@ -200,6 +198,15 @@ def make_handler(state, handler, options):
     return handle
 
 
+_BODY_ERRORS = {413: ("request_entity_too_large", "The request body is too large"),
+                408: ("request_timeout", "The request body did not arrive in time"),
+                400: ("bad_request", "The request body ended early")}
+
+
+def _body_error(status):
+    return Problem(status, *_BODY_ERRORS[status]).response()
+
+
 async def _run(state, request, handler, options, authorized):
     key = None
     if not options["public"]:  # before the body is read: no key, no upload
@@ -207,7 +214,9 @@ async def _run(state, request, handler, options, authorized):
             key = access.authorize(state, request.headers.get("X-M2X-KEY"), request.method,
                                    access.scope_of(request.match_info))
         authorized.append(key)
-    raw = await request.read()
+    raw = await read_body(request, _body_error)
+    if isinstance(raw, web.StreamResponse):
+        return raw
     parse = _decode_values if options["values_body"] else _decode
     if len(raw) > OFF_LOOP_BYTES:
         decoded = await asyncio.get_running_loop().run_in_executor(None, parse, raw)
@@ -226,10 +235,48 @@ def _replayed(status, body):
     return raw_json(orjson.dumps(body), status)
 
 
-def setup_routes(app, state):
-    for method, path, handler, options in ROUTES:
-        app.router.add_route(method, path, make_handler(state, handler, options))
-    app.router.add_route("*", "/v2/{tail:.*}", make_handler(state, _unknown, {"public": True, "values_body": False}))
+def routes(state):
+    """Every /v2 route, the catch-all answering 404 in M2X's shape, and the
+    fixture endpoints."""
+    defs = [web.route(method, path, make_handler(state, handler, options)) for method, path, handler, options in ROUTES]
+    defs.append(web.route("*", "/v2/{tail:.*}", make_handler(state, _unknown, {"public": True, "values_body": False})))
+    return defs + fixture_routes(state)
+
+
+def fixture_routes(state):
+    """POST /_fixtures/m2x/accounts, PUT /_fixtures/m2x/settings and
+    PUT /_fixtures/m2x/replay (see the package docstring)."""
+    async def new_account(request):
+        with state.lock:
+            account, key = state.create_account()
+        await state.storage.durable()
+        return json_response({"account": account["id"], "key": key["key"]}, 201)
+
+    async def settings(request):
+        body = await _fixture_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("auto_accounts", False), bool):
+            return bad_request('expected {"auto_accounts": bool}').response()
+        if "auto_accounts" in body:
+            state.auto_accounts = body["auto_accounts"]
+        return json_response({"auto_accounts": state.auto_accounts})
+
+    async def replay(request):
+        body = await _fixture_body(request)
+        try:
+            state.set_replay(body["cases"])
+        except (KeyError, TypeError, AttributeError):
+            return bad_request('expected {"cases": [{"url": ...}, ...]}').response()
+        return json_response({"cases": len(body["cases"])})
+
+    return [web.post("/_fixtures/m2x/accounts", new_account), web.put("/_fixtures/m2x/settings", settings),
+            web.put("/_fixtures/m2x/replay", replay)]
+
+
+async def _fixture_body(request):
+    try:
+        return orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _unknown(ctx):

@@ -20,6 +20,7 @@ VERBS = ["DELETE", "GET", "POST", "PUT"]
 STREAM_TYPES = {"numeric": NUMERIC, "alphanumeric": ALPHANUMERIC}
 LOG_KEPT = 100           # requests kept per device log (memory only)
 DEFAULT_PUBLIC_URL = "http://api-m2x.att.com"
+DEFAULT_PAGE_LIMIT = 100  # pagination's `limit` when none is given
 
 
 def now_ms():
@@ -46,8 +47,9 @@ def tags_list(value):
 
 
 class M2XState:
-    def __init__(self, store, public_url=DEFAULT_PUBLIC_URL, auto_accounts=True):
-        self.storage = M2XStorage(store)
+    def __init__(self, storage, public_url=DEFAULT_PUBLIC_URL, auto_accounts=True, page_limit=DEFAULT_PAGE_LIMIT):
+        self.storage = M2XStorage(storage)
+        self.page_limit = page_limit
         self.lock = self.storage.lock
         self.public_url = public_url.rstrip("/")
         self.auto_accounts = auto_accounts

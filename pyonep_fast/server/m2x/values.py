@@ -12,7 +12,7 @@ import numpy as np
 
 from ..._core.series import Series as CoreSeries
 from ...m2x.utils import parse_date
-from ..timeseries import KIND_STRING, Columns
+from ..storage import KIND_STRING, Columns
 from .storage import NUMERIC
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
