@@ -250,3 +250,19 @@ def test_no_body_is_read_without_a_key(server):
         sock.sendall(b"POST /v2/devices HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{")
         sock.settimeout(10)
         assert sock.recv(65536).startswith(b"HTTP/1.1 401")
+
+
+def test_a_refused_update_leaves_nothing_behind(call, new_key):
+    key = new_key()
+    _, device = call("POST", "/v2/devices", key, {"name": "d", "visibility": "private"})
+    path = f"/v2/devices/{device['id']}"
+    call("PUT", path + "/streams/numeric", key, {"type": "numeric"})
+    status, body = call("POST", path + "/update", key, {"timestamp": "2015-01-01T00:00:00Z",
+                                                        "values": {"fresh": 1, "numeric": "not a number"}})
+    assert status == 422 and body["reason"] == {"values.numeric[0].value": ["invalid"]}
+    # the stream "fresh" created on the way was rolled back with its value
+    assert [s["name"] for s in call("GET", path + "/streams", key)[1]["streams"]] == ["numeric"]
+    assert call("GET", path + "/streams/fresh", key)[0] == 404
+    # and the state goes on from the rolled-back database
+    assert call("PUT", path + "/streams/fresh/value", key, {"value": 2})[0] == 202
+    assert call("GET", path + "/streams/fresh/stats", key)[1]["stats"]["count"] == 1.0

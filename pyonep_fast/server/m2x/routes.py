@@ -210,7 +210,7 @@ def _body_error(status):
 async def _run(state, request, handler, options, authorized):
     key = None
     if not options["public"]:  # before the body is read: no key, no upload
-        with state.lock:
+        with state.storage.atomic():  # an unknown key may create an account
             key = access.authorize(state, request.headers.get("X-M2X-KEY"), request.method,
                                    access.scope_of(request.match_info))
         authorized.append(key)
@@ -223,7 +223,7 @@ async def _run(state, request, handler, options, authorized):
     else:
         decoded = parse(raw)
     body, parsed = decoded if options["values_body"] else (decoded, None)
-    with state.lock:
+    with state.storage.atomic():  # a refused request leaves nothing behind
         response = handler(Context(state, request, key, body, parsed))
     await state.storage.durable()
     return response
@@ -641,7 +641,7 @@ def device_values_export(ctx):
     snapshot = [(stream["name"], *stream_values.select(ctx.state.series(stream), start, end)) for stream in streams]
     job = ctx.state.create_job(device)
     work = asyncio.get_running_loop().run_in_executor(None, stream_values.csv_text, snapshot)
-    work.add_done_callback(lambda done: ctx.state.finish_job(job, done))
+    work.add_done_callback(lambda done: ctx.state.finish_job(job["id"], done))
     return web.Response(status=202, headers={"Location": ctx.state.url("jobs", job["id"])})
 
 

@@ -58,6 +58,7 @@ class M2XState:
         self.replay = {}  # (method, path) -> (status, JSON body): recorded answers, see set_replay
         with self.lock:
             self._load()
+        self.storage.on_rollback(self._reload)
 
     def _load(self):
         load = self.storage.documents
@@ -72,6 +73,12 @@ class M2XState:
         self.collections = dict(load("collection"))
         self.commands = dict(load("command"))
         self.jobs = dict(load("job"))
+
+    def _reload(self):
+        """The documents again, after a failed change was rolled back (the
+        dicts handlers hold are replaced; nothing outlives the request)."""
+        self._load()
+        self.aggregates.clear()
 
     def _save(self, kind, doc_id, doc):
         self.storage.put(kind, doc_id, doc)
@@ -567,10 +574,11 @@ class M2XState:
         self._save("job", doc["id"], doc)
         return doc
 
-    def finish_job(self, doc, work):
+    def finish_job(self, job_id, work):
         """Stores the outcome of a job's work (a done Future of its CSV text)
         and has it committed (loop thread)."""
-        with self.lock:
+        with self.storage.atomic():
+            doc = self.jobs[job_id]  # by id: a rollback meanwhile reloads the documents
             failed = work.cancelled() or work.exception() is not None
             if not failed:
                 self._save("job_result", doc["id"], {"csv": work.result()})

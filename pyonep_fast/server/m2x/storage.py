@@ -4,7 +4,8 @@
                                                             JSON documents
   allocate_series(kind) -> series id; series(id) -> Series; drop_series(id)
                                                             stream values
-  lock, touch(), durable(), commit_soon()                   transactions
+  lock, atomic(), touch(), durable(), commit_soon()         transactions
+  on_rollback(reload)                                       after a failed atomic block
 
 Documents live in table m2x_documents (schema component "m2x"); stream
 values in the shared chunked timeseries (server/storage), in series this API
@@ -32,6 +33,19 @@ class M2XStorage:
         self._series = {}  # series id -> Series, opened once each
 
     # --- transactions ---------------------------------------------------
+    def atomic(self):
+        """A block that changes everything or nothing (Storage.atomic)."""
+        return self.storage.atomic()
+
+    def on_rollback(self, reload):
+        """reload() runs after a failed atomic block was rolled back, once
+        the series opened in it that no longer exist are forgotten."""
+        def forget_then_reload(series_by_id):
+            kept = {row[0] for row in self.storage.db.execute("SELECT id FROM series WHERE api = ?", (API,))}
+            self._series = {series_id: series for series_id, series in self._series.items() if series_id in kept}
+            reload()
+        self.storage.on_rollback.append(forget_then_reload)
+
     def touch(self):
         self.storage.touch()
 
