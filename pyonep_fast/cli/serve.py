@@ -61,10 +61,6 @@ def run(args):
     from ..server import BODY_TIMEOUT, DEFAULT_MAX_BODY, Store, default_db_path, new_event_loop, serve
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    if args.exp_fixtures and not is_loopback(args.host):
-        logging.getLogger("pyonep_fast.serve").warning(
-            "EXP fixtures are on while listening on %s: anyone reaching it can log in with the published test "
-            "credentials and create organizations; pass --no-exp-fixtures", args.host)
     args.db = args.db or default_db_path()
     if args.db != ":memory:":
         directory = os.path.dirname(os.path.abspath(args.db))
@@ -81,6 +77,10 @@ def run(args):
         store.commit()
 
     def started(url):
+        if args.exp_fixtures and not is_loopback(args.host):   # only once it really listens there
+            logging.getLogger("pyonep_fast.serve").warning(
+                "EXP fixtures are on while listening on %s: anyone reaching it can log in with the published "
+                "test credentials and create organizations; pass --no-exp-fixtures", args.host)
         line = {"url": url, "root_cik": store.onep.root.cik, "root_rid": store.onep.root.rid, "db": args.db,
                 "pid": os.getpid()}
         print(json.dumps(line), flush=True)
