@@ -11,6 +11,7 @@ BODY_TIMEOUT = 30.0            # seconds for a request body to arrive
 JSON = "application/json; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
+LARGE_JOIN = 1 << 20           # bodies from this size are joined off the event loop
 
 CONFIG = web.AppKey("config", dict)   # null, max_body, body_timeout, requests_per_connection
 
@@ -43,9 +44,8 @@ async def read_body(request, error_response):
         return b""
     try:
         async with asyncio.timeout(config["body_timeout"]):
-            if length is not None:
-                return await request.content.readexactly(length)
-            return await _read_chunked(request.content, limit)
+            parts = await _read_parts(request.content, length, limit)
+        return await _join(parts)
     except TimeoutError:
         # answer, then close at once: waiting for the rest of the body is what timed out
         response = closing(error_response(408))
@@ -60,17 +60,30 @@ async def read_body(request, error_response):
         return closing(error_response(413))
 
 
-async def _read_chunked(content, limit):
+async def _read_parts(content, length, limit):
+    """The body's parts as they arrived; IncompleteReadError if fewer than
+    `length` bytes came, OverflowError past `limit`."""
     parts = []
     size = 0
     while True:
         part = await content.readany()
         if not part:
-            return b"".join(parts)
+            if length is not None and size < length:
+                raise asyncio.IncompleteReadError(b"", length)
+            return parts
         size += len(part)
         if size > limit:
             raise OverflowError
         parts.append(part)
+
+
+async def _join(parts):
+    """The parts as one bytes object. A large body is joined in a worker
+    thread, where bytes.join releases the GIL: copying tens of megabytes
+    takes tens of milliseconds on a loaded machine, too long for the loop."""
+    if len(parts) < 2 or sum(map(len, parts)) < LARGE_JOIN:
+        return b"".join(parts)
+    return await asyncio.get_running_loop().run_in_executor(None, b"".join, parts)
 
 
 class ConnectionBudget:

@@ -14,6 +14,7 @@ calls run in slices of at most SLICE_SECONDS of the event loop, so a long
 request never holds up the others for longer.
 """
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -64,6 +65,11 @@ def _args(args, low, high=None):
     if not low <= len(args) <= (low if high is None else high):
         raise fail()
     return args
+
+
+def _stores_columns(res):
+    """Entries for res are stored as parsed (no preprocess, no rule)."""
+    return res.type == "dataport" and not res.desc["preprocess"]
 
 
 def _options(value):
@@ -387,17 +393,22 @@ class Engine:
         the GIL) before the store lock is taken; other requests run
         meanwhile, so the target is resolved again (dropped, remapped or no
         longer accessible: the call is refused as if that came first)."""
-        parsed = await asyncio.get_running_loop().run_in_executor(
+        columns, invalid = await asyncio.get_running_loop().run_in_executor(
             None, entries_columns, res.series.kind, args[1], call.now)
-        with self.store.atomic():   # as run_call's: a failure changes nothing
-            if call.data_resource(args[0]) is not res:
-                raise refused("invalid")
-            return self._store_record(call, res, *parsed, partial)
+        if invalid and not partial or not _stores_columns(res):
+            staging = contextlib.nullcontext(columns)
+        else:   # a bulk append is inserted in slices between other requests first (storage.staged)
+            staging = self.store.storage.staged(res.series, columns)
+        async with staging as columns:
+            with self.store.atomic():   # as run_call's: a failure changes nothing
+                if call.data_resource(args[0]) is not res:
+                    raise refused("invalid")
+                return self._store_record(call, res, columns, invalid, partial)
 
     def _store_record(self, call, res, columns, invalid, partial):
         if invalid and not partial:
             raise refused("invalid")
-        if res.desc["preprocess"] or res.type != "dataport":
+        if not _stores_columns(res):
             ingest_pairs(self.store, res, columns.view().pairs(), call.now)
         else:
             store_columns(self.store, res, columns, call.now)

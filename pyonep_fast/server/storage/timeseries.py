@@ -22,6 +22,16 @@ Writes:
     concatenation, so reads of a series fed point by point stay fast.
 A replacement's rows are inserted before the rows it replaces are deleted.
 
+Staged chunks: a bulk append can have its chunk rows inserted ahead of the
+call that stores it, a slice at a time between other requests
+(Storage.staged). Such a row is listed in table `staged_chunks`: it is in no
+series' index, readers never see it, and a start after a crash deletes it.
+Storing the StagedColumns (`store()`) publishes the rows (drops them from
+`staged_chunks` and puts them in the index) when the points still append to
+the series; otherwise they are stored as any Columns are. Every
+`staged_chunks` row names an existing chunk row: whatever deletes a staged
+chunk row deletes its `staged_chunks` row in the same transaction.
+
 Every change first tells the series' journal (the Storage) so that a failed
 call can be undone: `journal.before_series_change(series)` opens the
 transaction and keeps series.snapshot() for series.restore(), and
@@ -119,6 +129,35 @@ class Columns:
         """Storage accounting of info `storage.size`: 12 bytes per numeric
         point, the payload bytes for strings."""
         return len(self.vals) if self.kind == KIND_STRING else 12 * len(self)
+
+
+class StagedColumns(Columns):
+    """Columns whose chunk rows are already inserted, staged for `series`
+    (see the module docstring): `chunks` in time order, `newest` the
+    Columns of the last one (the tail cache once published)."""
+
+    __slots__ = ("series", "chunks", "newest")
+
+    def __init__(self, series, columns):
+        super().__init__(columns.kind, columns.ts, columns.vals, columns.ends)
+        self.series = series
+        self.chunks = []
+        self.newest = None
+
+    def stage(self, piece):
+        """Inserts the row of piece, the next points of these Columns, as staged."""
+        chunk, self.newest = self.series._insert(piece)
+        self.series.db.execute("INSERT INTO staged_chunks (chunk) VALUES (?)", (chunk.id,))
+        self.chunks.append(chunk)
+
+    def discard(self, chunk):
+        """Deletes chunk's row if it is still staged (not published, dropped
+        or rolled back); True if it was."""
+        db = self.series.db
+        if not db.execute("DELETE FROM staged_chunks WHERE chunk = ?", (chunk.id,)).rowcount:
+            return False
+        db.execute("DELETE FROM chunks WHERE id = ?", (chunk.id,))
+        return True
 
 
 class ChunkView:
@@ -219,6 +258,32 @@ def merge(old, new):
     return concat(parts)
 
 
+def pieces(columns, balanced=False):
+    """columns cut at CHUNK_MAX points and CHUNK_MAX_BYTES bytes (but never
+    below one point), in order: the Columns of each chunk row. `balanced`
+    cuts into equal pieces, so a chunk that a merge grew past the bounds
+    leaves no sliver."""
+    n = len(columns)
+    nbytes = columns.nbytes
+    if n <= CHUNK_MAX and nbytes <= CHUNK_MAX_BYTES:
+        yield columns
+        return
+    max_points, max_bytes = CHUNK_MAX, CHUNK_MAX_BYTES
+    if balanced:
+        count = max(-(-n // CHUNK_MAX), -(-nbytes // CHUNK_MAX_BYTES))
+        max_points, max_bytes = -(-n // count), -(-nbytes // count)
+    view = columns.view()
+    lo = 0
+    while lo < n:
+        hi = min(lo + max_points, n)
+        if view.ends is not None:   # strings: as many whole values as the byte bound allows
+            base = view.ends[lo - 1] if lo else 0
+            hi = max(lo + 1, bisect.bisect_right(range(lo + 1, hi + 1), max_bytes,
+                                                 key=lambda end: view.ends[end - 1] - base + 16 * (end - lo)) + lo)
+        yield view.columns(lo, hi)
+        lo = hi
+
+
 class Chunk:
     """A chunk row's summary. Never changed in place: a rollback restores
     a series by putting back its list of these."""
@@ -236,8 +301,9 @@ class Chunk:
 def _load_indexes(db, series_id=None):
     """{series id: [Chunk, ...] sorted by t_first} for every stored series (or one)."""
     indexes = {}
-    where, args = ("WHERE series = ?", (series_id,)) if series_id is not None else ("", ())
-    for row in db.execute(f"SELECT series, id, t_first, t_last, n, size FROM chunks {where}", args):
+    where, args = ("AND series = ?", (series_id,)) if series_id is not None else ("", ())
+    for row in db.execute(f"SELECT series, id, t_first, t_last, n, size FROM chunks "
+                          f"WHERE id NOT IN (SELECT chunk FROM staged_chunks) {where}", args):
         indexes.setdefault(row[0], []).append(Chunk(*row[1:]))
     for chunks in indexes.values():
         chunks.sort(key=lambda c: c.t_first)
@@ -262,6 +328,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     ends BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_of_series ON chunks (series);
+CREATE TABLE IF NOT EXISTS staged_chunks (chunk INTEGER PRIMARY KEY);
 """
 
     def __init__(self, storage):
@@ -269,8 +336,15 @@ CREATE INDEX IF NOT EXISTS chunks_of_series ON chunks (series);
         self._indexes = {}           # series id -> [Chunk], until the series is opened
 
     def load(self):
-        """Reads the chunk index of every stored series (at start)."""
-        self._indexes = _load_indexes(self.storage.db)
+        """Deletes the chunks a crash left staged, then reads the chunk index
+        of every stored series (at start)."""
+        db = self.storage.db
+        if db.execute("SELECT 1 FROM staged_chunks LIMIT 1").fetchone():
+            self.storage.touch()
+            db.execute("DELETE FROM chunks WHERE id IN (SELECT chunk FROM staged_chunks)")
+            db.execute("DELETE FROM staged_chunks")
+            self.storage.commit()
+        self._indexes = _load_indexes(db)
 
     def allocate(self, api, kind):
         """A new, empty series of value kind `kind`, owned by `api`."""
@@ -382,51 +456,45 @@ class Series:
         chunk.id = cur.lastrowid
         return chunk, columns
 
-    def _insert_split(self, columns, balanced):
-        """New chunks for columns, cut at CHUNK_MAX points and CHUNK_MAX_BYTES
-        bytes (but never below one point); `balanced` cuts into equal pieces,
-        so a chunk that a merge grew past the bounds leaves no sliver."""
-        n = len(columns)
-        nbytes = columns.nbytes
-        if n <= CHUNK_MAX and nbytes <= CHUNK_MAX_BYTES:
-            return [self._insert(columns)]
-        max_points, max_bytes = CHUNK_MAX, CHUNK_MAX_BYTES
-        if balanced:
-            pieces = max(-(-n // CHUNK_MAX), -(-nbytes // CHUNK_MAX_BYTES))
-            max_points, max_bytes = -(-n // pieces), -(-nbytes // pieces)
-        view = columns.view()
-        out = []
-        lo = 0
-        while lo < n:
-            hi = min(lo + max_points, n)
-            if view.ends is not None:   # strings: as many whole values as the byte bound allows
-                base = view.ends[lo - 1] if lo else 0
-                hi = max(lo + 1, bisect.bisect_right(range(lo + 1, hi + 1), max_bytes,
-                                                     key=lambda end: view.ends[end - 1] - base + 16 * (end - lo)) + lo)
-            out.append(self._insert(view.columns(lo, hi)))
-            lo = hi
-        return out
-
     def _replace(self, old_chunks, columns_list, balanced=False):
         """Inserts the given Columns, then deletes old_chunks."""
         self.journal.before_series_write()
         self.flush()
-        new = []
-        for columns in columns_list:
-            if len(columns):
-                new.extend(self._insert_split(columns, balanced))
+        new = [self._insert(piece) for columns in columns_list if len(columns) for piece in pieces(columns, balanced)]
+        self._install(old_chunks, [chunk for chunk, _ in new], new[-1][1] if new else None)
+
+    def _install(self, old_chunks, new_chunks, newest):
+        """Deletes the rows of old_chunks and indexes new_chunks (inserted
+        rows, in time order; `newest` the Columns of the last)."""
         gone = {c.id for c in old_chunks}
         if gone:
             self.db.executemany("DELETE FROM chunks WHERE id = ?", [(chunk_id,) for chunk_id in gone])
             if self._tail is not None and self._tail[0] in gone:
                 self._tail = None
         chunks = [c for c in self.chunks if c.id not in gone] if gone else list(self.chunks)
-        if new:
-            chunks.extend(chunk for chunk, _ in new)
+        if new_chunks:
+            chunks.extend(new_chunks)
             chunks.sort(key=lambda c: c.t_first)
-            if chunks[-1] is new[-1][0]:
-                self._tail = (new[-1][0].id, new[-1][1])
+            if chunks[-1] is new_chunks[-1]:
+                self._tail = (new_chunks[-1].id, newest)
         self.chunks = chunks
+
+    def _publish(self, staged):
+        """Indexes the staged rows of `staged` (see StagedColumns) if they
+        are all still staged for this series; False otherwise."""
+        if staged.series is not self:
+            return False
+        ids = [chunk.id for chunk in staged.chunks]
+        marks = ",".join("?" * len(ids))
+        found = self.db.execute(f"SELECT count(*) FROM staged_chunks JOIN chunks ON chunks.id = chunk "
+                                f"WHERE series = ? AND chunk IN ({marks})", (self.id, *ids)).fetchone()[0]
+        if found != len(ids):
+            return False
+        self.journal.before_series_write()
+        self.flush()
+        self.db.execute(f"DELETE FROM staged_chunks WHERE chunk IN ({marks})", ids)
+        self._install([], staged.chunks, staged.newest)
+        return True
 
     # --- writes --------------------------------------------------------
     def store(self, columns):
@@ -458,9 +526,10 @@ class Series:
         if (tail is not None and tail.n + len(columns) <= TAIL_MAX
                 and self._nbytes(tail) + columns.nbytes <= TAIL_MAX_BYTES):
             self._rewrite_tail(tail, [self._load(tail), columns])
-        else:
+            return
+        if not (isinstance(columns, StagedColumns) and self._publish(columns)):
             self._replace([], [columns])
-            self._compact_tail()
+        self._compact_tail()
 
     def _merge_into_chunks(self, view, count):
         """Merges the first `count` points of view (none newer than the newest
@@ -554,6 +623,7 @@ class Series:
         self.journal.before_series_change(self)
         self.journal.before_series_write()
         self._tail_dirty = False
+        self.db.execute("DELETE FROM staged_chunks WHERE chunk IN (SELECT id FROM chunks WHERE series = ?)", (self.id,))
         self.db.execute("DELETE FROM chunks WHERE series = ?", (self.id,))
         self.chunks = []
         self._tail = None
