@@ -392,7 +392,9 @@ class Engine:
         """Large entries are parsed in a worker thread (the C parser releases
         the GIL) before the store lock is taken; other requests run
         meanwhile, so the target is resolved again (dropped, remapped or no
-        longer accessible: the call is refused as if that came first)."""
+        longer accessible: the call is refused as if that came first). A
+        bulk append's chunk rows are then inserted in slices between other
+        requests (Storage.staged) and published by the atomic block."""
         columns, invalid = await asyncio.get_running_loop().run_in_executor(
             None, entries_columns, res.series.kind, args[1], call.now)
         if invalid and not partial or not _stores_columns(res):
