@@ -172,7 +172,9 @@ def test_the_cli_sets_up_what_it_uses(setup, tmp_path):
     assert json.loads(results[0][1])[0][1] == 21.5
     ((status, _, err),) = outcomes(["unmap", "--url", url, cik, "temperature"])
     assert status == 0, err
-    results = outcomes(["lookup", "--url", url, child_cik, "--share", code], ["drop", "--url", url, cik, "gw"])
+    # one after the other: the lookup authenticates as the client the drop removes
+    results = [*outcomes(["lookup", "--url", url, child_cik, "--share", code]),
+               *outcomes(["drop", "--url", url, cik, "gw"])]
     assert results[0][:2] == (0, f"{rid}\n") and results[1][0] == 0, results
     ((status, _, err),) = outcomes(["info", "--url", url, child_cik])
     assert status == 1 and err == "pyonep-fast info: 401: the CIK is not valid or not activated\n"
