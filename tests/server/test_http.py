@@ -9,6 +9,7 @@ import pytest
 import urllib3
 
 from pyonep_fast.server import EmbeddedServer
+from pyonep_fast.server.onep.routes import ip_text
 from rpc_helpers import make_dataport, ok
 
 RPC = "/onep:v1/rpc/process"
@@ -146,8 +147,21 @@ def test_http_data_interface(server, http, rpc, fresh_client):
 def test_timestamp_and_ip(server, http):
     now = int(http.request("GET", server.url + "/timestamp").data)
     assert abs(now - time.time()) < 5
-    ip = http.request("GET", server.url + "/ip").data.decode()
-    assert ip == f"127,0,0,1:{urlsplit(server.url).port}"
+    # /ip: the caller's IPv4 octets, then its port's high and low byte (spec 7)
+    with socket.create_connection(("127.0.0.1", urlsplit(server.url).port), timeout=10) as sock:
+        sock.sendall(b"GET /ip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+        port = sock.getsockname()[1]
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200") and b"text/plain" in head.lower()
+    assert body.decode() == f"127,0,0,1,{port >> 8},{port & 0xFF}"
+
+
+def test_ip_text_examples():
+    assert ip_text("192.168.0.1", 80) == "192,168,0,1,0,80"
+    assert ip_text("10.0.0.7", 51035) == "10,0,0,7,199,91"
+    assert ip_text("::ffff:10.1.2.3", 258) == "10,1,2,3,1,2"
+    assert ip_text("::1", 65535) == "127,0,0,1,255,255"
 
 
 @pytest.mark.parametrize("body", [b'{"auth": {"cik": "x"}, "calls": "no"}', b'{"auth": [], "calls": []}'])

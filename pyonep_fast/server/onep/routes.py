@@ -1,6 +1,7 @@
 """One Platform's HTTP endpoints: the JSON-RPC endpoint (spec 1), the CIK
 fountain (spec 6.2), the HTTP Data Interface (spec 7), /timestamp and /ip."""
 import asyncio
+import ipaddress
 import time
 
 import orjson
@@ -48,11 +49,21 @@ async def timestamp(request):
     return text_response(str(int(time.time())))
 
 
+def ip_text(host, port):
+    """`a,b,c,d,hi,lo` (spec 7): IPv4 octets, then the port's high and low
+    byte. An IPv6 peer answers with its IPv4-mapped address; one without
+    (::1, say) with 127.0.0.1 when it is loopback, else 0.0.0.0."""
+    address = ipaddress.ip_address(host.split("%", 1)[0])
+    if address.version == 6:
+        mapped = address.ipv4_mapped
+        address = mapped or ipaddress.IPv4Address("127.0.0.1" if address.is_loopback else "0.0.0.0")
+    return ",".join(str(octet) for octet in (*address.packed, port >> 8, port & 0xFF))
+
+
 async def ip(request):
-    """The server address as the client reached it: `a,b,c,d:port`."""
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    host, port = (sockname[0], sockname[1]) if sockname else ("127.0.0.1", 0)
-    return text_response(f"{host.replace('.', ',')}:{port}")
+    """The caller's address and port as the server sees them (spec 7)."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return text_response(ip_text(peer[0], peer[1]) if peer else ip_text("0.0.0.0", 0))
 
 
 def routes(store):
