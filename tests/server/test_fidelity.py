@@ -1,6 +1,8 @@
 """One Platform behaviours that programs written for the hosted platform
 depend on (issue 10; spec 2.1, 3.1, 3.8, 3.11, 3.16, 7), against the
 embedded server over loopback HTTP."""
+import orjson
+
 from rpc_helpers import make_client, make_dataport, ok, one
 
 
@@ -14,3 +16,44 @@ def test_givenwindow_earliest_point_of_each_window(rpc, fresh_client):
     assert ok(rpc, cik, "read", port, {**window, "sort": "asc"}) == [[1, 10], [8, 80]]
     # an empty window gives nothing; the others still their earliest point
     assert ok(rpc, cik, "read", port, {**window, "limit": 5, "sort": "desc"}) == [[8, 80], [5, 50], [3, 30], [1, 10]]
+
+
+def _rid_calls(rid):
+    """Every procedure that takes a ResourceID, each naming rid."""
+    return [("read", rid, {}), ("write", rid, 1, {}), ("writegroup", [[rid, 1]]), ("record", rid, [[1, 1]], {}),
+            ("recordbatch", rid, [[1, 1]]), ("flush", rid), ("wait", rid, {"timeout": 0}), ("info", rid, {}),
+            ("update", rid, {"name": "x"}), ("drop", rid), ("map", "alias", rid, "a"), ("share", rid, {}),
+            ("tag", rid, "add", "t"), ("grant", rid, {rid if isinstance(rid, str) else "x": ["read"]}), ("move", rid, {"alias": ""}, {}),
+            ("lookup", "owner", rid), ("usage", rid, "dataport", 0, 10), ("listing", rid, ["dataport"], {}),
+            ("create", rid, "dataport", {"format": "float"}), ("comment", rid, "public", "x"),
+            ("create", "dataport", {"format": "float", "subscribe": rid})]
+
+
+def test_unreachable_rids_are_restricted_everywhere(rpc, fresh_client, server, http):
+    cik = fresh_client["cik"]
+    stranger = orjson.loads(http.request("GET", server.url + "/api/create?vendor").data)["cik"]
+    elsewhere = make_dataport(rpc, stranger)                   # exists, in another client's tree
+    dropped = make_dataport(rpc, cik)
+    ok(rpc, cik, "drop", dropped)
+    for rid in (elsewhere, dropped, "0" * 40):
+        for procedure, *arguments in _rid_calls(rid):
+            assert one(rpc, cik, procedure, *arguments)["status"] == "restricted", (procedure, rid)
+    assert ok(rpc, stranger, "read", elsewhere, {}) == []       # nothing reached it
+    for malformed in ("0" * 39, "G" * 40, 12):
+        for procedure, *arguments in _rid_calls(malformed):
+            if procedure not in ("grant", "listing", "usage", "create"):
+                assert one(rpc, cik, procedure, *arguments)["status"] == "invalid", (procedure, malformed)
+    for procedure, *arguments in _rid_calls({"alias": "nowhere"}):
+        if procedure not in ("grant", "listing", "usage", "create"):
+            assert one(rpc, cik, procedure, *arguments)["status"] == "invalid", (procedure, "alias")
+
+
+def test_unmap_of_an_alias_not_mapped_is_ok(rpc, fresh_client):
+    cik, rid = fresh_client["cik"], fresh_client["rid"]
+    port = make_dataport(rpc, cik, alias="temp")
+    assert one(rpc, cik, "unmap", "alias", "never") == {"status": "ok"}
+    assert one(rpc, cik, "unmap", rid, "alias", "never") == {"status": "ok"}
+    ok(rpc, cik, "unmap", "alias", "temp")
+    assert one(rpc, cik, "unmap", "alias", "temp") == {"status": "ok"}      # twice: still ok
+    assert one(rpc, cik, "lookup", "alias", "temp")["status"] == "invalid"
+    assert ok(rpc, cik, "info", port, {"basic": True})["basic"]["type"] == "dataport"   # resource untouched

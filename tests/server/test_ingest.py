@@ -157,7 +157,7 @@ def test_entries_parsed_off_the_loop_keep_the_call_order(http, server, fresh_cli
                            "count": 20000, "first": 1, "last": 20000, "size": 240000}}},
                        {"id": 3, "status": "invalid"},
                        {"id": 4, "status": "ok"},
-                       {"id": 5, "status": "invalid"}]
+                       {"id": 5, "status": "restricted"}]
 
 
 def test_entries_parsed_off_the_loop_partial_and_refused(http, server, fresh_client, rpc):

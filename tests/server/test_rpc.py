@@ -169,7 +169,8 @@ def test_info_visibility_and_keys(rpc, fresh_client):
     assert set(ok(rpc, cik, "info", grandchild_rid, {"basic": True, "usage": True})) == {"basic", "usage"}
     # outside the subhierarchy
     assert one(rpc, child_cik, "info", rid, {})["status"] == "restricted"
-    assert one(rpc, cik, "info", "0" * 40, {})["status"] == "invalid"
+    assert one(rpc, cik, "info", "0" * 40, {})["status"] == "restricted"      # never existed: unreachable too
+    assert one(rpc, cik, "info", "0" * 39, {})["status"] == "invalid"         # malformed
     ok(rpc, cik, "comment", child_rid, "public", "hello")
     assert ok(rpc, cik, "info", child_rid, {"comments": True}) == {"comments": [["public", "hello"]]}
 
@@ -182,14 +183,14 @@ def test_drop_cleans_everything(rpc, fresh_client):
     follower = make_dataport(rpc, cik, subscribe=port)
     code = ok(rpc, cik, "share", port, {})
     ok(rpc, cik, "drop", child_rid)
-    assert one(rpc, cik, "info", child_rid, {})["status"] == "invalid"
-    assert one(rpc, cik, "info", port, {})["status"] == "invalid"
+    assert one(rpc, cik, "info", child_rid, {})["status"] == "restricted"    # dropped: unreachable (spec 2.1)
+    assert one(rpc, cik, "info", port, {})["status"] == "restricted"
     assert one(rpc, cik, "lookup", "alias", "deep")["status"] == "invalid"
     assert one(rpc, cik, "lookup", "shared", code)["status"] == "invalid"
     assert ok(rpc, cik, "info", follower, {"description": True})["description"]["subscribe"] is None
     assert rpc(child_cik, [])["error"]["code"] == 401
     assert one(rpc, cik, "drop", {"alias": ""})["status"] == "restricted"
-    assert one(rpc, cik, "drop", child_rid)["status"] == "invalid"
+    assert one(rpc, cik, "drop", child_rid)["status"] == "restricted"
 
 
 def test_move(rpc, fresh_client):
@@ -248,7 +249,7 @@ def test_map_unmap_lookup(rpc, fresh_client):
     port = make_dataport(rpc, cik, alias="temp")
     ok(rpc, cik, "map", "alias", port, "second")          # one RID, several aliases
     assert one(rpc, cik, "map", "alias", port, "temp")["status"] == "inuse"
-    assert one(rpc, cik, "map", "alias", "0" * 40, "x")["status"] == "invalid"
+    assert one(rpc, cik, "map", "alias", "0" * 40, "x")["status"] == "restricted"
     assert one(rpc, cik, "map", "alias", port, "")["status"] == "invalid"
     assert ok(rpc, cik, "lookup", "alias", "temp") == port
     assert ok(rpc, cik, "lookup", "aliased", "second") == port
@@ -259,7 +260,7 @@ def test_map_unmap_lookup(rpc, fresh_client):
     assert ok(rpc, cik, "info", {"alias": ""}, {"aliases": True})["aliases"] == {port: ["temp", "second"]}
     ok(rpc, cik, "unmap", "alias", "second")
     ok(rpc, cik, "unmap", rid, "alias", "temp")
-    assert one(rpc, cik, "unmap", "alias", "temp")["status"] == "invalid"
+    assert one(rpc, cik, "unmap", "alias", "temp") == {"status": "ok"}        # not mapped: nothing to remove
     assert one(rpc, cik, "lookup", "alias", "temp")["status"] == "invalid"
 
 

@@ -96,7 +96,7 @@ def test_writegroup_all_or_nothing(rpc, fresh_client):
     ra, rb = ok(rpc, cik, "read", a, {}), ok(rpc, cik, "read", b, {})
     assert ra[0][1] == 1 and rb[0][1] == "x" and ra[0][0] == rb[0][0]
     assert one(rpc, cik, "writegroup", [[a, 2], [b, "y"], [a, "nope"]]) == {"status": "invalid"}
-    assert one(rpc, cik, "writegroup", [[a, 3], ["f" * 40, 1]]) == {"status": "invalid"}
+    assert one(rpc, cik, "writegroup", [[a, 3], ["f" * 40, 1]]) == {"status": "restricted"}
     assert ok(rpc, cik, "read", a, {})[0][1] == 1
 
 

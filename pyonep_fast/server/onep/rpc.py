@@ -92,16 +92,21 @@ class Call(Principal):
         self.procedure = None
 
     def resolve(self, ident, level=FULL, procedure=None):
-        """The Resource a ResourceID names, checked for access (spec 2.1, 2.4)."""
+        """The Resource a ResourceID names, checked for access (spec 2.1, 2.4):
+        a malformed one or an alias not found is invalid; an RID the caller
+        cannot reach is restricted whether it exists elsewhere, was dropped
+        or never existed (a client cannot tell those apart)."""
         store = self.store
-        if isinstance(ident, str):
-            res = store.get(ident) if HEX40.match(ident) else None
+        if isinstance(ident, str) and HEX40.match(ident):
+            res = store.get(ident)
+            if res is None:
+                raise refused("restricted")
         elif isinstance(ident, dict) and isinstance(ident.get("alias"), str) and len(ident) == 1:
             alias = ident["alias"]
             res = self.caller if alias == "" else store.get(self.caller.aliases.get(alias))
+            if res is None:
+                raise refused("invalid")
         else:
-            raise refused("invalid")
-        if res is None:
             raise refused("invalid")
         self.check(res, level, procedure)
         return res
@@ -746,9 +751,10 @@ class Engine:
         else:
             _args(args, 2)
             client = call.caller_checked()
-        if args[0] != "alias" or not isinstance(args[1], str) or args[1] not in client.aliases:
+        if args[0] != "alias" or not isinstance(args[1], str):
             raise refused("invalid")
-        self.store.unmap_alias(client, args[1])
+        if args[1] in client.aliases:     # one not mapped: nothing to remove, ok (spec 3.16)
+            self.store.unmap_alias(client, args[1])
         return NO_RESULT
 
     def proc_lookup(self, call, args):
