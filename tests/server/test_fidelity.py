@@ -57,3 +57,40 @@ def test_unmap_of_an_alias_not_mapped_is_ok(rpc, fresh_client):
     assert one(rpc, cik, "unmap", "alias", "temp") == {"status": "ok"}      # twice: still ok
     assert one(rpc, cik, "lookup", "alias", "temp")["status"] == "invalid"
     assert ok(rpc, cik, "info", port, {"basic": True})["basic"]["type"] == "dataport"   # resource untouched
+
+
+ALL_INFO = {key: True for key in ("aliases", "basic", "comments", "counts", "description", "key", "shares",
+                                  "storage", "subscribers", "tagged", "tags", "usage")}
+
+
+def test_info_leaves_out_never_refuses(rpc, fresh_client):
+    cik = fresh_client["cik"]
+    child_cik, child_rid = make_client(rpc, cik)
+    # a client asking about itself with every option: everything but key
+    itself = ok(rpc, child_cik, "info", {"alias": ""}, ALL_INFO)
+    assert set(itself) == {"aliases", "basic", "comments", "counts", "description", "shares", "subscribers",
+                           "tagged", "tags", "usage"}
+    assert ok(rpc, child_cik, "info", {"alias": ""}, {"key": True}) == {}
+    # the direct owner gets the key
+    assert ok(rpc, cik, "info", child_rid, {"key": True}) == {"key": child_cik}
+    # a reader through an activated share: basic and description only
+    port = make_dataport(rpc, cik, name="shared port")
+    reader_cik, _ = make_client(rpc, cik)
+    ok(rpc, reader_cik, "activate", "share", ok(rpc, cik, "share", port, {}))
+    shared = ok(rpc, reader_cik, "info", port, ALL_INFO)
+    assert set(shared) == {"basic", "description"} and shared["description"]["name"] == "shared port"
+    assert set(ok(rpc, reader_cik, "info", port, {})) == {"basic", "description"}
+    assert ok(rpc, reader_cik, "info", port, {"storage": True, "shares": True}) == {}
+
+
+def test_aliases_shown_to_the_client_and_its_direct_owner(rpc, fresh_client):
+    cik = fresh_client["cik"]
+    child_cik, child_rid = make_client(rpc, cik)
+    grandchild_cik, grandchild_rid = make_client(rpc, child_cik)
+    port = make_dataport(rpc, grandchild_cik, alias="temp")
+    ok(rpc, grandchild_cik, "map", "alias", port, "second")
+    real = {port: ["temp", "second"]}
+    assert ok(rpc, grandchild_cik, "info", {"alias": ""}, {"aliases": True}) == {"aliases": real}   # itself
+    assert ok(rpc, child_cik, "info", grandchild_rid, {"aliases": True}) == {"aliases": real}      # direct owner
+    assert ok(rpc, cik, "info", grandchild_rid, {"aliases": True}) == {"aliases": {port: "undefined"}}
+    assert ok(rpc, cik, "info", grandchild_rid, {})["aliases"] == {port: "undefined"}

@@ -162,10 +162,10 @@ def test_info_visibility_and_keys(rpc, fresh_client):
                                "subscribers", "tagged", "tags", "usage"}
     assert everything["key"] == child_cik
     assert everything["usage"]["client"] == 1 and everything["counts"]["client"] == 1
-    # grandparent: no key, no aliases/shares/tagged
+    # grandparent: no key, shares or tagged (left out when asked for, never refused: spec 3.11)
     assert "key" not in ok(rpc, cik, "info", grandchild_rid, {})
-    assert one(rpc, cik, "info", grandchild_rid, {"key": True})["status"] == "restricted"
-    assert one(rpc, cik, "info", grandchild_rid, {"aliases": True})["status"] == "restricted"
+    assert ok(rpc, cik, "info", grandchild_rid, {"key": True}) == {}
+    assert ok(rpc, cik, "info", grandchild_rid, {"shares": True, "tagged": True, "tags": True}) == {"tags": []}
     assert set(ok(rpc, cik, "info", grandchild_rid, {"basic": True, "usage": True})) == {"basic", "usage"}
     # outside the subhierarchy
     assert one(rpc, child_cik, "info", rid, {})["status"] == "restricted"

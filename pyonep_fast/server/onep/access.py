@@ -38,6 +38,35 @@ class Principal:
             return True
         return level == READ and readable_by(self.caller, res)
 
+    def info_options(self, res):
+        """The info options (spec 3.11, 2.4) this principal may see of res, which
+        it may `info` at READ level: read-only access shows basic and
+        description; `key` goes to the direct owner only (never to a token);
+        `shares` and `tagged` to res itself and its direct owner (shares
+        through a token only with `share` on res); the rest to any ancestor."""
+        kinds = CLIENT_INFO if res.is_client else DATA_INFO
+        if not self.reaches(res):
+            return {"basic", "description"}
+        self_or_owner = res is self.caller or res.owner is self.caller
+        visible = set(kinds) - {"key", "shares", "tagged"}
+        if "key" in kinds and res.owner is self.caller and self.token is None:
+            visible.add("key")
+        if self_or_owner:
+            visible.add("tagged")
+            if self.token is None or token_permits(self.token, "share", res):
+                visible.add("shares")
+        return visible
+
+    def sees_aliases_of(self, holder):
+        """True if the alias lists a client holds are shown to this principal
+        (holder itself or its direct owner); others see "undefined" (spec 3.11)."""
+        return holder is not None and (holder is self.caller or holder.owner is self.caller)
+
+
+DATA_INFO = ("aliases", "basic", "comments", "description", "shares", "storage", "subscribers", "tagged", "tags")
+CLIENT_INFO = ("aliases", "basic", "comments", "counts", "description", "key", "shares", "subscribers", "tagged",
+               "tags", "usage")
+
 
 def readable_by(client, res):
     """Read-only access: res is public, or client activated a share of res

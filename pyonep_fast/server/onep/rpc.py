@@ -25,7 +25,7 @@ import orjson
 
 from ..._core.entries import INT64_MAX, INVALID
 from . import descriptions
-from .access import FULL, READ, Principal, live_subscribers, references, token_covers, token_permits
+from .access import FULL, READ, Principal, live_subscribers, references, token_covers
 from .descriptions import COUNT_KEYS, ENTITY_LIMITS, TYPES
 from .errors import CallRefused, fail, refused, request_error
 from .entries import entries_columns, off_loop
@@ -45,8 +45,6 @@ NO_RESULT = object()
 
 INFO_KEYS = ("aliases", "basic", "comments", "counts", "description", "key", "shares", "storage", "subscribers",
              "tagged", "tags", "usage")
-CLIENT_ONLY_INFO = ("counts", "key", "usage")
-OWNER_OR_SELF_INFO = ("aliases", "shares", "tagged")
 LISTING_TYPES = TYPES + ("token",)
 USAGE_ENTITIES = ("client", "dataport", "datarule", "dispatch")
 USAGE_CONSUMABLES = ("share", "email", "http", "sms", "xmpp")
@@ -573,39 +571,23 @@ class Engine:
         _args(args, 1, 2)
         options = _options(args[1]) if len(args) > 1 else {}
         res = call.resolve(args[0], READ)
-        full = call.reaches(res)
-        visible = set()
-        for key in INFO_KEYS:
-            if key in CLIENT_ONLY_INFO and not res.is_client or key == "storage" and res.is_client:
-                continue
-            if key == "key":     # a token never reveals a CIK
-                ok = res.owner is call.caller and call.token is None
-            elif key == "shares":  # nor share codes, unless it may make them
-                ok = (res is call.caller or res.owner is call.caller) and (
-                    call.token is None or token_permits(call.token, "share", res))
-            elif key in OWNER_OR_SELF_INFO:
-                ok = res is call.caller or res.owner is call.caller
-            else:
-                ok = full or key in ("basic", "description")
-            if ok:
-                visible.add(key)
-        wanted = [key for key in INFO_KEYS if options.get(key) is True] if options else sorted(visible)
-        for key in wanted:
-            if key not in visible and not (key in CLIENT_ONLY_INFO and not res.is_client
-                                           or key == "storage" and res.is_client):
-                raise refused("restricted")
+        visible = call.info_options(res)
+        # {} asks for everything visible; an option the caller may not see is left out (spec 3.11)
+        wanted = [key for key in INFO_KEYS if key in visible and (not options or options.get(key) is True)]
         if res.series is not None:
             apply_retention(res, call.now)
-        return {key: getattr(self, "_info_" + key)(call, res) for key in wanted if key in visible}
+        return {key: getattr(self, "_info_" + key)(call, res) for key in wanted}
 
     def _info_aliases(self, call, res):
-        if not res.is_client:
+        if not res.is_client:     # the aliases its owner holds for it
             holder = res.owner
-            return [alias for alias, target in (holder.aliases.items() if holder else ()) if target == res.rid]
+            if not call.sees_aliases_of(holder):
+                return "undefined"
+            return [alias for alias, target in holder.aliases.items() if target == res.rid]
+        shown = call.sees_aliases_of(res)
         grouped = {}
         for alias, target_rid in res.aliases.items():
-            target = self.store.get(target_rid)
-            if target is not None and (target is call.caller or target.owner is call.caller):
+            if shown:
                 grouped.setdefault(target_rid, []).append(alias)
             else:
                 grouped[target_rid] = "undefined"
