@@ -133,7 +133,8 @@ RPC_OPS = [
            ["update", "read"], read_only=True),
     # targets: clients
     rpc_op("info client", C, lambda w, t: ("info", [t["rid"], {"basic": True}]), ["info"], read_only=True),
-    rpc_op("info key", C, lambda w, t: ("info", [t["rid"], {"key": True}]), ["info"], cik_only=True),
+    Op("info key", C, lambda w, h, t: w.revealed(w.actor_auth(h), "info", [t["rid"], {"key": True}], "key"),
+       ("info",), via="rpc", cik_only=True),
     rpc_op("create in", C, lambda w, t: ("create", [t["rid"], "dataport", {"format": "float"}]), ["create"]),
     rpc_op("listing", C, lambda w, t: ("listing", [t["rid"], ["dataport"], {}]), ["listing"]),
     rpc_op("usage", C, lambda w, t: ("usage", [t["rid"], "dataport", 0, 10]), ["usage"]),
@@ -278,6 +279,15 @@ class World:
             return UNAUTHORIZED if out.get("error", {}).get("code") == 401 else f"error {out}"
         status = out[0]["status"]
         return {"ok": ALLOW, "restricted": DENY, "noauth": DENY}.get(status, f"status {status}")
+
+    def revealed(self, auth, procedure, args, key):
+        """verdict_of for a call that leaves out what the caller may not see
+        (info, spec 3.11): allowed only when `key` is in its result."""
+        verdict = self.verdict_of(auth, procedure, args)
+        if verdict != ALLOW:
+            return verdict
+        out = self.rpc(auth, [{"id": 1, "procedure": procedure, "arguments": args}])
+        return ALLOW if key in out[0].get("result", {}) else DENY
 
     def provision(self, holding, method, path, body):
         headers = {"X-Exosite-Token": self.vendor_tokens[holding.vendor], "Content-Type": FORM}
