@@ -94,3 +94,25 @@ def test_aliases_shown_to_the_client_and_its_direct_owner(rpc, fresh_client):
     assert ok(rpc, child_cik, "info", grandchild_rid, {"aliases": True}) == {"aliases": real}      # direct owner
     assert ok(rpc, cik, "info", grandchild_rid, {"aliases": True}) == {"aliases": {port: "undefined"}}
     assert ok(rpc, cik, "info", grandchild_rid, {})["aliases"] == {port: "undefined"}
+
+
+def test_clones_start_notactivated_until_their_owner_activates_them(rpc, fresh_client):
+    cik = fresh_client["cik"]
+    template_cik, template_rid = make_client(rpc, cik)
+    _, inner_rid = make_client(rpc, template_cik)
+    copy = ok(rpc, cik, "create", "clone", {"rid": template_rid})
+    copy_cik = ok(rpc, cik, "info", copy, {"key": True})["key"]
+    assert ok(rpc, cik, "info", copy, {"basic": True})["basic"]["status"] == "notactivated"
+    assert rpc(copy_cik, [{"id": 1, "procedure": "info", "arguments": [{"alias": ""}, {}]}])["error"]["code"] == 401
+    assert ok(rpc, cik, "activate", "client", copy_cik) is None
+    assert ok(rpc, copy_cik, "info", {"alias": ""}, {"basic": True})["basic"]["status"] == "activated"
+    # the client inside the copy too: its owner (the copy) activates it
+    inner_copy, = ok(rpc, copy_cik, "listing", ["client"], {})["client"]
+    assert inner_copy != inner_rid
+    inner_cik = ok(rpc, copy_cik, "info", inner_copy, {"key": True})["key"]
+    assert ok(rpc, copy_cik, "info", inner_copy, {"basic": True})["basic"]["status"] == "notactivated"
+    assert rpc(inner_cik, [])["error"]["code"] == 401
+    assert one(rpc, cik, "activate", "client", inner_cik)["status"] == "noauth"       # not its owner
+    ok(rpc, copy_cik, "activate", "client", inner_cik)
+    assert rpc(inner_cik, []) is None
+    assert one(rpc, cik, "activate", "client", copy_cik)["status"] == "invalid"       # once only

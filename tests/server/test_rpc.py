@@ -317,11 +317,13 @@ def test_clone(rpc, fresh_client):
     ok(rpc, template_cik, "record", port, [[10, 1.0], [20, 2.0]], {})
     copy = ok(rpc, cik, "create", "clone", {"rid": template_rid})
     copy_cik = ok(rpc, cik, "info", copy, {"key": True})["key"]
+    ok(rpc, cik, "activate", "client", copy_cik)             # clones start notactivated (spec 3.8)
     copied_port = ok(rpc, copy_cik, "lookup", "alias", "temp")
     assert copied_port != port
     assert ok(rpc, copy_cik, "read", {"alias": "temp"}, {"limit": 5}) == [[20, 2.0], [10, 1.0]]
     bare = ok(rpc, cik, "create", "clone", {"rid": template_rid, "noaliases": True, "nohistorical": True})
     bare_cik = ok(rpc, cik, "info", bare, {"key": True})["key"]
+    ok(rpc, cik, "activate", "client", bare_cik)
     assert one(rpc, bare_cik, "lookup", "alias", "temp")["status"] == "invalid"
     bare_port, = ok(rpc, bare_cik, "listing", ["dataport"], {})["dataport"]
     assert ok(rpc, bare_cik, "read", bare_port, {}) == []

@@ -393,14 +393,15 @@ class OnepState:
         """A copy of client `source` and its subhierarchy under `owner`, with
         new RIDs and CIKs; references inside the copy (aliases, subscribe,
         preprocess operands) point at the copies, and all its references
-        count as made by client `referrer` (default: owner). Returns the new
-        client."""
+        count as made by client `referrer` (default: owner). Every client of
+        the copy is `notactivated` until its owner activates its CIK (spec
+        3.8). Returns the new client."""
         with self.lock:
             at = now() if at is None else at
             copies = {}
             for node in source.subtree():
                 parent = owner if node is source else copies[node.owner.rid]
-                copies[node.rid] = self._new(parent, node.type, json.loads(_dumps(node.desc)), at)
+                copies[node.rid] = self._new(parent, node.type, json.loads(_dumps(node.desc)), at, NOTACTIVATED)
             for old_rid, new in copies.items():
                 node = self.resources[old_rid]
                 desc = _remap(new.desc, {rid: copy.rid for rid, copy in copies.items()})

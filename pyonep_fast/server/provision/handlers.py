@@ -474,8 +474,7 @@ class Provisioning(ContentEndpoints):
             raise wire.error(409)
         client = store.clone(template, owner, noaliases="noaliases" in model.options,
                              nohistorical="nohistorical" in model.options, at=self.clock())
-        store.set_cik(client, client.cik, NOTACTIVATED)
-        return client
+        return client      # notactivated, as every clone
 
     async def sn_remap(self, model, sn, row, old_sn, caller):
         old_row = self.sn_of_sharer(model, old_sn)
