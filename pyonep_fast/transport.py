@@ -500,17 +500,33 @@ class Transport:
                  max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES, errors=None):
         self._errors = dict(errors or {})
         self._error = self._errors.get(TransportError, TransportError)
-        self.base_url = redirected(base_url.rstrip("/"))
-        url = parse_url(self.base_url)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise self._error(f"Failed to make http request: unsupported URL {self.base_url!r}")
-        self.scheme = url.scheme
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.parallel = parallel
         self.hooks = list(hooks or ())
         self.max_response_bytes = max_response_bytes
+        self._pool = None
+        self._lock = threading.Lock()
+        self._executor = None
+        self._local = _Leases()  # this thread's _Lease
+        self._leases = weakref.WeakSet()  # every thread's, for close()
+        self._returned = []  # (pool, conn) kept by threads that ended
+        # A bad base URL is reported by the first request, never by the
+        # constructor: clients built and never used must not fail (spec 4.2).
+        self._unusable = None
+        try:
+            self.base_url = redirected(base_url.rstrip("/"))
+            url = parse_url(self.base_url)
+            if url.scheme not in ("http", "https") or not url.host:
+                raise ValueError(f"unsupported URL {self.base_url!r}")
+        except ValueError as exc:   # urllib3's LocationParseError is one
+            self.base_url = base_url
+            self.scheme = None
+            self._unusable = f"Failed to make http request: {exc}"
+            self._manager = urllib3.PoolManager(num_pools=1)
+            return
+        self.scheme = url.scheme
         default_port = 443 if url.scheme == "https" else 80
         netloc = url.host if url.port in (None, default_port) else f"{url.host}:{url.port}"
         default_headers = {"Host": netloc, "User-Agent": USER_AGENT}
@@ -544,12 +560,6 @@ class Transport:
             self._tunnel = False
             self._target_prefix = ""
             self._proxy_block = b""
-        self._pool = None
-        self._lock = threading.Lock()
-        self._executor = None
-        self._local = _Leases()  # this thread's _Lease
-        self._leases = weakref.WeakSet()  # every thread's, for close()
-        self._returned = []  # (pool, conn) kept by threads that ended
 
     def __repr__(self):
         return f"<Transport {self.base_url}>"
@@ -595,6 +605,8 @@ class Transport:
             dropped a reused connection; None: only GET/HEAD/OPTIONS.
         Raises TransportError when no complete response could be had.
         """
+        if self._unusable is not None:
+            raise self._error(self._unusable)
         method = method.upper()
         if isinstance(body, str):
             body = body.encode("utf-8")

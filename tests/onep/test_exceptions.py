@@ -87,6 +87,21 @@ def test_transport_failure_through_onepv1_is_also_pyonep_request_exception():
                                    "TransportError", "OnepTransportError"}
 
 
+def test_constructors_never_fail_on_their_arguments():
+    """A host that already carries a port (spec 4.2): OnepV1 and Provision
+    construct; the first request raises pyonep's JsonRPCRequestException."""
+    onep = OnepV1(host="127.0.0.1:34627", port=443, https=False)
+    with pytest.raises(JsonRPCRequestException, match="^Failed to make http request: ") as info:
+        onep.info(BAD_CIK, {"alias": ""})
+    assert type(info.value) is OnepTransportError
+    onep.close()
+    for options in ({}, {"https": True}):
+        provision = Provision(host="127.0.0.1:34627", port=443, **options)
+        with pytest.raises(TransportError, match="^Failed to make http request: "):
+            provision.model_list(BAD_CIK)
+        provision.close()
+
+
 def test_transport_failure_of_the_transport_itself_is_not_a_pyonep_name():
     with Transport(f"http://127.0.0.1:{closed_port()}", retries=0) as plain, \
             pytest.raises(TransportError) as info:

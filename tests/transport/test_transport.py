@@ -254,9 +254,16 @@ def test_forwarding_proxy_gets_absolute_target(monkeypatch):
         assert transport.env_proxy("http://example.invalid") is None
 
 
-def test_unsupported_url():
-    with pytest.raises(TransportError, match="unsupported URL"):
-        Transport("ftp://example.invalid")
+@pytest.mark.parametrize("url", ["ftp://example.invalid", "http://127.0.0.1:34627:443", "http://"])
+def test_bad_base_url_surfaces_on_the_first_request(url):
+    """Constructing never fails on the URL (spec 4.2); every request says why it cannot be sent."""
+    unusable = Transport(url)
+    for _ in range(2):
+        with pytest.raises(TransportError, match="^Failed to make http request: "):
+            unusable.request("GET", "/")
+    with pytest.raises(TransportError, match="^Failed to make http request: "):
+        unusable.request_many("POST", "/", [b"a", b"b"])
+    unusable.close()
 
 
 @pytest.fixture(scope="module")
