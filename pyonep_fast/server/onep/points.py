@@ -10,8 +10,23 @@ from ..storage.timeseries import KIND_INT, Columns
 _SUBSCRIPTION_DEPTH = 16   # a subscription chain longer than this (or a cycle) stops here
 
 
-def _compare(op, a, b):
+def compare(op, a, b):
     return int({"gt": a > b, "geq": a >= b, "lt": a < b, "leq": a <= b, "eq": a == b, "neq": a != b}[op])
+
+
+def emitted(res, outputs, repeat):
+    """The rule outputs written: all with repeat, else only those that
+    differ from the previous output (spec 2.2)."""
+    if repeat:
+        return outputs
+    latest = res.series.latest()
+    previous = latest[1] if latest else None
+    out = []
+    for t, value in outputs:
+        if value != previous:
+            out.append((t, value))
+            previous = value
+    return out
 
 
 def _apply(op, value, operand):
@@ -29,7 +44,7 @@ def _apply(op, value, operand):
         if operand == 0:
             return INVALID
         return value / operand if op == "div" else math.fmod(value, operand)
-    return _compare(op, value, operand)
+    return compare(op, value, operand)
 
 
 def _operands(store, res):
@@ -66,22 +81,12 @@ def preprocess(res, steps, value):
     return convert_value(kind, value)
 
 
-def _rule_outputs(res, pairs):
-    """A simple datarule's 0/1 outputs for its inputs (other rules are stored, not run)."""
-    rule = res.desc["rule"].get("simple")
-    if rule is None:
-        return []
-    latest = res.series.latest()
-    previous = latest[1] if latest else None
-    out = []
-    for t, value in pairs:
-        if isinstance(value, str):
-            continue
-        result = _compare(rule["comparison"], value, rule["constant"])
-        if rule["repeat"] or result != previous:
-            out.append((t, result))
-            previous = result
-    return out
+def _simple_outputs(res, pairs):
+    """A simple datarule's 0/1 outputs for its inputs."""
+    rule = res.desc["rule"]["simple"]
+    outputs = [(t, compare(rule["comparison"], value, rule["constant"])) for t, value in pairs
+               if not isinstance(value, str)]
+    return emitted(res, outputs, rule["repeat"])
 
 
 def retention_cutoff(res, at):
@@ -110,11 +115,14 @@ def ingest_pairs(store, res, pairs, at, depth=0):
         steps = _operands(store, res)
         pairs = [(t, preprocess(res, steps, v)) for t, v in pairs]
         pairs = [(t, v) for t, v in pairs if v is not INVALID]
-    if res.type == "datarule" and "simple" in res.desc["rule"]:
-        pairs = _rule_outputs(res, sorted(dict(pairs).items()))
+    if res.type == "datarule":
+        rule = res.desc["rule"]
+        if "simple" in rule:
+            pairs = _simple_outputs(res, sorted(dict(pairs).items()))
+        elif "script" not in rule:   # timer rules (rules.py); scripts are stored only
+            pairs = store.rules.inputs(res, sorted(dict(pairs).items()))
     if res.type == "dispatch":
-        status = "undelivered" if res.desc["locked"] else "delivered"
-        pairs = [(t, status) for t, _ in pairs]
+        pairs = store.rules.dispatch(res, pairs)
     elif res.type == "datarule":   # what a rule or preprocess made must still fit the format
         pairs = [(t, v) for t, v in ((t, convert_value(res.series.kind, v)) for t, v in pairs) if v is not INVALID]
     columns = Columns.from_pairs(res.series.kind, sorted(dict(pairs).items()))

@@ -31,6 +31,7 @@ from .errors import CallRefused, fail, refused, request_error
 from .entries import entries_columns, off_loop
 from .limits import check_room, owned_count
 from .points import apply_retention, ingest_pairs, store_columns, typed_value
+from .rules import SCRIPT_ACTIVITY, SCRIPT_STATUS, is_script
 from .state import ACTIVATED, EXPIRED, NOTACTIVATED, now
 
 log = logging.getLogger(__name__)
@@ -598,9 +599,12 @@ class Engine:
                  "subscribers": len(live_subscribers(self.store, res))}
         if res.is_client:
             basic["status"] = "locked" if res.desc.get("locked") else res.status
-        elif res.type == "dispatch" or "script" in (res.desc.get("rule") or {}):
+        elif res.type == "dispatch":    # its delivery attempts, newest first
             basic["status"] = "waiting"
-            basic["activity"] = []
+            basic["activity"] = [[t, [status]] for t, status in res.series.read(0, call.now, True, 10, "all")]
+        elif is_script(res):            # stored, not run: said so
+            basic["status"] = SCRIPT_STATUS
+            basic["activity"] = [[res.created, [SCRIPT_ACTIVITY]]]
         return basic
 
     def _info_comments(self, call, res):

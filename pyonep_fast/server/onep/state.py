@@ -29,7 +29,7 @@ import secrets
 import time
 
 from ..errors import ServerError
-from . import access, descriptions
+from . import access, descriptions, rules
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS shares (
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY, rid TEXT NOT NULL, permissions TEXT NOT NULL, expires INTEGER, granter TEXT);
 CREATE TABLE IF NOT EXISTS referrers (rid TEXT PRIMARY KEY, client TEXT NOT NULL);
-"""
+""" + rules.SCHEMA
 
 ACTIVATED = "activated"
 NOTACTIVATED = "notactivated"
@@ -184,7 +184,7 @@ class Token:
 
 
 class OnepState:
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2     # 2: rule_timers and outbox (rules.py), new tables only
 
     def __init__(self, storage):
         self.storage = storage
@@ -204,6 +204,7 @@ class OnepState:
         self.tokens = {}                 # token -> Token
         self.fountain_extras = []        # callables(client) -> {field: value} for the fountain's answer
         self.on_drop = []                # callables(set of dropped rids), inside drop's transaction
+        self.rules = rules.Rules(self)   # timer datarules and dispatch delivery
         self._load()
         storage.on_rollback.append(self._load)
         root = storage.meta("root")
@@ -303,6 +304,8 @@ class OnepState:
         self._index(res)
         if owner is not None:
             owner.children[res.rid] = res
+        if rules.timer_rule(res):
+            self.rules.begin(res, at)
         return res
 
     def create_resource(self, owner, kind, desc, at=None):
@@ -335,11 +338,14 @@ class OnepState:
         old = res.desc.get("subscribe")
         if old and old != desc.get("subscribe"):
             self.subscribers.get(old, set()).discard(res.rid)
+        rule_changed = res.type == "datarule" and desc.get("rule") != res.desc.get("rule")
         res.desc = desc
         res.modified = at
         if desc.get("subscribe"):
             self.subscribers.setdefault(desc["subscribe"], set()).add(res.rid)
         self.save(res)
+        if rule_changed:
+            self.rules.begin(res, at)
 
     def create_fountain_client(self):
         """A fresh, empty, activated client under the root with every limit
@@ -384,6 +390,7 @@ class OnepState:
                 del self.resources[node.rid]
             self.db.executemany("DELETE FROM resources WHERE rid = ?", [(rid,) for rid in gone])
             self.db.executemany("DELETE FROM referrers WHERE rid = ?", [(rid,) for rid in gone])
+            self.rules.forget(gone)
             for token in [t for t in self.tokens.values() if t.rid in gone]:
                 self.delete_token(token)
             for callback in self.on_drop:
