@@ -95,7 +95,7 @@ def test_refused_points_are_reported_and_the_worker_carries_on(server, onep, fre
         with store:
             pass
     report = raised.value.report
-    assert report["gone"] == [(1, 1.0, "invalid"), (2, 2.0, "invalid")]
+    assert report["gone"] == [(1, 1.0, "restricted"), (2, 2.0, "restricted")]   # a dropped RID is unreachable
     [(_, value, status)] = report["kept"]
     assert value == "seven" and status.startswith("invalid")
 
