@@ -225,3 +225,12 @@ def test_script_rules_say_they_are_stored_only(rpc, fresh_client):
     basic = ok(rpc, cik, "info", rule, {"basic": True})["basic"]
     assert basic["status"] == "error"
     assert "stored only" in basic["activity"][0][1][0]
+
+
+def test_a_zero_timeout_arms_no_timer(rpc, fresh_client):
+    cik = fresh_client["cik"]
+    source = make_dataport(rpc, cik)
+    rule = make_rule(rpc, cik, source, {"timeout": {"timeout": 0, "repeat": True}})
+    t, latest = write_now(rpc, cik, source, 1.0, rule)
+    assert latest == [[t, 0]]
+    assert one(rpc, cik, "wait", rule, {"since": t, "timeout": 1200})["status"] == "expire"   # no expiry storm

@@ -65,10 +65,16 @@ def is_script(res):
     return res.type == "datarule" and "script" in (res.desc.get("rule") or {})
 
 
+def _due(now, timeout):
+    """When a timer started now comes due; None for a timeout of 0 or less,
+    which arms nothing (it would fire at once, again and again)."""
+    return now + timeout if timeout > 0 else None
+
+
 def _initial(kind, fields, at):
     """A timer rule's state at its start (creation, rule change, clone)."""
     if kind == "timeout":
-        return {"due": at + fields["timeout"]}
+        return {"due": _due(at, fields["timeout"])}
     if kind == "duration":
         return {"due": None, "fired": False}
     if kind == "count":
@@ -80,18 +86,22 @@ def _on_input(kind, fields, state, value, now):
     """(output or None, new state) for one input arriving at `now`."""
     timeout = fields["timeout"]
     if kind == "timeout":
-        return 0, {"due": now + timeout}
+        return 0, {"due": _due(now, timeout)}
     if isinstance(value, str):
         return None, state          # comparisons have no meaning on strings
     holds = compare(fields["comparison"], value, fields["constant"])
     if kind == "interval":          # while true, the timer re-emits true every timeout
-        return holds, {"due": now + timeout if holds and fields["repeat"] else None}
+        return holds, {"due": _due(now, timeout) if holds and fields["repeat"] else None}
     if kind == "duration":          # true once it held for timeout; false at once
         if not holds:
             return 0, {"due": None, "fired": False}
         if state.get("fired"):
             return 1, state
-        return None, state if state.get("due") is not None else {"due": now + timeout, "fired": False}
+        if state.get("due") is not None:
+            return None, state
+        if timeout <= 0:            # held for long enough at once
+            return 1, {"due": None, "fired": True}
+        return None, {"due": now + timeout, "fired": False}
     hits = [t for t in state.get("hits", ()) if t > now - timeout] + ([now] if holds else [])
     return int(len(hits) >= fields["count"]), {"due": hits[0] + timeout if hits else None, "hits": hits}
 
@@ -100,9 +110,9 @@ def _on_expiry(kind, fields, state, now):
     """(output or None, new state) when the timer of `state` comes due."""
     timeout = fields["timeout"]
     if kind == "timeout":
-        return 1, {"due": now + timeout if fields["repeat"] else None}
+        return 1, {"due": _due(now, timeout) if fields["repeat"] else None}
     if kind == "interval":
-        return 1, {"due": now + timeout}
+        return 1, {"due": _due(now, timeout)}
     if kind == "duration":
         return 1, {"due": None, "fired": True}
     hits = [t for t in state["hits"] if t > now - timeout]
