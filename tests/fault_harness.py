@@ -318,7 +318,7 @@ class Worker:
 
     def verify_port(self, session, port, lost, phantoms):
         if port.dropped is not False:
-            gone = session.status("read", port.rid, {}) == "invalid"
+            gone = session.status("read", port.rid, {}) == "restricted"   # a dropped RID is unreachable (spec 2.1)
             if port.dropped and not gone:
                 lost.append(f"drop of {port.alias}")
             if gone:
