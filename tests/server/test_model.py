@@ -31,6 +31,7 @@ TOKEN_PROCEDURES = ("read", "write", "record", "flush", "info")
 MAX_T = 200                    # record timestamps lie in [0, MAX_T]
 INFINITE = {"count": "infinity", "duration": "infinity"}
 RESTRICTED, INVALID, OK = "restricted", "invalid", "ok"
+GONE = RESTRICTED   # a dropped RID is unreachable like any other (spec 2.1)
 UNAUTHORIZED = {"error": {"code": 401, "message": "Invalid", "context": "auth"}}
 INT64 = 2 ** 63
 REFUSED = object()             # what a format stores for a value it cannot take: nothing
@@ -153,7 +154,7 @@ class ServerModel(RuleBasedStateMachine):
     # model helpers ---------------------------------------------------------------------------
     def a_status(self, port):
         """What A gets when it acts on port (its own, unless dropped)."""
-        return INVALID if port.dropped else OK
+        return GONE if port.dropped else OK
 
     def b_can_read(self, port):
         return port.public or any(s.port is port and s.live and s.activator == "B" for s in self.shared)
@@ -193,7 +194,9 @@ class ServerModel(RuleBasedStateMachine):
         entry = self.call(self.a, "write", port.rid, given, {})
         after = int(time.time())
         stored = _stored(port.fmt, given)
-        if port.dropped or stored is REFUSED:
+        if port.dropped:
+            return self.expect(entry, GONE)
+        if stored is REFUSED:
             return self.expect(entry, INVALID)
         self.expect(entry, OK)
         (t, value), = self.call(self.a, "read", port.rid, {})["result"]   # the newest point: the one written
@@ -206,7 +209,9 @@ class ServerModel(RuleBasedStateMachine):
         givens = data.draw(st.lists(values_for(port.fmt), min_size=1, max_size=3))
         entry = self.call(self.a, "writegroup", [[port.rid, given] for given in givens])
         stored = [_stored(port.fmt, given) for given in givens]
-        if port.dropped or REFUSED in stored:      # all or nothing (spec 3.3)
+        if port.dropped:
+            return self.expect(entry, GONE)
+        if REFUSED in stored:      # all or nothing (spec 3.3)
             return self.expect(entry, INVALID)
         self.expect(entry, OK)
         t, value = self.call(self.a, "read", port.rid, {})["result"][0]
@@ -226,7 +231,9 @@ class ServerModel(RuleBasedStateMachine):
         entries = self.entries(data, port)
         entry = self.call(self.a, "record", port.rid, [list(e) for e in entries], {})
         stored = [(t, _stored(port.fmt, given)) for t, given in entries]
-        if port.dropped or any(value is REFUSED for _, value in stored):   # record is all or nothing
+        if port.dropped:
+            return self.expect(entry, GONE)
+        if any(value is REFUSED for _, value in stored):   # record is all or nothing
             return self.expect(entry, INVALID)
         self.expect(entry, OK)
         self.store(port, stored)                    # in order: a repeated t keeps the last value
@@ -236,7 +243,7 @@ class ServerModel(RuleBasedStateMachine):
         entries = self.entries(data, port)
         entry = self.call(self.a, "recordbatch", port.rid, [list(e) for e in entries])
         if port.dropped:
-            return self.expect(entry, INVALID)
+            return self.expect(entry, GONE)
         stored = [(t, _stored(port.fmt, given)) for t, given in entries]
         refused = [[t, "invalid"] for t, value in stored if value is REFUSED]
         self.expect(entry, refused or OK)           # the valid entries are stored anyway (spec 3.5)
@@ -249,7 +256,7 @@ class ServerModel(RuleBasedStateMachine):
                                                   ("sort", sort)) if value is not None}
         entry = self.call(self.a, "read", port.rid, options)
         if port.dropped:
-            return self.expect(entry, INVALID)
+            return self.expect(entry, GONE)
         assert entry["status"] == OK, entry
         expected = self.select(port, start or 0, INT64 if end is None else end, 1 if limit is None else limit,
                                sort != "asc")
@@ -262,7 +269,7 @@ class ServerModel(RuleBasedStateMachine):
         entry = self.call(self.a, "read", port.rid, {"starttime": start, "endtime": end, "limit": windows,
                                                      "sort": sort, "selection": "givenwindow"})
         if port.dropped:
-            return self.expect(entry, INVALID)
+            return self.expect(entry, GONE)
         expected = []
         for k in range(windows):                    # the earliest point of each window (spec 3.1, 9)
             low = start + k * width
@@ -278,7 +285,7 @@ class ServerModel(RuleBasedStateMachine):
         entry = self.call(self.a, "read", port.rid, {"starttime": 0, "endtime": MAX_T, "limit": limit, "sort": sort,
                                                      "selection": "autowindow"})
         if port.dropped:
-            return self.expect(entry, INVALID)
+            return self.expect(entry, GONE)
         every = self.select(port, 0, MAX_T, 10 ** 9, sort == "desc")
         got = entry["result"]
         if len(every) <= limit:                     # nothing to thin out
@@ -316,7 +323,7 @@ class ServerModel(RuleBasedStateMachine):
     def storage(self, port):
         entry = self.call(self.a, "info", port.rid, {"storage": True})
         if port.dropped:
-            return self.expect(entry, INVALID)
+            return self.expect(entry, GONE)
         storage = entry["result"]["storage"]
         times = sorted(port.points)
         assert (storage["count"], storage["first"], storage["last"]) == (
@@ -327,7 +334,7 @@ class ServerModel(RuleBasedStateMachine):
     def share(self, port):
         entry = self.call(self.a, "share", port.rid, {"meta": "model"})
         if port.dropped:
-            self.expect(entry, INVALID)
+            self.expect(entry, GONE)
             return Share("0" * 40, port, revoked=True)    # a code that never worked
         assert entry["status"] == OK and len(entry["result"]) == 40, entry
         self.shared.append(Share(entry["result"], port))
@@ -352,7 +359,7 @@ class ServerModel(RuleBasedStateMachine):
     def b_reads(self, port):
         entry = self.read_all(self.b, port)
         if port.dropped:
-            return self.expect(entry, INVALID)
+            return self.expect(entry, GONE)
         if not self.b_can_read(port):
             return self.expect(entry, RESTRICTED)
         assert entry["status"] == OK, entry
@@ -361,14 +368,14 @@ class ServerModel(RuleBasedStateMachine):
     @rule(port=ports, data=st.data())
     def b_writes(self, port, data):
         entry = self.call(self.b, "record", port.rid, [[0, data.draw(good_values[port.fmt])]], {})
-        self.expect(entry, INVALID if port.dropped else RESTRICTED)   # read-only at best
+        self.expect(entry, RESTRICTED)   # read-only at best, unreachable once dropped
 
     # tokens ----------------------------------------------------------------------------------
     @rule(target=tokens, port=ports, procedures=st.frozensets(st.sampled_from(TOKEN_PROCEDURES)))
     def grant(self, port, procedures):
         entry = self.call(self.a, "grant", port.rid, {port.rid: sorted(procedures)})
         if port.dropped:
-            self.expect(entry, INVALID)
+            self.expect(entry, GONE)
             return Token("0" * 40, port, frozenset())
         assert entry["status"] == OK and len(entry["result"]) == 40, entry
         return Token(entry["result"], port, procedures)
