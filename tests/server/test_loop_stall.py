@@ -140,7 +140,7 @@ def test_a_port_dropped_during_staging_refuses_the_batch_and_keeps_no_rows(held_
         ok(http, server, cik, "drop", bulk)
     finally:
         answer = batch.release()
-    assert answer == {"id": 1, "status": "invalid"}
+    assert answer == {"id": 1, "status": "restricted"}   # dropped meanwhile: unreachable (spec 2.1)
     with server.store.storage.lock:
         assert server.store.storage.db.execute("SELECT count(*) FROM chunks").fetchone()[0] == 0
     assert staged_rows(server) == 0
