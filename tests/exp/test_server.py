@@ -195,3 +195,56 @@ def test_serve_flags(tmp_path):
 def test_fixtures_warning_beyond_loopback():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("[::1]") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1") and not is_loopback("example.test")
+
+
+def test_location_layouts_store_and_serve_image_bytes(call, http, server, org, start):
+    """A layout is the image PUT at /api/locations/{uuid}/layout (and named
+    variants of it); get_layout_url()'s URL serves its bytes with their type,
+    read with the restricted token as query or cookie, or a Bearer token."""
+    from pyonep_fast.server.exp.content import png
+
+    user = start(enable_network=False, **org["user"])
+    token = user.get_auth()["token"]
+    location = user.create_location({"name": "Lobby"})
+    layout_path = f"/api/locations/{location.uuid}/layout"
+    url = server.url + location.get_layout_url()
+    assert http.request("GET", url).status == 404  # none stored yet
+    big, small = png(200, 100), png(20, 10)
+    assert call("PUT", layout_path, raw=big, token=token) == (
+        200, {"location": location.uuid, "variant": None, "mimeType": "image/png", "size": len(big)})
+    assert call("PUT", layout_path + "?variant=thumbnail", raw=small, token=token)[0] == 200
+    served = http.request("GET", url)
+    assert (served.status, served.headers["Content-Type"], served.data) == (200, "image/png", big)
+    assert http.request("GET", url + "&variant=thumbnail").data == small
+    assert http.request("GET", url + "&variant=other").status == 404
+    rt = user.get_auth()["restrictedToken"]
+    assert http.request("GET", server.url + layout_path, headers={"Cookie": f"_rt={rt}"}).data == big
+    assert http.request("GET", server.url + layout_path, headers={"Authorization": f"Bearer {token}"}).data == big
+    head = http.request("HEAD", url)
+    assert head.status == 200 and int(head.headers["Content-Length"]) == len(big)
+    # a new image replaces the old, with its own type
+    gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
+    assert call("PUT", layout_path, raw=gif, token=token)[1]["mimeType"] == "image/gif"
+    assert http.request("GET", url).headers["Content-Type"] == "image/gif"
+    # not an image, a variant before the layout, a restricted token writing, another organization
+    status, body = call("PUT", layout_path, raw=b"hello", token=token)
+    assert (status, body["code"]) == (400, "request.invalid")
+    assert http.request("GET", url).data == gif  # the stored image is kept
+    other = user.create_location()
+    status, body = call("PUT", f"/api/locations/{other.uuid}/layout?variant=v", raw=small, token=token)
+    assert status == 400 and "before its variants" in body["message"]
+    assert call("PUT", layout_path, raw=small, token=rt)[0] == 401
+    stranger = login(call, new_organization(server, http)["user"])
+    assert call("PUT", layout_path, raw=small, token=stranger["token"])[0] == 404
+    assert http.request("GET", f"{server.url}{layout_path}?_rt={stranger['restrictedToken']}").status == 404
+    # DELETE of a variant keeps the layout; of the layout removes all; the location's delete too
+    assert call("DELETE", layout_path + "?variant=thumbnail", token=token)[0] == 204
+    assert http.request("GET", url + "&variant=thumbnail").status == 404 and http.request("GET", url).data == gif
+    assert call("DELETE", layout_path, token=token)[0] == 204
+    assert http.request("GET", url).status == 404
+    assert call("PUT", layout_path, raw=big, token=token)[0] == 200
+    location.delete()
+    status, body = call("GET", f"{layout_path}?_rt={rt}")
+    assert (status, body["message"]) == (404, "Location not found.")
+    recreated = call("POST", "/api/locations", {"uuid": location.uuid}, token=token)
+    assert recreated[0] == 200 and http.request("GET", url).status == 404  # no bytes left behind

@@ -194,11 +194,25 @@ class Exp:
 
     @endpoint
     async def layout(self, request):
-        """Locations carry no layout image in the emulator: 404 once the
-        caller and the location check out."""
-        identity = self.access(request, restricted=True)
-        self.state.get(identity.org, "locations", request.match_info["uuid"])
-        raise not_found("Layout")
+        """A location's layout image (or `?variant=name`), as delivery: read
+        with the restricted token (`_rt` query or cookie) or a Bearer token;
+        PUT stores the request's image bytes, DELETE removes them (without a
+        variant: the layout and all its variants)."""
+        location, variant = request.match_info["uuid"], request.query.get("variant", "")
+        if request.method in ("GET", "HEAD"):
+            identity = self.access(request, restricted=True)
+            mime, data = self.state.layout(identity.org, location, variant)
+            return web.Response(body=data, content_type=mime)
+        identity = self.access(request, write=True)
+        if request.method == "PUT":
+            stored = self.state.put_layout(identity.org, location, variant, await request.read())
+            await self.durable()
+            return json_response(stored)
+        if request.method == "DELETE":
+            self.state.delete_layout(identity.org, location, variant)
+            await self.durable()
+            return web.Response(status=204)
+        raise not_allowed(request)
 
     # --- data ------------------------------------------------------------------------
     @endpoint
@@ -286,7 +300,7 @@ class Exp:
             web.post("/api/auth/login", self.login),
             web.post("/api/auth/token", self.refresh),
             web.get("/api/connectors/feeds/{uuid}/data", self.feed_data),
-            web.get("/api/locations/{uuid}/layout", self.layout),
+            web.route("*", "/api/locations/{uuid}/layout", self.layout),
             web.route("*", "/api/data", self.data_collection),
             web.route("*", "/api/data/{group}/{key}", self.data_item),
             web.get("/api/delivery/{path:.*}", self.delivery),

@@ -58,6 +58,28 @@ FIXTURE_DEVICE_SECRET = "test-secret"
 FIXTURE_API_KEY = "test-api-key"
 
 
+def layout_key(location):
+    """Where a location's layout bytes are kept among the blobs (content
+    paths all start with "/", so no delivery path reaches it)."""
+    return f"layout:{location}"
+
+
+def image_type(data):
+    """The image type the bytes are (by their signature), or None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    head = data[:512].lstrip()
+    if head.startswith((b"<svg", b"<?xml")) and b"<svg" in data[:4096]:
+        return "image/svg+xml"
+    return None
+
+
 class ExpApiError(Exception):
     """An answer in EXP's error shape: {"code", "message", "status"}."""
 
@@ -421,6 +443,8 @@ class ExpState:
     def delete(self, org, collection, key):
         self.get(org, collection, key)
         self._remove(org, collection, key)
+        if collection == "locations":
+            self._delete_blobs(org, layout_key(key))
 
     def _check_experience_name(self, org, name, own_uuid):
         for other in self._collection(org, "experiences").values():
@@ -445,10 +469,45 @@ class ExpState:
         self.db.executemany("INSERT OR REPLACE INTO exp_blobs (org, path, variant, type, data) VALUES (?, ?, ?, ?, ?)",
                             [(org, path, variant, mime, data) for path, variant, mime, data in blobs])
 
+    def _delete_blobs(self, org, path, variant=None):
+        """Deletes an item's bytes: one variant, or with None all of them."""
+        self.database.touch()
+        if variant is None:
+            self.db.execute("DELETE FROM exp_blobs WHERE org = ? AND path = ?", (org, path))
+        else:
+            self.db.execute("DELETE FROM exp_blobs WHERE org = ? AND path = ? AND variant = ?", (org, path, variant))
+
     def blob(self, org, path, variant):
         """(mime type, bytes) of a content item or one of its variants, or None."""
         return self.db.execute("SELECT type, data FROM exp_blobs WHERE org = ? AND path = ? AND variant = ?",
                                (org, path, variant or "")).fetchone()
+
+    # --- location layouts ------------------------------------------------------------
+    def put_layout(self, org, location, variant, data):
+        """Stores a location's layout image (or a named variant of it) and
+        answers what was stored; 400 unless the bytes are an image."""
+        self.get(org, "locations", location)
+        mime = image_type(data)
+        if mime is None:
+            raise bad_request("A layout is a PNG, JPEG, GIF, WebP or SVG image.")
+        if variant and self.blob(org, layout_key(location), "") is None:
+            raise bad_request("Store the layout before its variants.")
+        self._put_blobs(org, [(layout_key(location), variant or "", mime, data)])
+        return {"location": location, "variant": variant or None, "mimeType": mime, "size": len(data)}
+
+    def layout(self, org, location, variant):
+        """(mime type, bytes) of a location's layout or one of its variants;
+        404 for an unknown location or a layout not stored."""
+        self.get(org, "locations", location)
+        found = self.blob(org, layout_key(location), variant)
+        if found is None:
+            raise not_found("Layout variant" if variant else "Layout")
+        return found
+
+    def delete_layout(self, org, location, variant):
+        """Deletes a variant, or without one the layout and every variant."""
+        self.layout(org, location, variant)
+        self._delete_blobs(org, layout_key(location), variant or None)
 
     def insert_content(self, org, document):
         """Seeding: a content item (content is read-only over the API)."""
