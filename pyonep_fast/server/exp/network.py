@@ -111,13 +111,23 @@ class RealtimeNetwork:
             raise forbidden("Only the server broadcasts on system channels.")
         return channel
 
+    async def _send_to_channel(self, channel, message):
+        """The `broadcast` event to every socket subscribed to `channel`:
+        encoded once (JSON: one text frame) and queued on each socket's writer in turn.
+        (python-socketio's emit also encodes once, but makes an asyncio task
+        per recipient and waits for them all.)"""
+        encoded = self.sio.packet_class(socketio.packet.EVENT, namespace="/", data=["broadcast", message]).encode()
+        frame = engineio.packet.Packet(engineio.packet.MESSAGE, encoded)
+        for _, eio_sid in list(self.sio.manager.get_participants("/", channel)):
+            await self.sio.eio.send_packet(eio_sid, frame)
+
     async def broadcast(self, identity, channel, name, payload, timeout_ms):
         """Emits the message now, then collects responses for `timeout_ms`."""
         message = {"id": str(uuidlib.uuid4()), "channel": channel, "name": name, "payload": payload}
         responses = []
         self._collecting[message["id"]] = (identity.org, channel, responses)
         try:
-            await self.sio.emit("broadcast", message, room=channel)
+            await self._send_to_channel(channel, message)
             if timeout_ms > 0:
                 await asyncio.sleep(timeout_ms / 1000.0)
         finally:
@@ -134,8 +144,8 @@ class RealtimeNetwork:
     async def notify_update(self, org, resource_uuid, document):
         """The `update` message on a resource's system channel (spec 4.6)."""
         channel = channel_id(org, resource_uuid, system=True)
-        await self.sio.emit("broadcast", {"id": str(uuidlib.uuid4()), "channel": channel, "name": "update",
-                                          "payload": document}, room=channel)
+        await self._send_to_channel(channel, {"id": str(uuidlib.uuid4()), "channel": channel, "name": "update",
+                                              "payload": document})
 
     async def close(self, app=None):
         """Disconnects every socket (an aiohttp on_shutdown hook: open
