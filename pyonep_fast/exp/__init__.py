@@ -17,68 +17,11 @@ every instance is stopped at interpreter exit).
 """
 import atexit
 
-from . import api, authenticator, exceptions, network  # noqa: F401 -- upstream's submodules
-from . import exp as _exp_module
+from . import api, authenticator, exceptions, exp, network  # noqa: F401 -- upstream's submodules
 from .exceptions import ApiError, AuthenticationError, ExpError, NetworkError, RuntimeError, UnexpectedError
+from .exp import start, stop
 
 __all__ = ["ApiError", "AuthenticationError", "ExpError", "NetworkError", "RuntimeError", "UnexpectedError",
            "start", "stop"]
-
-DEFAULT_HOST = "https://api.goexp.io"
-
-
-def _authentication_type(options):
-    """The credential kind the options name (spec 1.2), or RuntimeError."""
-    kind = options.get("type")
-    if kind == "user" or (kind is None and (options.get("username") or options.get("password")
-                                            or options.get("organization"))):
-        if not options.get("username"):
-            raise RuntimeError("Please specify the username.")
-        if not options.get("password"):
-            raise RuntimeError("Please specify the password.")
-        if not options.get("organization"):
-            raise RuntimeError("Please specify the organization.")
-        return "user"
-    if kind == "device" or (kind is None and (options.get("secret") or options.get("allow_pairing"))):
-        if not options.get("uuid") and not options.get("allow_pairing"):
-            raise RuntimeError("Please specify the device uuid.")
-        if not options.get("secret") and not options.get("allow_pairing"):
-            raise RuntimeError("Please specify the device secret.")
-        return "device"
-    if kind == "consumer_app" or (kind is None and options.get("api_key")):
-        if not options.get("uuid"):
-            raise RuntimeError("Please specify the consumer app uuid.")
-        if not options.get("api_key"):
-            raise RuntimeError("Please specify the consumer app api key.")
-        return "consumer_app"
-    raise RuntimeError("Please specify authentication type.")
-
-
-def start(enable_network=True, host=DEFAULT_HOST, **options):
-    """A started, authenticated Exp instance (spec 1.2)."""
-    options = dict(options)
-    options["host"] = host
-    options["enable_network"] = enable_network
-    options["type"] = _authentication_type(options)
-    sdk = _exp_module.Sdk(options)
-    if enable_network:
-        sdk.network.start()
-    instance = _exp_module.Exp(sdk)
-    with _exp_module._instances_lock:
-        _exp_module.instances.append(instance)
-    instance.get_auth()
-    return instance
-
-
-def stop():
-    """Stops every running instance."""
-    with _exp_module._instances_lock:
-        running = list(_exp_module.instances)
-    for instance in running:
-        try:
-            instance.stop()
-        except RuntimeError:  # stopped meanwhile by another thread
-            pass
-
 
 atexit.register(stop)

@@ -14,7 +14,9 @@ from .. import transport as _transport
 from ..exceptions import TransportError
 from .exceptions import ApiError, UnexpectedError
 
-__all__ = ["Api", "Collection", "Content", "Data", "Device", "Experience", "Feed", "Location", "Thing", "Zone"]
+__all__ = ["Api", "Collection", "CommonResource", "Content", "Data", "Device", "Experience", "Feed",
+           "GetDevicesMixin", "GetExperienceMixin", "GetLocationMixin", "GetThingsMixin", "Location", "Resource",
+           "Thing", "Zone"]
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 CURRENT = object()  # Api.send's default token: the current auth's
@@ -103,9 +105,10 @@ class Api:
 
 class Collection(list):
     """The resources of a find answer; every top-level key of the answer is
-    also an attribute (`results`: the raw documents, `total`: the count)."""
+    also an attribute (`results`: the raw documents, `total`: the count).
+    Arguments in upstream's order: the resource class, the answer, the SDK."""
 
-    def __init__(self, response, resource_class, sdk):
+    def __init__(self, resource_class, response, sdk):
         super().__init__([resource_class(document, sdk) for document in response["results"]])
         for name, value in response.items():
             setattr(self, name, value)
@@ -115,8 +118,20 @@ class Resource:
     _collection_path = None
 
     def __init__(self, document, sdk):
-        self.document = document if isinstance(document, dict) else {}
+        self._document = document
         self._sdk = sdk
+
+    @property
+    def document(self):
+        """The resource's dict; anything else stored (an answer without a
+        JSON object, say) reads as a new empty dict, kept from then on."""
+        if not isinstance(self._document, dict):
+            self._document = {}
+        return self._document
+
+    @document.setter
+    def document(self, value):
+        self._document = value
 
     def _get_resource_path(self):
         raise NotImplementedError
@@ -139,7 +154,7 @@ class Resource:
 
     @classmethod
     def find(cls, params, sdk):
-        return Collection(sdk.api.get(cls._collection_path, params), cls, sdk)
+        return Collection(cls, sdk.api.get(cls._collection_path, params), sdk)
 
 
 class CommonResource(Resource):
@@ -180,42 +195,10 @@ class CommonResource(Resource):
             raise
 
     @classmethod
-    def delete_by_uuid(cls, uuid, sdk):
+    def delete_(cls, uuid, sdk):
         if not uuid or not isinstance(uuid, str):
             return None
         return sdk.api.delete(f"{cls._collection_path}/{uuid}")
-
-
-class _LocationMember:
-    """get_location / get_zones of devices and things."""
-
-    def get_location(self):
-        return Location.get(self.document.get("location", {}).get("uuid"), self._sdk)
-
-    def get_zones(self):
-        location = self.get_location()
-        if location is None:
-            return []
-        keys = {zone.get("key") for zone in self.document.get("location", {}).get("zones", [])}
-        return [zone for zone in location.get_zones() if zone.key in keys]
-
-
-class Device(_LocationMember, CommonResource):
-    _collection_path = "/api/devices"
-
-    def get_experience(self):
-        return Experience.get(self.document.get("experience", {}).get("uuid"), self._sdk)
-
-    @classmethod
-    def get_current(cls, sdk):
-        identity = sdk.authenticator.get_auth()["identity"]
-        if identity.get("type") != "device":
-            return None
-        return cls.get(identity.get("uuid"), sdk)
-
-
-class Thing(_LocationMember, CommonResource):
-    _collection_path = "/api/things"
 
 
 def _with(params, **filters):
@@ -225,11 +208,60 @@ def _with(params, **filters):
     return params
 
 
-class Experience(CommonResource):
-    _collection_path = "/api/experiences"
+class GetLocationMixin:
+    """get_location / get_zones of devices and things (their document's
+    `location`: {uuid, zones: [{key}]})."""
+
+    def get_location(self):
+        return Location.get(self.document.get("location", {}).get("uuid"), self._sdk)
+
+    def get_zones(self):
+        location = self.get_location()
+        if location is None:
+            return []
+        keys = {zone.get("key") for zone in self.document.get("location", {}).get("zones", [])}
+        return [zone for zone in location.get_zones() if zone.document.get("key") in keys]
+
+
+class GetExperienceMixin:
+    def get_experience(self):
+        return Experience.get(self.document.get("experience", {}).get("uuid"), self._sdk)
+
+
+class GetDevicesMixin:
+    """get_devices: the devices matching _get_device_query_params(params)."""
 
     def get_devices(self, params=None):
-        return Device.find(_with(params, **{"experience.uuid": self.uuid}), self._sdk)
+        return Device.find(self._get_device_query_params(params), self._sdk)
+
+
+class GetThingsMixin:
+    """get_things: the things matching _get_thing_query_params(params)."""
+
+    def get_things(self, params=None):
+        return Thing.find(self._get_thing_query_params(params), self._sdk)
+
+
+class Device(GetLocationMixin, GetExperienceMixin, CommonResource):
+    _collection_path = "/api/devices"
+
+    @classmethod
+    def get_current(cls, sdk):
+        identity = sdk.authenticator.get_auth()["identity"]
+        if identity.get("type") != "device":
+            return None
+        return cls.get(identity.get("uuid"), sdk)
+
+
+class Thing(GetLocationMixin, CommonResource):
+    _collection_path = "/api/things"
+
+
+class Experience(GetDevicesMixin, CommonResource):
+    _collection_path = "/api/experiences"
+
+    def _get_device_query_params(self, params=None):
+        return _with(params, **{"experience.uuid": self.uuid})
 
     @classmethod
     def get_current(cls, sdk):
@@ -237,14 +269,13 @@ class Experience(CommonResource):
         return device.get_experience() if device else None
 
 
-class Location(CommonResource):
+class Location(GetDevicesMixin, GetThingsMixin, CommonResource):
     _collection_path = "/api/locations"
 
-    def get_devices(self, params=None):
-        return Device.find(_with(params, **{"location.uuid": self.uuid}), self._sdk)
+    def _get_device_query_params(self, params=None):
+        return _with(params, **{"location.uuid": self.uuid})
 
-    def get_things(self, params=None):
-        return Thing.find(_with(params, **{"location.uuid": self.uuid}), self._sdk)
+    _get_thing_query_params = _get_device_query_params
 
     def get_zones(self):
         return [Zone(document, self, self._sdk) for document in self.document.get("zones", [])]
@@ -259,7 +290,7 @@ class Location(CommonResource):
         return device.get_location() if device else None
 
 
-class Zone(Resource):
+class Zone(GetDevicesMixin, GetThingsMixin, Resource):
     """A zone of a Location: a dict inside the location's `zones`."""
 
     def __init__(self, document, location, sdk):
@@ -268,11 +299,11 @@ class Zone(Resource):
 
     @property
     def key(self):
-        return self.document.get("key")
+        return self.document["key"]
 
     @property
     def name(self):
-        return self.document.get("name")
+        return self.document["name"]
 
     @name.setter
     def name(self, value):
@@ -281,14 +312,10 @@ class Zone(Resource):
     def get_location(self):
         return self._location
 
-    def _zone_filters(self, params):
+    def _get_device_query_params(self, params=None):
         return _with(params, **{"location.uuid": self._location.uuid, "location.zones.key": self.key})
 
-    def get_devices(self, params=None):
-        return Device.find(self._zone_filters(params), self._sdk)
-
-    def get_things(self, params=None):
-        return Thing.find(self._zone_filters(params), self._sdk)
+    _get_thing_query_params = _get_device_query_params
 
     def save(self):
         self._location.save()
@@ -306,6 +333,12 @@ class Zone(Resource):
 
     def _get_channel_name(self):
         return f"{self._location.uuid}:zone:{self.key}"
+
+    @classmethod
+    def get_current(cls, sdk):
+        """The zones of the current device (none for other identities)."""
+        device = Device.get_current(sdk)
+        return device.get_zones() if device else []
 
 
 class Feed(CommonResource):
@@ -354,9 +387,17 @@ class Data(Resource):
     def group(self):
         return self.document.get("group")
 
+    @group.setter
+    def group(self, value):
+        self.document["group"] = value
+
     @property
     def key(self):
         return self.document.get("key")
+
+    @key.setter
+    def key(self, value):
+        self.document["key"] = value
 
     @property
     def value(self):
@@ -396,5 +437,12 @@ class Data(Resource):
         return cls(sdk.api.put(cls._path(group, key), value), sdk)
 
     @classmethod
-    def delete_by_key(cls, group, key, sdk):
+    def delete_(cls, group, key, sdk):
         sdk.api.delete(cls._path(group, key))
+
+
+# Upstream's code reached the resource classes through the SDK's api
+# (`sdk.api.Device.get(...)`); programs written against it may too.
+for _resource in (Device, Thing, Experience, Location, Zone, Feed, Data, Content):
+    setattr(Api, _resource.__name__, _resource)
+del _resource

@@ -55,13 +55,18 @@ class Authenticator:
         if kind == "user":
             return {"username": options.get("username"), "password": options.get("password"),
                     "organization": options.get("organization")}
-        expires = (int(time.time()) + JWT_LIFETIME) * 1000
         if kind == "device":
-            claims = {"uuid": options.get("uuid") or "_", "type": "device",
-                      "allowPairing": options.get("allow_pairing"), "exp": expires}
-            return {"token": _jws.sign(claims, options.get("secret") or "_")}
-        claims = {"type": "consumerApp", "uuid": options.get("uuid") or "_", "exp": expires}
-        return {"token": _jws.sign(claims, options.get("api_key") or "_")}
+            claims = {"uuid": options.get("uuid") or "_", "type": "device", "allowPairing": options.get("allow_pairing")}
+            return {"token": self.generate_jwt(claims, options.get("secret") or "_")}
+        claims = {"type": "consumerApp", "uuid": options.get("uuid") or "_"}
+        return {"token": self.generate_jwt(claims, options.get("api_key") or "_")}
+
+    @staticmethod
+    def generate_jwt(payload, secret):
+        """The HS256 login token of `payload` (given an `exp` of now + 30 s,
+        in milliseconds as upstream sends it) signed with `secret`."""
+        payload["exp"] = (int(time.time()) + JWT_LIFETIME) * 1000
+        return _jws.sign(payload, secret)
 
     def _login(self):
         """Logs in with the SDK's current options."""
@@ -102,5 +107,5 @@ class Authenticator:
             expiration = auth["expiration"]
             self._refresh_at = (time.time() + expiration * 3 / 1000) / 4
         except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
-            raise UnexpectedError("The authentication answer is not an auth payload.") from exc
+            raise UnexpectedError("Authentication update encountered an unexpected error.") from exc
         self._auth = auth

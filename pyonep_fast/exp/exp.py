@@ -1,5 +1,6 @@
-"""exp_sdk.exp (spec/exp.md 1.3-1.4): the Exp instance `start()` returns,
-and the internal Sdk it drives (options, authenticator, api, network)."""
+"""exp_sdk.exp (spec/exp.md 1.2-1.4): start() and stop() (the package
+re-exports them, as upstream's does), the Exp instance start() returns, and
+the internal Sdk it drives (options, authenticator, api, network)."""
 import logging
 import threading
 
@@ -14,11 +15,67 @@ instances = []  # every started, not yet stopped Exp (exp_sdk.stop() stops them 
 _instances_lock = threading.Lock()
 
 
+DEFAULT_HOST = "https://api.goexp.io"
+
+
+def _authentication_type(options):
+    """The credential kind the options name (spec 1.2), or RuntimeError."""
+    kind = options.get("type")
+    if kind == "user" or (kind is None and (options.get("username") or options.get("password")
+                                            or options.get("organization"))):
+        if not options.get("username"):
+            raise RuntimeError("Please specify the username.")
+        if not options.get("password"):
+            raise RuntimeError("Please specify the password.")
+        if not options.get("organization"):
+            raise RuntimeError("Please specify the organization.")
+        return "user"
+    if kind == "device" or (kind is None and (options.get("secret") or options.get("allow_pairing"))):
+        if not options.get("uuid") and not options.get("allow_pairing"):
+            raise RuntimeError("Please specify the device uuid.")
+        if not options.get("secret") and not options.get("allow_pairing"):
+            raise RuntimeError("Please specify the device secret.")
+        return "device"
+    if kind == "consumer_app" or (kind is None and options.get("api_key")):
+        if not options.get("uuid"):
+            raise RuntimeError("Please specify the consumer app uuid.")
+        if not options.get("api_key"):
+            raise RuntimeError("Please specify the consumer app api key.")
+        return "consumer_app"
+    raise RuntimeError("Please specify authentication type.")
+
+
+def start(enable_network=True, host=DEFAULT_HOST, **options):
+    """A started, authenticated Exp instance (spec 1.2)."""
+    options["host"] = host
+    options["enable_network"] = enable_network
+    options["type"] = _authentication_type(options)
+    sdk = Sdk(**options)
+    if enable_network:
+        sdk.network.start()
+    instance = Exp(sdk)
+    with _instances_lock:
+        instances.append(instance)
+    instance.get_auth()
+    return instance
+
+
+def stop():
+    """Stops every running instance."""
+    with _instances_lock:
+        running = list(instances)
+    for instance in running:
+        try:
+            instance.stop()
+        except RuntimeError:  # stopped meanwhile by another thread
+            pass
+
+
 class Sdk:
     """What an instance holds: the live `options` dict (re-read at every
     login), and its authenticator, api and network."""
 
-    def __init__(self, options):
+    def __init__(self, **options):
         self.options = options
         self.logger = logger
         self.exceptions = exceptions
@@ -90,7 +147,7 @@ class Exp:
         return api.Device.create(document, self._sdk)
 
     def delete_device(self, uuid=None):
-        return api.Device.delete_by_uuid(uuid, self._sdk)
+        return api.Device.delete_(uuid, self._sdk)
 
     def get_current_device(self):
         return api.Device.get_current(self._sdk)
@@ -106,7 +163,7 @@ class Exp:
         return api.Thing.create(document, self._sdk)
 
     def delete_thing(self, uuid=None):
-        return api.Thing.delete_by_uuid(uuid, self._sdk)
+        return api.Thing.delete_(uuid, self._sdk)
 
     # --- experiences -------------------------------------------------------------------
     def get_experience(self, uuid=None):
@@ -119,7 +176,7 @@ class Exp:
         return api.Experience.create(document, self._sdk)
 
     def delete_experience(self, uuid=None):
-        return api.Experience.delete_by_uuid(uuid, self._sdk)
+        return api.Experience.delete_(uuid, self._sdk)
 
     def get_current_experience(self):
         return api.Experience.get_current(self._sdk)
@@ -135,14 +192,13 @@ class Exp:
         return api.Location.create(document, self._sdk)
 
     def delete_location(self, uuid=None):
-        return api.Location.delete_by_uuid(uuid, self._sdk)
+        return api.Location.delete_(uuid, self._sdk)
 
     def get_current_location(self):
         return api.Location.get_current(self._sdk)
 
     def get_current_zones(self):
-        device = api.Device.get_current(self._sdk)
-        return device.get_zones() if device else []
+        return api.Zone.get_current(self._sdk)
 
     # --- feeds ---------------------------------------------------------------------------
     def get_feed(self, uuid=None):
@@ -155,7 +211,7 @@ class Exp:
         return api.Feed.create(document, self._sdk)
 
     def delete_feed(self, uuid=None):
-        return api.Feed.delete_by_uuid(uuid, self._sdk)
+        return api.Feed.delete_(uuid, self._sdk)
 
     # --- content -------------------------------------------------------------------------
     def get_content(self, uuid=None):
@@ -175,4 +231,4 @@ class Exp:
         return api.Data.create(group, key, value, self._sdk)
 
     def delete_data(self, group=None, key=None):
-        api.Data.delete_by_key(group, key, self._sdk)
+        api.Data.delete_(group, key, self._sdk)

@@ -80,9 +80,10 @@ class Listener:
         while self._queue and now - self._queue[0]._received >= self._max_age:
             self._queue.popleft()
 
-    def wait(self, timeout=0):
+    def wait(self, timeout=0, **_ignored):
         """The oldest queued broadcast, waiting up to `timeout` seconds for
-        one (0: no wait); None if none came."""
+        one (0: no wait); None if none came. (Other keywords are accepted
+        and ignored, as upstream's wait did.)"""
         with self._arrived:
             self._prune()
             if not self._queue and timeout:
@@ -106,10 +107,11 @@ class Channel:
         return self._network._sdk.api.post(BROADCASTS_PATH, {"channel": self.id, "name": name, "payload": payload},
                                            params={"timeout": timeout * 1000})
 
-    def listen(self, name, timeout=10, max_age=60):
+    def listen(self, name, timeout=10, max_age=60, **_ignored):
         """A Listener for broadcasts named `name`, once the server has
         acknowledged the channel's subscription; NetworkError if it did not
-        within `timeout` seconds (the listener stays registered)."""
+        within `timeout` seconds (the listener stays registered). Other
+        keywords are accepted and ignored, as upstream's listen did."""
         listener = Listener(self, name, max_age)
         self._network._add_listener(self, name, listener)
         if not self._network._wait_subscribed(self, timeout):
@@ -245,7 +247,7 @@ class Network:
             channel._listeners.setdefault(name, []).append(listener)
             subscribed = channel._subscribed
         if not subscribed:
-            self._emit("subscribe", [channel.id])  # not connected: the connect handler subscribes
+            self.emit("subscribe", [channel.id])  # not connected: the connect handler subscribes
 
     def _remove_listener(self, channel, name, listener):
         with self._changed:
@@ -257,7 +259,7 @@ class Network:
         with self._changed:
             return self._changed.wait_for(lambda: channel._subscribed, timeout)
 
-    def _emit(self, event, data):
+    def emit(self, event, data):
         """Sends an event on the socket from any thread; False when not connected."""
         socket, loop = self._socket, self._loop
         if socket is None or not socket.connected:

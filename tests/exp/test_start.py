@@ -1,7 +1,9 @@
 """exp_sdk.start / stop (spec/exp.md 1.2-1.3)."""
 import builtins
+import inspect
 import socket
 import threading
+import time
 
 import pytest
 
@@ -148,7 +150,7 @@ def test_stop_right_after_the_network_starts(server):
 
     for _ in range(20):
         options = dict(SCALA_DEVICE, host=server.url, type="device")
-        sdk = Sdk(options)
+        sdk = Sdk(**options)
         sdk.network.start()
         stopper = threading.Thread(target=sdk.network.stop, daemon=True)
         stopper.start()
@@ -156,3 +158,51 @@ def test_stop_right_after_the_network_starts(server):
         assert not stopper.is_alive()
         sdk.api.close()
     assert network_threads() == []
+
+
+def test_upstream_names_and_signatures(start, org):
+    """The exp_sdk 5.0.0 names programs may use besides the README's: start
+    and stop in exp_sdk.exp, Sdk(**options), the classes on sdk.api, the
+    delete_ class methods, Collection(cls, answer, sdk), the mixins,
+    Zone.get_current, Data's group/key setters, Authenticator.generate_jwt,
+    Network.emit, and listen/wait taking extra keywords."""
+    from pyonep_fast.exp import _jws, api, authenticator, exp
+
+    assert exp.start is exp_sdk.start and exp.stop is exp_sdk.stop
+    assert inspect.signature(exp.Sdk).parameters["options"].kind is inspect.Parameter.VAR_KEYWORD
+    user = start(**org["user"])
+    device = start(**org["device"])
+    sdk = user._sdk
+    for name in ("Device", "Thing", "Experience", "Location", "Zone", "Feed", "Data", "Content"):
+        assert getattr(sdk.api, name) is getattr(api, name)
+    assert issubclass(api.Device, (api.GetLocationMixin, api.GetExperienceMixin, api.CommonResource))
+    assert issubclass(api.Location, (api.GetDevicesMixin, api.GetThingsMixin))
+    found = api.Collection(api.Thing, {"results": [{"uuid": "t1", "name": "a"}], "total": 1}, sdk)
+    assert found[0].uuid == "t1" and found.total == 1
+    thing = user.create_thing()
+    assert api.Thing.delete_(thing.uuid, sdk) is None and user.get_thing(thing.uuid) is None
+    assert api.Thing.delete_(None, sdk) is None
+    user.create_data("g", "k", {"v": 1})
+    assert api.Data.delete_("g", "k", sdk) is None and user.get_data("g", "k") is None
+    data = user.create_data("g", "k2", {"v": 2})
+    data.group, data.key = "g2", "k3"
+    data.save()
+    assert user.get_data("g2", "k3").value == {"v": 2}
+    # an answer that is not an object leaves an empty document, not None
+    data.document = None
+    assert data.document == {} and data.value is None
+    location = user.create_location({"zones": [{"key": "z", "name": "Zone"}]})
+    me = device.get_current_device()
+    me.document["location"] = {"uuid": location.uuid, "zones": [{"key": "z"}]}
+    me.save()
+    assert [zone.key for zone in api.Zone.get_current(device._sdk)] == ["z"]
+    assert api.Zone.get_current(sdk) == []
+    claims = {"type": "device", "uuid": "u"}
+    token = authenticator.Authenticator.generate_jwt(claims, "secret")
+    assert _jws.claims_unverified(token) == claims and claims["exp"] > time.time() * 100
+    _jws.verify(token, "secret")
+    listener = device.get_channel("extra").listen("hi", timeout=10, unknown_option=1)
+    assert listener.wait(0, unknown_option=1) is None
+    assert device._sdk.network.emit("subscribe", []) is True  # connected: sent
+    offline = start(enable_network=False, **org["user"])
+    assert offline._sdk.network.emit("subscribe", []) is False  # no socket: nothing sent
