@@ -207,3 +207,15 @@ def test_stop_during_reconnect_attempts_ends_the_thread(tmp_path, monkeypatch):
     exp.stop()
     assert time.monotonic() - started < 60
     assert network_threads() == []
+
+
+def test_engine_io_3_clients_are_refused_with_a_clear_answer(server, http, org):
+    """The hosted EXP spoke Engine.IO 3 (socketIO-client 0.7, socket.io-client
+    1.x); this server is python-socketio 5 (Engine.IO 4 only, spec 4.1): an
+    EIO=3 handshake gets a 400 naming the protocol version, an EIO=4 one
+    with the same token opens a session."""
+    token = exp_sdk.start(host=server.url, enable_network=False, **org["device"]).get_auth()["token"]
+    legacy = http.request("GET", f"{server.url}/socket.io/?EIO=3&transport=polling&token={token}")
+    assert legacy.status == 400 and b"unsupported version" in legacy.data
+    current = http.request("GET", f"{server.url}/socket.io/?EIO=4&transport=polling&token={token}")
+    assert current.status == 200 and current.data.startswith(b"0{") and b'"sid"' in current.data
