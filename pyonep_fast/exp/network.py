@@ -191,6 +191,11 @@ class Network:
         self._supervisor = None  # its asyncio task, once running
         self._wake = asyncio.Event()
         self._socket = None
+        # The socket that emits go to: set by the connect handler in the same
+        # locked step that lists the channels to subscribe, so a listener
+        # added after that step subscribes itself (python-socketio marks the
+        # client `connected` only later, after the handler has returned).
+        self._ready = None  # guarded by _changed
         parts = urlsplit(sdk.api.base_url)
         self._socket_url = f"{parts.scheme}://{parts.netloc}"
 
@@ -261,8 +266,8 @@ class Network:
 
     def emit(self, event, data):
         """Sends an event on the socket from any thread; False when not connected."""
-        socket, loop = self._socket, self._loop
-        if socket is None or not socket.connected:
+        socket, loop = self._ready, self._loop
+        if socket is None:
             return False
         try:
             asyncio.run_coroutine_threadsafe(socket.emit(event, data), loop)
@@ -322,8 +327,11 @@ class Network:
 
         async def on_connect():
             await self._on_connect(socket)
+
+        def on_disconnect(*reason):
+            self._on_disconnect(socket)
         socket.on("connect", on_connect)
-        socket.on("disconnect", self._on_disconnect)
+        socket.on("disconnect", on_disconnect)
         socket.on("subscribed", self._on_subscribed)
         socket.on("broadcast", self._on_broadcast)
         self._socket = socket
@@ -332,6 +340,8 @@ class Network:
 
     async def _close_socket(self):
         socket, self._socket = self._socket, None
+        with self._changed:
+            self._ready = None
         if socket is not None:
             await socket.disconnect()
 
@@ -340,10 +350,13 @@ class Network:
             for channel in self._channels.values():
                 channel._subscribed = False
             ids = [channel.id for channel in self._channels.values() if any(channel._listeners.values())]
+            self._ready = socket
         await socket.emit("subscribe", ids)
 
-    def _on_disconnect(self, *reason):
+    def _on_disconnect(self, socket):
         with self._changed:
+            if self._ready is socket:
+                self._ready = None
             for channel in self._channels.values():
                 channel._subscribed = False
         self._wake.set()  # the supervisor opens a new socket now rather than in a second

@@ -219,3 +219,27 @@ def test_engine_io_3_clients_are_refused_with_a_clear_answer(server, http, org):
     assert legacy.status == 400 and b"unsupported version" in legacy.data
     current = http.request("GET", f"{server.url}/socket.io/?EIO=4&transport=polling&token={token}")
     assert current.status == 200 and current.data.startswith(b"0{") and b'"sid"' in current.data
+
+
+def test_a_listener_added_while_the_socket_finishes_connecting_is_subscribed(org, start, monkeypatch):
+    """Between the connect handler (which subscribes the channels that have
+    listeners) and python-socketio marking the client connected, a new
+    listener's own subscribe must still go out. The loop is held in that
+    window (as a busy loop would) while the listener is added."""
+    import socketio
+
+    handled = threading.Event()
+    original = socketio.AsyncClient._handle_connect
+
+    async def then_hold_the_loop(self, namespace, data):
+        await original(self, namespace, data)
+        if not handled.is_set():
+            handled.set()
+            time.sleep(0.5)  # `connected` is set only once the loop runs on
+
+    monkeypatch.setattr(socketio.AsyncClient, "_handle_connect", then_hold_the_loop)
+    device = start(**org["device"])
+    assert handled.wait(10)
+    listener = device.get_channel("late").listen("hi", timeout=5)
+    start(enable_network=False, **org["user"]).get_channel("late").broadcast("hi", {"n": 1})
+    assert eventually(lambda: listener.wait(0.1)).payload == {"n": 1}
