@@ -215,6 +215,7 @@ def test_location_layouts_store_and_serve_image_bytes(call, http, server, org, s
     assert call("PUT", layout_path + "?variant=thumbnail", raw=small, token=token)[0] == 200
     served = http.request("GET", url)
     assert (served.status, served.headers["Content-Type"], served.data) == (200, "image/png", big)
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
     assert http.request("GET", url + "&variant=thumbnail").data == small
     assert http.request("GET", url + "&variant=other").status == 404
     rt = user.get_auth()["restrictedToken"]
@@ -227,8 +228,9 @@ def test_location_layouts_store_and_serve_image_bytes(call, http, server, org, s
     assert call("PUT", layout_path, raw=gif, token=token)[1]["mimeType"] == "image/gif"
     assert http.request("GET", url).headers["Content-Type"] == "image/gif"
     # not an image, a variant before the layout, a restricted token writing, another organization
-    status, body = call("PUT", layout_path, raw=b"hello", token=token)
-    assert (status, body["code"]) == (400, "request.invalid")
+    for not_raster in (b"hello", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'):
+        status, body = call("PUT", layout_path, raw=not_raster, token=token)
+        assert (status, body["code"]) == (400, "request.invalid")
     assert http.request("GET", url).data == gif  # the stored image is kept
     other = user.create_location()
     status, body = call("PUT", f"/api/locations/{other.uuid}/layout?variant=v", raw=small, token=token)

@@ -202,7 +202,7 @@ class Exp:
         if request.method in ("GET", "HEAD"):
             identity = self.access(request, restricted=True)
             mime, data = self.state.layout(identity.org, location, variant)
-            return web.Response(body=data, content_type=mime)
+            return web.Response(body=data, content_type=mime, headers={"X-Content-Type-Options": "nosniff"})
         identity = self.access(request, write=True)
         if request.method == "PUT":
             stored = self.state.put_layout(identity.org, location, variant, await request.read())
