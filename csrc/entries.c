@@ -1,7 +1,8 @@
 /*
  * The server's ingest parser: a record/recordbatch entries array
- * [[t, v], ...] read straight into columns (no value objects), then typed
- * for a dataport, sorted and deduplicated by normalize. The rules are
+ * [[t, v], ...], or an M2X value list [{"timestamp": "...", "value": v}],
+ * read straight into columns (no value objects), then typed for a dataport
+ * or stream, sorted and deduplicated by normalize. The rules are
  * pyonep_fast/_core/entries.py's (convert_value and PyEntries), which the
  * tests hold identical to these.
  *
@@ -34,7 +35,9 @@ struct pf_entries {
     size_t ninv;
     int64_t *inv_ts;
     uint8_t *inv_has_time;
+    uint64_t *inv_pos;
     int normalized;
+    int relative_times;         /* t < 0 is now + t (One Platform), else a time before 1970 (M2X) */
 };
 
 static const double POW10[23] = {
@@ -71,6 +74,7 @@ void pf_entries_free(pf_entries *e)
     free(e->scratch);
     free(e->inv_ts);
     free(e->inv_has_time);
+    free(e->inv_pos);
     free(e);
 }
 
@@ -172,10 +176,51 @@ static int number_double(pf_entries *e, const uint8_t *text, size_t n, const pf_
     return !isinf(*out);
 }
 
+/* The value at s[*pos] (non-blank, inside two open containers) of entry
+ * i: a number into ints[i] or floats[i], a string appended to sdata
+ * (unescaped); *kind its PF_VALUE_*, or PF_ENTRY_INVALID for any other
+ * value and for a number that rounds to infinity. */
+static int entry_value(pf_entries *e, const uint8_t *s, size_t end, size_t *pos, size_t i, int *kind)
+{
+    size_t p = *pos, start = p;
+    pf_number_info ni;
+    int rc;
+    *kind = PF_ENTRY_INVALID;
+    if (s[p] == '-' || pf_is_digit(s[p])) {
+        if ((rc = pf_scan_number(s, end, &p, &ni)) != PF_OK)
+            return rc;
+        if (ni.integer && pf_integer_int64(&ni, &e->ints[i])) {
+            *kind = PF_VALUE_INT;
+        } else {
+            if ((rc = number_double(e, s + start, p - start, &ni, &e->floats[i])) < 0)
+                return rc;
+            *kind = rc ? PF_VALUE_FLOAT : PF_ENTRY_INVALID;     /* the caller resets the columns */
+        }
+    } else if (s[p] == '"') {
+        int escaped;
+        if ((rc = pf_scan_string(s, end, &p, &escaped)) != PF_OK)
+            return rc;
+        pf_span literal = {start, p - start};
+        if ((rc = pf_reserve((void **)&e->sdata, &e->scap, e->slen, literal.len, 4096, 1)) != PF_OK)
+            return rc;
+        if (escaped) {
+            e->slen += pf_unescape(s, literal, e->sdata + e->slen);
+        } else {
+            memcpy(e->sdata + e->slen, s + start + 1, literal.len - 2);
+            e->slen += literal.len - 2;
+        }
+        *kind = PF_VALUE_STRING;
+    } else if ((rc = pf_scan_value(s, end, &p, 2)) != PF_OK) {
+        return rc;
+    }
+    *pos = p;
+    return PF_OK;
+}
+
 /* One element at s[*pos] (non-blank) into entry i. */
 static int parse_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos, size_t i)
 {
-    size_t p = *pos, start;
+    size_t p = *pos;
     pf_number_info ni;
     int more, rc, kind = PF_ENTRY_INVALID;
     int64_t t = 0;
@@ -209,34 +254,8 @@ static int parse_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos,
         goto finish;
     }
     /* the value */
-    start = p;
-    if (s[p] == '-' || pf_is_digit(s[p])) {
-        if ((rc = pf_scan_number(s, end, &p, &ni)) != PF_OK)
-            return rc;
-        if (ni.integer && pf_integer_int64(&ni, &e->ints[i])) {
-            kind = PF_VALUE_INT;
-        } else {
-            if ((rc = number_double(e, s + start, p - start, &ni, &e->floats[i])) < 0)
-                return rc;
-            kind = rc ? PF_VALUE_FLOAT : PF_ENTRY_INVALID;      /* the floats column is reset below */
-        }
-    } else if (s[p] == '"') {
-        int escaped;
-        if ((rc = pf_scan_string(s, end, &p, &escaped)) != PF_OK)
-            return rc;
-        pf_span literal = {start, p - start};
-        if ((rc = pf_reserve((void **)&e->sdata, &e->scap, e->slen, literal.len, 4096, 1)) != PF_OK)
-            return rc;
-        if (escaped) {
-            e->slen += pf_unescape(s, literal, e->sdata + e->slen);
-        } else {
-            memcpy(e->sdata + e->slen, s + start + 1, literal.len - 2);
-            e->slen += literal.len - 2;
-        }
-        kind = PF_VALUE_STRING;
-    } else if ((rc = pf_scan_value(s, end, &p, 2)) != PF_OK) {
+    if ((rc = entry_value(e, s, end, &p, i, &kind)) != PF_OK)
         return rc;
-    }
     while ((more = pf_next_item(s, end, &p, ']')) == 1) {
         kind = PF_ENTRY_INVALID;                /* more than two items */
         if ((rc = pf_scan_value(s, end, &p, 2)) != PF_OK)
@@ -261,7 +280,10 @@ finish:
     return PF_OK;
 }
 
-static int64_t parse(pf_entries *e, const uint8_t *s, size_t len, pf_span array)
+/* Parses one element at s[*pos] (non-blank) into entry i. */
+typedef int (*element_parser)(pf_entries *e, const uint8_t *s, size_t end, size_t *pos, size_t i);
+
+static int64_t parse(pf_entries *e, const uint8_t *s, size_t len, pf_span array, element_parser element)
 {
     size_t end, p;
     int more, rc;
@@ -277,7 +299,7 @@ static int64_t parse(pf_entries *e, const uint8_t *s, size_t len, pf_span array)
     for (more = pf_first_item(s, end, &p, ']'); more == 1; more = pf_next_item(s, end, &p, ']')) {
         if (e->n == e->cap && (rc = grow_columns(e, e->n + 1)) != PF_OK)
             return rc;
-        if ((rc = parse_entry(e, s, end, &p, e->n)) != PF_OK)
+        if ((rc = element(e, s, end, &p, e->n)) != PF_OK)
             return rc;
         e->n++;
     }
@@ -288,16 +310,250 @@ static int64_t parse(pf_entries *e, const uint8_t *s, size_t len, pf_span array)
     return (int64_t)e->n;
 }
 
-int64_t pf_entries_parse(pf_entries *e, const char *buf, size_t len, pf_span array)
+static int64_t parse_with(pf_entries *e, const char *buf, size_t len, pf_span array, element_parser element,
+                          int relative_times)
 {
     if (e == NULL || (buf == NULL && len > 0))
         return PF_EARG;
     e->n = e->slen = e->ninv = 0;
     e->normalized = 0;
-    int64_t rc = parse(e, (const uint8_t *)buf, len, array);
+    e->relative_times = relative_times;
+    int64_t rc = parse(e, (const uint8_t *)buf, len, array, element);
     if (rc < 0)
         e->n = e->slen = 0;
     return rc;
+}
+
+int64_t pf_entries_parse(pf_entries *e, const char *buf, size_t len, pf_span array)
+{
+    return parse_with(e, buf, len, array, parse_entry, 1);
+}
+
+/* ---- M2X value lists ---- */
+
+#define M2X_MIN_MS INT64_C(-62135596800000)     /* 0001-01-01T00:00:00.000Z */
+#define M2X_MAX_MS INT64_C(253402300799999)     /* 9999-12-31T23:59:59.999Z */
+
+/* Exactly `count` ASCII digits at t[*p] into *out. */
+static int fixed_digits(const uint8_t *t, size_t n, size_t *p, int count, int *out)
+{
+    int v = 0;
+    for (int k = 0; k < count; k++) {
+        if (*p >= n || !pf_is_digit(t[*p]))
+            return 0;
+        v = v * 10 + (t[(*p)++] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* One or two ASCII digits at t[*p] into *out. */
+static int one_or_two_digits(const uint8_t *t, size_t n, size_t *p, int *out)
+{
+    if (!fixed_digits(t, n, p, 1, out))
+        return 0;
+    if (*p < n && pf_is_digit(t[*p]))
+        *out = *out * 10 + (t[(*p)++] - '0');
+    return 1;
+}
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return DAYS[m - 1] + (m == 2 && leap);
+}
+
+/* The milliseconds since the epoch (truncated toward the past) of an ISO
+ * 8601 text in the forms the m2x client's parse_date reads (pyonep_fast.
+ * m2x.utils: YYYY, YYYY-M[M], YYYY-M[M]-D[D], YYYYMMDD, then optionally
+ * T or space, HH, [:]MM, [:]S[S], [.,]fraction, Z or +-HH[:][MM]; no zone
+ * is UTC; a time needs a day), over ASCII digits, with datetime's field
+ * ranges and a zone under 24 h, landing in years 0001..9999 UTC. 1 if it
+ * is one, 0 otherwise. */
+static int m2x_time(const uint8_t *t, size_t n, int64_t *ms)
+{
+    size_t p = 0;
+    int year, month = 1, day = 1, hour = 0, minute = 0, second = 0, micros = 0, has_day = 0;
+    int64_t offset = 0;     /* minutes east of UTC */
+    if (!fixed_digits(t, n, &p, 4, &year))
+        return 0;
+    if (p < n && t[p] == '-') {
+        p++;
+        if (!one_or_two_digits(t, n, &p, &month))
+            return 0;
+        if (p < n && t[p] == '-') {
+            p++;
+            if (!one_or_two_digits(t, n, &p, &day))
+                return 0;
+            has_day = 1;
+        }
+    } else if (p < n && pf_is_digit(t[p])) {
+        if (!fixed_digits(t, n, &p, 2, &month) || !fixed_digits(t, n, &p, 2, &day))
+            return 0;
+        has_day = 1;
+    }
+    if (p < n && (t[p] == 'T' || t[p] == ' ')) {
+        p++;
+        if (!has_day || !fixed_digits(t, n, &p, 2, &hour))
+            return 0;
+        if (p < n && (t[p] == ':' || pf_is_digit(t[p]))) {
+            p += t[p] == ':';
+            if (!fixed_digits(t, n, &p, 2, &minute))
+                return 0;
+            if (p < n && (t[p] == ':' || pf_is_digit(t[p]))) {
+                p += t[p] == ':';
+                if (!one_or_two_digits(t, n, &p, &second))
+                    return 0;
+                if (p < n && (t[p] == '.' || t[p] == ',')) {
+                    p++;
+                    if (p >= n || !pf_is_digit(t[p]))
+                        return 0;
+                    int k = 0;
+                    for (; p < n && pf_is_digit(t[p]); p++, k++)
+                        if (k < 6)          /* microseconds: later digits are dropped */
+                            micros = micros * 10 + (t[p] - '0');
+                    for (; k < 6; k++)
+                        micros *= 10;
+                }
+            }
+        }
+        if (p < n && t[p] == 'Z') {
+            p++;
+        } else if (p < n && (t[p] == '+' || t[p] == '-')) {
+            int negative = t[p++] == '-', zh, zm = 0;
+            if (!fixed_digits(t, n, &p, 2, &zh))
+                return 0;
+            p += p < n && t[p] == ':';
+            if (p < n && pf_is_digit(t[p]) && !fixed_digits(t, n, &p, 2, &zm))
+                return 0;
+            offset = (int64_t)zh * 60 + zm;
+            if (offset >= 24 * 60)
+                return 0;
+            if (negative)
+                offset = -offset;
+        }
+    }
+    if (p != n || year < 1 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)
+        || hour > 23 || minute > 59 || second > 59)
+        return 0;
+    int64_t seconds = days_from_civil(year, month, day) * 86400 + (int64_t)hour * 3600 + minute * 60 + second
+                      - offset * 60;
+    int64_t value = seconds * 1000 + micros / 1000;
+    if (value < M2X_MIN_MS || value > M2X_MAX_MS)
+        return 0;
+    *ms = value;
+    return 1;
+}
+
+/* Which member of a value object the key literal names, escapes decoded:
+ * 1 "timestamp", 2 "value", 0 another. */
+static int m2x_member(const uint8_t *s, pf_span key, int escaped)
+{
+    char decoded[16];
+    const char *name = (const char *)s + key.off + 1;
+    int64_t n = (int64_t)key.len - 2;
+    if (escaped) {
+        n = pf_decode_bounded(s, key, decoded, sizeof decoded);
+        name = decoded;
+    }
+    if (n == 9 && memcmp(name, "timestamp", 9) == 0)
+        return 1;
+    return n == 5 && memcmp(name, "value", 5) == 0 ? 2 : 0;
+}
+
+/* The time of the string literal at s[*pos] (validated here): 1 with *ms
+ * set if it is one (m2x_time), 0 if not, or an error. */
+static int m2x_timestamp(pf_entries *e, const uint8_t *s, size_t end, size_t *pos, int64_t *ms)
+{
+    size_t start = *pos;
+    int escaped, rc;
+    if ((rc = pf_scan_string(s, end, pos, &escaped)) != PF_OK)
+        return rc;
+    pf_span literal = {start, *pos - start};
+    if (!escaped)
+        return m2x_time(s + start + 1, literal.len - 2, ms);
+    if ((rc = ensure_scratch(e, literal.len)) != PF_OK)
+        return rc;
+    return m2x_time((const uint8_t *)e->scratch, pf_unescape(s, literal, e->scratch), ms);
+}
+
+/* One element of an M2X value list, {"timestamp": "...", "value": v}, at
+ * s[*pos] (non-blank) into entry i. Other members are validated and
+ * skipped; of repeated members the last counts. */
+static int parse_m2x_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos, size_t i)
+{
+    size_t p = *pos, base = e->slen;
+    int more, rc, kind = PF_ENTRY_INVALID;
+    int64_t t = 0;
+    uint8_t has_time = 0;
+
+    e->ints[i] = 0;
+    e->floats[i] = 0.0;
+    e->ends[i] = base;
+    if (s[p] != '{') {
+        if ((rc = pf_scan_value(s, end, &p, 1)) != PF_OK)
+            return rc;
+        goto finish;
+    }
+    p++;
+    for (more = pf_first_item(s, end, &p, '}'); more == 1; more = pf_next_item(s, end, &p, '}')) {
+        pf_span key;
+        int escaped, member;
+        if ((rc = pf_scan_key(s, end, &p, &key, &escaped)) != PF_OK)
+            return rc;
+        if (p >= end)
+            return PF_ETRUNCATED;
+        member = m2x_member(s, key, escaped);
+        if (member == 1 && s[p] == '"') {
+            if ((rc = m2x_timestamp(e, s, end, &p, &t)) < 0)
+                return rc;
+            has_time = (uint8_t)rc;
+        } else if (member == 2) {
+            e->slen = base;                     /* a repeated value replaces the earlier one */
+            e->ints[i] = 0;
+            e->floats[i] = 0.0;
+            if ((rc = entry_value(e, s, end, &p, i, &kind)) != PF_OK)
+                return rc;
+        } else {
+            if ((rc = pf_scan_value(s, end, &p, 2)) != PF_OK)
+                return rc;
+            if (member == 1)
+                has_time = 0;                   /* a timestamp that is not a string */
+        }
+    }
+    if (more < 0)
+        return more;
+finish:
+    if (!has_time || kind == PF_ENTRY_INVALID) {
+        kind = PF_ENTRY_INVALID;
+        e->slen = base;
+        e->ints[i] = 0;
+        e->floats[i] = 0.0;
+    } else {
+        e->ends[i] = e->slen;
+    }
+    e->ts[i] = has_time ? t : 0;
+    e->has_time[i] = has_time;
+    e->kinds[i] = (uint8_t)kind;
+    *pos = p;
+    return PF_OK;
+}
+
+int64_t pf_entries_parse_m2x(pf_entries *e, const char *buf, size_t len, pf_span array)
+{
+    return parse_with(e, buf, len, array, parse_m2x_entry, 0);
 }
 
 /* ---- normalize ---- */
@@ -458,7 +714,8 @@ static int allocate(pf_entries *e, int port, fresh *f)
     if (rc == PF_OK && port == PF_VALUE_FLOAT)
         rc = ensure_scratch(e, longest + 32);
     if (rc == PF_OK && (pf_resize((void **)&e->inv_ts, n, sizeof *e->inv_ts) != PF_OK
-                        || pf_resize((void **)&e->inv_has_time, n, 1) != PF_OK))
+                        || pf_resize((void **)&e->inv_has_time, n, 1) != PF_OK
+                        || pf_resize((void **)&e->inv_pos, n, sizeof *e->inv_pos) != PF_OK))
         rc = PF_ENOMEM;
     if (rc != PF_OK)
         free_fresh(f);
@@ -478,14 +735,14 @@ static int normalize_in_place(pf_entries *e, int port, int64_t now, size_t max_s
             return 0;
         if (kind == PF_VALUE_STRING && string_len(e, i) > max_string_bytes)
             return 0;
-        if (t < 0 && (__builtin_add_overflow(now, t, &t) || t < 0))
+        if (t < 0 && e->relative_times && (__builtin_add_overflow(now, t, &t) || t < 0))
             return 0;
         if (i > 0 && t <= previous)
             return 0;
         previous = t;
     }
     for (size_t i = 0; i < e->n; i++) {
-        if (e->ts[i] < 0)
+        if (e->ts[i] < 0 && e->relative_times)
             e->ts[i] += now;
         if (e->kinds[i] != port) {
             e->floats[i] = (double)e->ints[i];
@@ -513,7 +770,7 @@ int64_t pf_entries_normalize(pf_entries *e, int value_kind, int64_t now, size_t 
     for (size_t i = 0; i < e->n; i++) {
         int64_t t = e->ts[i];
         int valid = e->kinds[i] != PF_ENTRY_INVALID;
-        if (valid && t < 0 && (__builtin_add_overflow(now, t, &t) || t < 0))
+        if (valid && t < 0 && e->relative_times && (__builtin_add_overflow(now, t, &t) || t < 0))
             valid = 0;                          /* relative, landing outside int64 or before the epoch */
         if (valid && convert(e, i, value_kind, max_string_bytes)) {
             f.order[m].t = t;
@@ -522,6 +779,7 @@ int64_t pf_entries_normalize(pf_entries *e, int value_kind, int64_t now, size_t 
         } else {
             e->inv_ts[e->ninv] = e->ts[i];
             e->inv_has_time[e->ninv] = e->has_time[i];
+            e->inv_pos[e->ninv] = i;
             e->ninv++;
         }
     }
@@ -579,3 +837,4 @@ const uint64_t *pf_entries_string_ends(const pf_entries *e) { return e == NULL ?
 size_t pf_entries_invalid_len(const pf_entries *e) { return e == NULL ? 0 : e->ninv; }
 const int64_t *pf_entries_invalid_timestamps(const pf_entries *e) { return e == NULL ? NULL : e->inv_ts; }
 const uint8_t *pf_entries_invalid_has_time(const pf_entries *e) { return e == NULL ? NULL : e->inv_has_time; }
+const uint64_t *pf_entries_invalid_positions(const pf_entries *e) { return e == NULL ? NULL : e->inv_pos; }

@@ -237,9 +237,22 @@ void pf_entries_free(pf_entries *e);
  * is empty unless it is STRING. Returns the entry count, or an error (the
  * columns are then empty). */
 int64_t pf_entries_parse(pf_entries *e, const char *buf, size_t len, pf_span array);
+/* Parses M2X's value list at span, [{"timestamp": T, "value": V}, ...]
+ * (a POST .../values body's "values", or one stream's list in an updates
+ * body), into the same columns as pf_entries_parse, with the same errors.
+ * T is a string in the ISO 8601 forms of pyonep_fast.m2x.utils.parse_date
+ * over ASCII digits (entries.c's m2x_time), read as milliseconds since
+ * the epoch truncated toward the past, within years 0001..9999; an entry
+ * has no time when T is missing, not a string or not such a time. V is
+ * read as pf_entries_parse reads values. Other members are skipped; of
+ * repeated members the last counts. An element that is not an object has
+ * no time. Negative times are times before 1970 (normalize does not read
+ * them as relative). Returns the entry count, or an error. */
+int64_t pf_entries_parse_m2x(pf_entries *e, const char *buf, size_t len, pf_span array);
 /* Applies the server's timestamp and typing rules for a dataport of
  * value_kind (PF_VALUE_*), in place, once per parse (PF_EARG otherwise):
- *  - t < 0 becomes now + t (landing outside int64 or before the epoch makes the entry invalid);
+ *  - t < 0 becomes now + t (landing outside int64 or before the epoch makes the entry invalid),
+ *    for entries from pf_entries_parse only;
  *  - values convert to the port's kind (rules in entries.c, identical to
  *    pyonep_fast._core.entries.convert_value), else the entry is invalid;
  *    strings longer than max_string_bytes are invalid;
@@ -264,6 +277,8 @@ const uint64_t *pf_entries_string_ends(const pf_entries *e); /* as in pf_series_
 size_t pf_entries_invalid_len(const pf_entries *e);
 const int64_t *pf_entries_invalid_timestamps(const pf_entries *e);
 const uint8_t *pf_entries_invalid_has_time(const pf_entries *e);
+/* ... and their indexes in the parsed array. */
+const uint64_t *pf_entries_invalid_positions(const pf_entries *e);
 
 
 /* CDEF END */

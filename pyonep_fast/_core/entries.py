@@ -19,6 +19,7 @@ Both backends give the same columns bit for bit: numbers are read as
 correctly rounded doubles (C: exact fast path, else strtod; Python: float()).
 Malformed JSON at the span raises DecodeError with jscan's codes.
 """
+import datetime
 import math
 import operator
 import re
@@ -42,6 +43,9 @@ MAX_STRING_BYTES = 65536
 """The platform's largest string value (64 KB, spec onep-rpc §1.8)."""
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+M2X_MIN_MS = -62135596800000       # 0001-01-01T00:00:00.000Z
+M2X_MAX_MS = 253402300799999       # 9999-12-31T23:59:59.999Z
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _SIZE_T_MAX = (1 << 64) - 1
 
 
@@ -158,9 +162,17 @@ class CEntries:
     def parse(self, buf, span=None):
         """Reads the entries array at span (default: all of buf); returns the
         number of entries."""
+        return self._parse(self._lib.pf_entries_parse, buf, span)
+
+    def parse_m2x(self, buf, span=None):
+        """Reads the M2X value list at span (default: all of buf), times in
+        milliseconds; returns the number of entries."""
+        return self._parse(self._lib.pf_entries_parse_m2x, buf, span)
+
+    def _parse(self, function, buf, span):
         data, size, span = c_span_arguments(self._ffi, buf, span)
         with self._lock:
-            count = self._lib.pf_entries_parse(self._handle, data, size, span)
+            count = function(self._handle, data, size, span)
         if count < 0:
             raise error(count)
         return count
@@ -229,6 +241,10 @@ class CEntries:
         has_time = self._column("B", self._lib.pf_entries_invalid_has_time, self._lib.pf_entries_invalid_len)
         return [t if flag else None for t, flag in zip(times, has_time)]
 
+    def invalid_positions(self):
+        """After normalize: each invalid entry's index in the parsed array."""
+        return self._column("Q", self._lib.pf_entries_invalid_positions, self._lib.pf_entries_invalid_len).tolist()
+
 
 def _depth(value):
     """Nesting depth of a decoded value (0 for a scalar), without recursion."""
@@ -293,6 +309,65 @@ def _row_from_text(buf, span):
     return ENTRY_INVALID, t, 1, None
 
 
+def _m2x_time(text):
+    """Milliseconds of an M2X timestamp string (the rules of m2x_time in
+    csrc/entries.c: parse_date's forms over ASCII digits), or None."""
+    from ..m2x.utils import ParseError, parse_date   # the client's reading of ISO 8601 is the reference
+
+    if type(text) is not str or not text.isascii():
+        return None
+    try:
+        delta = parse_date(text) - _EPOCH
+    except ParseError:
+        return None
+    ms = (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return ms if M2X_MIN_MS <= ms <= M2X_MAX_MS else None
+
+
+def _m2x_value(value):
+    """(kind, value) of a decoded M2X value, as _row_from_value types them."""
+    kind = type(value)
+    if kind is int:
+        if INT64_MIN <= value <= INT64_MAX:
+            return VALUE_INT, value
+        return VALUE_FLOAT, float(value)
+    if kind is float:
+        return VALUE_FLOAT, value
+    if kind is str:
+        return VALUE_STRING, value
+    return ENTRY_INVALID, None
+
+
+def _m2x_row(item):
+    """(kind, t, has_time, value) of one decoded M2X value object."""
+    if type(item) is not dict:
+        return ENTRY_INVALID, 0, 0, None
+    t = _m2x_time(item.get("timestamp"))
+    kind, value = _m2x_value(item["value"]) if "value" in item else (ENTRY_INVALID, None)
+    if t is None:
+        return ENTRY_INVALID, 0, 0, None
+    return (kind, t, 1, value) if kind != ENTRY_INVALID else (ENTRY_INVALID, t, 1, None)
+
+
+def _m2x_row_from_text(buf, span):
+    """_m2x_row of one validated element, read from its text (numbers
+    beyond the double range, which orjson refuses, included)."""
+    if buf[span[0]] != ord("{"):
+        return ENTRY_INVALID, 0, 0, None
+    item = {}
+    for key, value in PyScanner.object_spans(buf, span):
+        name = orjson.loads(bytes(buf[key[0]:sum(key)]))
+        text = bytes(buf[value[0]:sum(value)])
+        if name == "value" and text[0] in b"-0123456789":
+            number = _int64_literal(text)
+            if number is None:
+                number = float(text)
+            item[name] = None if math.isinf(number) else number
+        elif name in ("timestamp", "value"):
+            item[name] = orjson.loads(text) if text[0] == ord('"') else None
+    return _m2x_row(item)
+
+
 class PyEntries:
     """Pure-Python twin of csrc/entries.c, with CEntries' methods. Rows are
     (kind, t, has_time, value); reading goes through orjson when it accepts
@@ -303,9 +378,17 @@ class PyEntries:
         self._lock = threading.Lock()
         self._rows = []
         self._invalid = []
+        self._positions = []
         self._normalized = False
+        self._relative_times = True
 
     def parse(self, buf, span=None):
+        return self._parse(buf, span, _row_from_value, _row_from_text, relative_times=True)
+
+    def parse_m2x(self, buf, span=None):
+        return self._parse(buf, span, _m2x_row, _m2x_row_from_text, relative_times=False)
+
+    def _parse(self, buf, span, row_from_value, row_from_text, relative_times):
         buf = as_bytes(buf)
         span = (0, len(buf)) if span is None else span
         end = span_end(buf, span)
@@ -314,19 +397,20 @@ class PyEntries:
         except orjson.JSONDecodeError:
             # Invalid here too (jscan raises the exact error), or numbers
             # beyond the double range, which orjson refuses and JSON allows.
-            rows = [_row_from_text(buf, element) for element in PyScanner.array_spans(buf, span)]
+            rows = [row_from_text(buf, element) for element in PyScanner.array_spans(buf, span)]
         else:
             if not isinstance(value, list):
                 raise error(EDEPTH if _depth(value) > MAX_DEPTH else ETYPE)
-            rows = [_row_from_value(item) for item in value]
+            rows = [row_from_value(item) for item in value]
             for item, row in zip(value, rows):
                 # Valid rows hold scalars only; orjson allows deeper nesting than we do.
-                if row[0] == ENTRY_INVALID and 1 + _depth(item) > MAX_DEPTH:
+                if (row[0] == ENTRY_INVALID or type(item) is dict) and 1 + _depth(item) > MAX_DEPTH:
                     raise error(EDEPTH)
         with self._lock:
             self._rows = rows
             self._invalid = []
             self._normalized = False
+            self._relative_times = relative_times
         return len(rows)
 
     def normalize(self, kind, now, max_string_bytes=MAX_STRING_BYTES):
@@ -334,14 +418,15 @@ class PyEntries:
         with self._lock:
             if self._normalized:
                 raise error(EARG)
-            valid, invalid = [], []
-            for kind_, t, has_time, value in self._rows:
-                when = now + t if t < 0 else t
+            valid, invalid, positions = [], [], []
+            for position, (kind_, t, has_time, value) in enumerate(self._rows):
+                when = now + t if t < 0 and self._relative_times else t
                 converted = INVALID
-                if kind_ != ENTRY_INVALID and 0 <= when <= INT64_MAX:   # relative: not before the epoch
-                    converted = convert_value(port, value, max_string_bytes)
+                if kind_ != ENTRY_INVALID and (when >= 0 or not self._relative_times) and when <= INT64_MAX:
+                    converted = convert_value(port, value, max_string_bytes)   # relative: not before the epoch
                 if converted is INVALID:
                     invalid.append(t if has_time else None)
+                    positions.append(position)
                 else:
                     valid.append((when, converted))
             valid.sort(key=operator.itemgetter(0))      # stable
@@ -349,6 +434,7 @@ class PyEntries:
             self._rows = [(port, t, 1, value) for k, (t, value) in enumerate(valid)
                           if k == last or valid[k + 1][0] != t]
             self._invalid = invalid
+            self._positions = positions
             self._normalized = True
             return len(self._rows)
 
@@ -379,6 +465,10 @@ class PyEntries:
     def invalid(self):
         with self._lock:
             return list(self._invalid)
+
+    def invalid_positions(self):
+        with self._lock:
+            return list(self._positions)
 
 
 Entries = CEntries if backend == "c" else PyEntries
