@@ -309,7 +309,7 @@ def _row_from_text(buf, span):
     return ENTRY_INVALID, t, 1, None
 
 
-def _m2x_time(text):
+def m2x_time(text):
     """Milliseconds of an M2X timestamp string (the rules of m2x_time in
     csrc/entries.c: parse_date's forms over ASCII digits), or None."""
     from ..m2x.utils import parse_date   # the client's reading of ISO 8601 is the reference
@@ -342,7 +342,7 @@ def _m2x_row(item):
     """(kind, t, has_time, value) of one decoded M2X value object."""
     if type(item) is not dict:
         return ENTRY_INVALID, 0, 0, None
-    t = _m2x_time(item.get("timestamp"))
+    t = m2x_time(item.get("timestamp"))
     kind, value = _m2x_value(item["value"]) if "value" in item else (ENTRY_INVALID, None)
     if t is None:
         return ENTRY_INVALID, 0, 0, None

@@ -6,12 +6,15 @@ import contextlib
 import datetime
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyonep_fast.server.m2x import values
 from pyonep_fast.server import Store
+from pyonep_fast.server.m2x import values
+from pyonep_fast.server.m2x.storage import ALPHANUMERIC, NUMERIC
+from pyonep_fast.server.storage import Columns
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -21,15 +24,20 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 def test_canonical_times_parse_like_the_reference(moments, digits):
     texts = [f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
              + f"{m.microsecond:06d}"[:digits] + "Z" for m in moments]
-    parsed = values.parse_times(texts).tolist()
-    assert parsed == [values.parse_time(text) for text in texts]
-    assert [values.iso(ms) for ms in parsed] == [text[:23] + "Z" for text in texts]
+    body = orjson.dumps([{"timestamp": text, "value": 1} for text in texts])
+    parsed = values.value_list(body, (0, len(body)), None)
+    expected = sorted({values.parse_time(text) for text in texts})
+    assert np.frombuffer(parsed.columns.ts, np.int64).tolist() == expected
+    assert sorted({values.iso(ms) for ms in expected}) == sorted({text[:23] + "Z" for text in texts})
 
 
-def test_parse_times_names_the_first_bad_one():
-    with pytest.raises(values.Invalid) as caught:
-        values.parse_times(["2015-01-01T00:00:00.000Z", "2015-01-01T00:00:00+01:00", "2015-02-30T00:00:00.000Z"])
-    assert (caught.value.index, caught.value.field) == (2, "timestamp")
+def test_a_value_list_names_its_first_refused_value():
+    body = orjson.dumps([{"timestamp": "2015-01-01T00:00:00.000Z", "value": 1},
+                         {"timestamp": "2015-01-01T00:00:00+01:00", "value": "x"},
+                         {"timestamp": "2015-02-30T00:00:00.000Z", "value": 2}])
+    assert values.value_list(body, (0, len(body)), NUMERIC).problem == (1, "value")
+    created = values.value_list(body, (0, len(body)), None)     # a new stream: alphanumeric
+    assert (created.kind, created.problem) == (ALPHANUMERIC, (2, "timestamp"))
 
 
 @contextlib.contextmanager
@@ -73,7 +81,7 @@ def check_stats(state, stream, operations, window):
         if operation == "single":
             count = 1
         ms = np.arange(at, at + count, dtype=np.int64) * (1 if operation == "overwrite" else 7)
-        state.store_values(stream, ms, np.sin(ms).tolist())
+        state.store_columns(stream, Columns(NUMERIC, ms.tobytes(), np.sin(ms).tobytes()))
         state.stats(stream, values.MIN_MS, values.MAX_MS)  # fills the cache between writes
     start, end = min(window), max(window)
     assert state.stats(stream, start, end) == reference_stats(state, stream, start, end)

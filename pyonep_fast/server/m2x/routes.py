@@ -8,13 +8,16 @@ Problems in M2X's error shape and records device requests in the device's
 log. Handlers are plain functions of a Context.
 """
 import asyncio
+import functools
 import math
 import time
 
-import numpy as np
 import orjson
 from aiohttp import web
 
+from ..._core import ETYPE
+from ..._core.jscan import object_spans
+from ...exceptions import CoreError
 from ..http import JSON, TEXT, read_body
 from . import access
 from . import values as stream_values
@@ -26,13 +29,16 @@ MAX_VALUES_PER_REQUEST = 100_000
 #: Bodies larger than this are parsed in a worker thread.
 OFF_LOOP_BYTES = 64 * 1024
 MAX_READ_LIMIT = 10_000
+_OPEN_ARRAY, _OPEN_OBJECT = ord("["), ord("{")
 
 ROUTES = []  # (method, path, handler, options)
 
 
-def route(method, path, public=False, values_body=False):
-    """Registers handler(ctx) for METHOD /v2<path>. values_body: the body is
-    a value list parsed in a worker thread into ctx.parsed."""
+def route(method, path, public=False, values_body=None):
+    """Registers handler(ctx) for METHOD /v2<path>. values_body(raw, kinds,
+    match) -> (body, parsed): reads a body holding value lists into
+    ctx.body and ctx.parsed (in a worker thread when large), given the
+    value kinds of the device's streams as they were when it started."""
     def register(handler):
         ROUTES.append((method, "/v2" + path, handler, {"public": public, "values_body": values_body}))
         return handler
@@ -144,28 +150,73 @@ def _decode(raw):
     return body
 
 
-def _decode_values(raw):
-    """(body, (ms, values)) of a body {"values": [...]} (worker thread)."""
-    body = _decode(raw)
-    items = body.get("values")
-    if not isinstance(items, list):
-        raise invalid({"values": "not_present" if items is None else "invalid"})
-    if len(items) > MAX_VALUES_PER_REQUEST:
-        raise invalid({"values": "invalid"}, f"At most {MAX_VALUES_PER_REQUEST} values per request")
-    return body, _value_list(items)
-
-
-def _value_list(items, stream=None):
+def _members(raw):
+    """{name: span} of the members of the object that is the body (the last
+    of repeated names, as orjson keeps); 400 when it is not one."""
+    if not raw.strip():
+        return {}
     try:
-        return stream_values.value_list(items)
-    except stream_values.Invalid as error:
-        raise _invalid_value(error, stream) from None
+        pairs = object_spans(raw)
+    except CoreError as error:
+        if error.code == ETYPE:
+            raise bad_request("The request body must be a JSON object") from None
+        raise bad_request("The request body is not valid JSON") from None
+    view = memoryview(raw)
+    return {orjson.loads(view[key[0]:sum(key)]): value for key, value in pairs}
 
 
-def _invalid_value(error, stream=None):
-    field = error.field if error.index is None else f"values[{error.index}].{error.field}"
-    if stream is not None:
-        field = f"values.{stream}" + ("" if error.index is None else f"[{error.index}].{error.field}")
+def _others(raw, members, name):
+    """The members other than `name`, decoded."""
+    view = memoryview(raw)
+    return {key: orjson.loads(view[span[0]:sum(span)]) for key, span in members.items() if key != name}
+
+
+def _values_span(members):
+    """The span of "values", or 422 when it is missing."""
+    if "values" not in members:
+        raise invalid({"values": "not_present"})
+    return members["values"]
+
+
+def _parse_stream_values(raw, kinds, match):
+    """POST .../streams/{name}/values: {"values": [...]}."""
+    members = _members(raw)
+    span = _values_span(members)
+    if raw[span[0]] != _OPEN_ARRAY:
+        raise invalid({"values": "invalid"})
+    parsed = stream_values.value_list(raw, span, kinds.get(match["name"]))
+    _within_limit(parsed.count)
+    return _others(raw, members, "values"), {match["name"]: parsed}
+
+
+def _parse_updates(raw, kinds, match):
+    """POST .../updates: {"values": {stream: [...], ...}, "location"?}."""
+    members = _members(raw)
+    span = _values_span(members)
+    if raw[span[0]] != _OPEN_OBJECT:
+        raise invalid({"values": "invalid"})
+    view = memoryview(raw)
+    spans = {orjson.loads(view[key[0]:sum(key)]): value for key, value in object_spans(raw, span)}
+    if not spans:
+        raise invalid({"values": "invalid"})
+    parsed = {}
+    for name, span in spans.items():
+        if raw[span[0]] != _OPEN_ARRAY:
+            raise invalid({f"values.{name}": "invalid"}, f"Invalid value list: values.{name}")
+        parsed[name] = stream_values.value_list(raw, span, kinds.get(name))
+    _within_limit(sum(value_list.count for value_list in parsed.values()))
+    return _others(raw, members, "values"), parsed
+
+
+def _within_limit(count):
+    if count > MAX_VALUES_PER_REQUEST:
+        raise invalid({"values": "invalid"}, f"At most {MAX_VALUES_PER_REQUEST} values per request")
+
+
+def _invalid_value(problem, stream=None):
+    """422 naming the first refused value of a list (of `stream` in an updates body)."""
+    index, field = problem
+    field = f"values[{index}].{field}" if stream is None else f"values.{stream}[{index}].{field}"
     return invalid({field: "invalid"}, f"Invalid value list: {field}")
 
 
@@ -217,12 +268,15 @@ async def _run(state, request, handler, options, authorized):
     raw = await read_body(request, _body_error)
     if isinstance(raw, web.StreamResponse):
         return raw
-    parse = _decode_values if options["values_body"] else _decode
+    parse = _decode
+    if options["values_body"] is not None:
+        parse = functools.partial(options["values_body"], kinds=state.stream_kinds(request.match_info["device_id"]),
+                                  match=request.match_info)
     if len(raw) > OFF_LOOP_BYTES:
         decoded = await asyncio.get_running_loop().run_in_executor(None, parse, raw)
     else:
         decoded = parse(raw)
-    body, parsed = decoded if options["values_body"] else (decoded, None)
+    body, parsed = decoded if options["values_body"] is not None else (decoded, None)
     with state.storage.atomic():  # a refused request leaves nothing behind
         response = handler(Context(state, request, key, body, parsed))
     await state.storage.durable()
@@ -239,7 +293,7 @@ def routes(state):
     """Every /v2 route, the catch-all answering 404 in M2X's shape, and the
     fixture endpoints."""
     defs = [web.route(method, path, make_handler(state, handler, options)) for method, path, handler, options in ROUTES]
-    defs.append(web.route("*", "/v2/{tail:.*}", make_handler(state, _unknown, {"public": True, "values_body": False})))
+    defs.append(web.route("*", "/v2/{tail:.*}", make_handler(state, _unknown, {"public": True, "values_body": None})))
     return defs + fixture_routes(state)
 
 
@@ -475,19 +529,28 @@ def stream_values_read(ctx):
     return raw_json(head[:-1] + b',"values":' + stream_values.encode(series.kind, ms, values) + b"}")
 
 
-def _store(ctx, device, name, ms, values, field_prefix=None):
-    stream = ctx.state.stream_for_write(device, name, values)
-    try:
-        ctx.state.store_values(stream, ms, values)
-    except stream_values.Invalid as error:
-        raise _invalid_value(error, field_prefix) from None
+def _checked(ctx, device, name, parsed, in_updates=False):
+    """parsed, typed again if the stream was created or changed since it
+    was parsed; 422 naming its first refused value."""
+    kind = ctx.state.stream_kind(device["id"], name)
+    if parsed.hint != kind:
+        parsed = stream_values.value_list(parsed.body, parsed.span, kind)
+    if parsed.problem is not None:
+        raise _invalid_value(parsed.problem, name if in_updates else None)
+    return parsed
 
 
-@route("POST", "/devices/{device_id}/streams/{name}/values", values_body=True)
+def _store(ctx, device, parsed_by_name, in_updates=False):
+    """Stores the value lists of several streams, all or none."""
+    checked = {name: _checked(ctx, device, name, parsed, in_updates) for name, parsed in parsed_by_name.items()}
+    for name, parsed in checked.items():
+        ctx.state.store_columns(ctx.state.stream_for_write(device, name, parsed.kind), parsed.columns)
+
+
+@route("POST", "/devices/{device_id}/streams/{name}/values", values_body=_parse_stream_values)
 def post_stream_values(ctx):
     device = ctx.device()
-    ms, values = ctx.parsed
-    _store(ctx, device, ctx.match["name"], ms, values)
+    _store(ctx, device, ctx.parsed)
     ctx.state.touch_device(device)
     return accepted()
 
@@ -506,12 +569,12 @@ def put_stream_value(ctx):
     device = ctx.device()
     if "value" not in ctx.body:
         raise invalid({"value": "not_present"})
-    ms = np.array([_single_time(ctx, ctx.body.get("timestamp"))], np.int64)
-    stream = ctx.state.stream_for_write(device, ctx.match["name"], [ctx.body["value"]])
-    try:
-        ctx.state.store_values(stream, ms, [ctx.body["value"]])
-    except stream_values.Invalid:
-        raise invalid({"value": "invalid"}) from None
+    name = ctx.match["name"]
+    parsed = stream_values.single_values(_single_time(ctx, ctx.body.get("timestamp")), [ctx.body["value"]],
+                                         ctx.state.stream_kind(device["id"], name))
+    if parsed.problem is not None:
+        raise invalid({"value": "invalid"})
+    _store(ctx, device, {name: parsed})
     ctx.state.touch_device(device)
     return accepted()
 
@@ -567,33 +630,19 @@ def post_update(ctx):
     values = ctx.body.get("values")
     if not isinstance(values, dict) or not values:
         raise invalid({"values": "not_present" if values is None else "invalid"})
-    ms = np.array([_single_time(ctx, ctx.body.get("timestamp"))], np.int64)
-    for name, value in values.items():
-        _store(ctx, device, name, ms, [value], name)
+    ms = _single_time(ctx, ctx.body.get("timestamp"))
+    _store(ctx, device, {name: stream_values.single_values(ms, [value], ctx.state.stream_kind(device["id"], name))
+                         for name, value in values.items()}, in_updates=True)
     if "location" in ctx.body:
         ctx.state.update_location(device, ctx.body["location"] or {})
     ctx.state.touch_device(device)
     return accepted()
 
 
-@route("POST", "/devices/{device_id}/updates")
+@route("POST", "/devices/{device_id}/updates", values_body=_parse_updates)
 def post_updates(ctx):
     device = ctx.device()
-    values = ctx.body.get("values")
-    if not isinstance(values, dict) or not values:
-        raise invalid({"values": "not_present" if values is None else "invalid"})
-    total = sum(len(items) for items in values.values() if isinstance(items, list))
-    if total > MAX_VALUES_PER_REQUEST:
-        raise invalid({"values": "invalid"}, f"At most {MAX_VALUES_PER_REQUEST} values per request")
-    parsed = {name: _value_list(items, name) for name, items in values.items()}
-    for name, (ms, items) in parsed.items():   # all parsed first: a refusal stores nothing
-        if name in ctx.state.streams.get(device["id"], {}):
-            try:
-                stream_values.typed_values(ctx.state.series(ctx.state.stream(device, name)).kind, items)
-            except stream_values.Invalid as error:
-                raise _invalid_value(error, name) from None
-    for name, (ms, items) in parsed.items():
-        _store(ctx, device, name, ms, items, name)
+    _store(ctx, device, ctx.parsed, in_updates=True)
     if "location" in ctx.body:
         ctx.state.update_location(device, ctx.body["location"] or {})
     ctx.state.touch_device(device)

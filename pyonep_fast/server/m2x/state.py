@@ -341,18 +341,21 @@ class M2XState:
         self._save("stream", f"{device['id']}/{name}", doc)
         return doc, existing is None
 
-    def stream_for_write(self, device, name, values):
-        """The stream, created when it does not exist yet: numeric unless a
-        value to be written is not a number."""
+    def stream_kind(self, device_id, name):
+        """The value kind of a device's stream, None if it has none by that name."""
+        doc = self.streams.get(device_id, {}).get(name)
+        return STREAM_TYPES[doc["type"]] if doc is not None else None
+
+    def stream_kinds(self, device_id):
+        """{name: value kind} of a device's streams ({} for an unknown id)."""
+        return {name: STREAM_TYPES[doc["type"]] for name, doc in self.streams.get(device_id, {}).items()}
+
+    def stream_for_write(self, device, name, kind):
+        """The stream, created with value kind `kind` when it does not exist yet."""
         existing = self.streams.get(device["id"], {}).get(name)
         if existing is not None:
             return existing
-        try:
-            stream_values.typed_values(NUMERIC, values)
-            kind = "numeric"
-        except stream_values.Invalid:
-            kind = "alphanumeric"
-        return self.put_stream(device, name, {"type": kind})[0]
+        return self.put_stream(device, name, {"type": "numeric" if kind == NUMERIC else "alphanumeric"})[0]
 
     def delete_stream(self, doc):
         self.aggregates.pop(doc["series"], None)
@@ -367,13 +370,11 @@ class M2XState:
         cache = self.aggregates.setdefault(stream["series"], stream_values.ChunkAggregates())
         return stream_values.stats(self.series(stream), start, end, cache)
 
-    def store_values(self, stream, ms, raw_values):
-        """Stores (ms, values); Invalid names the first value that does not fit."""
-        series = self.series(stream)
-        typed = stream_values.typed_values(series.kind, raw_values)
-        if len(ms):
+    def store_columns(self, stream, columns):
+        """Stores sorted, unique points (a later value at a stored time replaces it)."""
+        if len(columns):
             self.storage.touch()
-            series.store(stream_values.columns(series.kind, ms, typed))
+            self.series(stream).store(columns)
 
     def stream_json(self, doc):
         series = self.series(doc)

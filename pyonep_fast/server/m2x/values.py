@@ -1,6 +1,7 @@
-"""Stream values on the server: value lists parsed into columns (vectorised
-over the canonical ISO 8601 form, which is what clients send), stored sorted
-and unique, and read back as M2X JSON encoded in C.
+"""Stream values on the server: value lists parsed straight from the
+request body into columns by the C entries parser (Entries.parse_m2x,
+typed, sorted and unique by normalize), stored in the chunked timeseries,
+and read back as M2X JSON encoded in C.
 
 Times are int64 milliseconds since the epoch (what M2X keeps; finer
 fractions are truncated toward the past).
@@ -9,26 +10,19 @@ import datetime
 import math
 
 import numpy as np
+import orjson
 
+from ..._core.entries import M2X_MAX_MS as MAX_MS
+from ..._core.entries import M2X_MIN_MS as MIN_MS
+from ..._core.entries import Entries, m2x_time
 from ..._core.series import Series as CoreSeries
-from ...m2x.utils import parse_date
 from ..storage import KIND_STRING, Columns
-from .storage import NUMERIC
+from .storage import ALPHANUMERIC, NUMERIC
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-# "YYYY-MM-DDTHH:MM:SS.fffZ" and "...ffffffZ": '0' marks a digit
-_TEMPLATES = {24: b"0000-00-00T00:00:00.000Z", 27: b"0000-00-00T00:00:00.000000Z"}
-MIN_MS = -62135596800000       # 0001-01-01T00:00:00.000Z
-MAX_MS = 253402300799999       # 9999-12-31T23:59:59.999Z
+_UNBOUNDED = 1 << 62   # M2X sets no limit on a string value: the body's size is the bound
 
-
-class Invalid(Exception):
-    """A value list entry the server refuses: `index` and `field`."""
-
-    def __init__(self, index, field):
-        super().__init__(f"value {index}: {field} invalid")
-        self.index = index
-        self.field = field
+__all__ = ["MAX_MS", "MIN_MS", "ValueList", "iso", "parse_time", "value_list", "single_values"]
 
 
 def iso(ms):
@@ -40,136 +34,58 @@ def iso(ms):
 
 
 def parse_time(text):
-    """Milliseconds of one ISO 8601 time (ValueError if it is not one)."""
-    if not isinstance(text, str):
-        raise ValueError(text)
-    moment = parse_date(text)
-    delta = moment - _EPOCH
-    ms = (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000
-    if not MIN_MS <= ms <= MAX_MS:
+    """Milliseconds of one ISO 8601 time, read as value lists' timestamps
+    are (ValueError if it is not one)."""
+    ms = m2x_time(text)
+    if ms is None:
         raise ValueError(text)
     return ms
 
 
-def parse_times(texts):
-    """int64 milliseconds of a list of ISO 8601 strings; Invalid names the
-    first that is not one. The canonical forms (...SS.fffZ, ...SS.ffffffZ)
-    are parsed by NumPy in C; others, and a batch NumPy refuses, one by one."""
-    n = len(texts)
-    out = np.zeros(n, np.int64)
-    done = np.zeros(n, bool)
-    if n and set(map(type, texts)) == {str}:
-        try:
-            raw = np.array(texts, dtype="S27")
-        except UnicodeEncodeError:
-            raw = None
-        if raw is not None:
-            lengths = np.char.str_len(raw)
-            chars = raw.view(np.uint8).reshape(n, 27)
-            for width, template in _TEMPLATES.items():
-                template = np.frombuffer(template, np.uint8)
-                fixed = np.flatnonzero(template != ord("0"))
-                rows = (lengths == width) & (chars[:, fixed] == template[fixed]).all(axis=1)
-                rows &= (chars[:, :4] != ord("0")).any(axis=1)  # year 0000 is not one
-                picked = np.flatnonzero(rows)
-                if not len(picked):
-                    continue
-                texts_of = chars[picked]
-                texts_of[:, width - 1] = 0  # without the Z: NumPy's times are naive UTC
-                try:
-                    micros = texts_of.view("S27").ravel().astype("datetime64[us]").view(np.int64)
-                except ValueError:  # a field out of range somewhere: found below
-                    continue
-                out[picked] = micros // 1000
-                done[picked] = True
-    for i in np.flatnonzero(~done).tolist():
-        try:
-            out[i] = parse_time(texts[i])
-        except ValueError:
-            raise Invalid(i, "timestamp") from None
-    return out
+class ValueList:
+    """One stream's value list, parsed and typed for a stream of `kind`:
+    `columns` to store, `count` values given, `problem` the first refused
+    one as (index, "timestamp" | "value") or None. `hint` is the kind it was
+    typed for: a stream's kind, or None for a stream the values create
+    (numeric unless a value is not a number). `body` and `span` locate the
+    list, to type it again if the stream changed meanwhile."""
+
+    __slots__ = ("body", "span", "hint", "kind", "count", "columns", "problem")
 
 
-def typed_values(kind, values):
-    """A float64 array (numeric) or list of str (alphanumeric); Invalid names
-    the first value that does not fit the stream."""
-    if kind == NUMERIC:
-        types = set(map(type, values))
-        if types <= {int, float}:
-            try:
-                column = np.array(values, dtype=np.float64)
-            except OverflowError:
-                column = None
-            if column is not None and np.isfinite(column).all():
-                return column
-        out = np.zeros(len(values), np.float64)
-        for i, value in enumerate(values):
-            number = _number(value)
-            if number is None:
-                raise Invalid(i, "value")
-            out[i] = number
-        return out
-    out = []
-    for i, value in enumerate(values):
-        if isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            out.append(repr(value) if isinstance(value, float) else str(value))
-        else:
-            raise Invalid(i, "value")
-    return out
+def value_list(body, span, hint):
+    """The ValueList of the JSON array at span of body (validated JSON);
+    runs in a worker thread for large bodies (the C parser releases the GIL)."""
+    entries = Entries()
+    parsed = ValueList()
+    parsed.body, parsed.span, parsed.hint = body, span, hint
+    parsed.count = entries.parse_m2x(body, span)
+    parsed.kind = hint or NUMERIC
+    parsed.problem = _typed(entries, parsed.kind)
+    if hint is None and parsed.problem is not None and parsed.problem[1] == "value":
+        entries.parse_m2x(body, span)
+        parsed.kind = ALPHANUMERIC
+        parsed.problem = _typed(entries, parsed.kind)
+    parsed.columns = Columns.from_entries(parsed.kind, entries) if parsed.problem is None else None
+    return parsed
 
 
-def _number(value):
-    """A finite float of an int, float or numeric string, else None."""
-    if isinstance(value, bool):
+def _typed(entries, kind):
+    """Normalizes entries for kind; the first refused value, or None."""
+    entries.normalize(kind, 0, _UNBOUNDED)
+    positions = entries.invalid_positions()
+    if not positions:
         return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if not isinstance(value, (int, float)):
-        return None
-    try:
-        value = float(value)
-    except OverflowError:
-        return None
-    return value if math.isfinite(value) else None
+    return positions[0], "timestamp" if entries.invalid()[0] is None else "value"
 
 
-def value_list(items):
-    """(timestamps ms, values) of [{"timestamp": t, "value": v}, ...]."""
-    if not isinstance(items, list):
-        raise Invalid(None, "values")
-    if items and set(map(type, items)) != {dict}:
-        raise Invalid(next(i for i, item in enumerate(items) if type(item) is not dict), "value")
-    try:
-        stamps = [item["timestamp"] for item in items]
-    except KeyError:
-        raise Invalid(next(i for i, item in enumerate(items) if "timestamp" not in item), "timestamp") from None
-    try:
-        values = [item["value"] for item in items]
-    except KeyError:
-        raise Invalid(next(i for i, item in enumerate(items) if "value" not in item), "value") from None
-    return parse_times(stamps), values
-
-
-def columns(kind, ms, values):
-    """Columns sorted by time, the last of equal timestamps kept (a later
-    value at the same time replaces an earlier one)."""
-    order = np.argsort(ms, kind="stable")
-    ms = ms[order]
-    last = np.ones(len(ms), bool)
-    if len(ms) > 1:
-        last[:-1] = ms[1:] != ms[:-1]
-    keep = order[last]
-    ms = ms[last]
-    if kind != KIND_STRING:
-        return Columns(kind, ms.tobytes(), np.asarray(values, np.float64)[keep].tobytes())
-    data = [values[i].encode() for i in keep.tolist()]
-    ends = np.cumsum([len(item) for item in data], dtype=np.uint64) if data else np.zeros(0, np.uint64)
-    return Columns(kind, ms.tobytes(), b"".join(data), ends.tobytes())
+def single_values(ms, values, hint):
+    """The ValueList of decoded values at time ms (PUT value, POST update):
+    typed by the same parser as lists."""
+    items = [{"timestamp": iso(ms), "value": None if isinstance(value, (list, dict)) else value}
+             for value in values]   # a container is refused either way, and may nest deeper than dumps goes
+    body = orjson.dumps(items)
+    return value_list(body, (0, len(body)), hint)
 
 
 # --- CSV export ---------------------------------------------------------------

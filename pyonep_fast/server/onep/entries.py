@@ -11,15 +11,13 @@ parser releases the GIL, so the event loop keeps serving other connections
 meanwhile.
 """
 import re
-from array import array
-from itertools import accumulate
 
 import orjson
 
 from ..._core.entries import INT64_MAX, INT64_MIN, Entries
 from ..._core.jscan import array_spans
 from ...exceptions import DecodeError
-from ..storage.timeseries import KIND_FLOAT, KIND_INT, Columns
+from ..storage.timeseries import Columns
 from .wire import LARGE_BODY, EntriesSpan, number_at, exact_number
 
 _OPEN_ARRAY = ord("[")
@@ -52,7 +50,7 @@ def entries_columns(kind, entries, now):
     if None in invalid:
         given = iter(_timeless(entries))
         invalid = [next(given) if t is None else t for t in invalid]
-    return _columns(parsed, kind), invalid
+    return Columns.from_entries(kind, parsed), invalid
 
 
 def _timeless(entries):
@@ -81,12 +79,3 @@ def _shallow(entry):
         return [None if isinstance(item, (list, dict)) else item for item in entry]
     return None if isinstance(entry, dict) else entry
 
-
-def _columns(parsed, kind):
-    ts = parsed.timestamps().tobytes()
-    if kind == KIND_INT:
-        return Columns(kind, ts, parsed.ints().tobytes())
-    if kind == KIND_FLOAT:
-        return Columns(kind, ts, parsed.floats().tobytes())
-    encoded = [value.encode() for value in parsed.strings()]
-    return Columns(kind, ts, b"".join(encoded), array("Q", accumulate(map(len, encoded))).tobytes())

@@ -41,6 +41,7 @@ import bisect
 import struct
 import sys
 from array import array
+from itertools import accumulate
 
 import orjson
 
@@ -115,6 +116,17 @@ class Columns:
             return cls(kind, ts, bytes(data), ends.tobytes())
         code = "q" if kind == KIND_INT else "d"
         return cls(kind, ts, array(code, [v for _, v in pairs]).tobytes())
+
+    @classmethod
+    def from_entries(cls, kind, entries):
+        """From _core Entries normalized for kind."""
+        ts = entries.timestamps().tobytes()
+        if kind == KIND_INT:
+            return cls(kind, ts, entries.ints().tobytes())
+        if kind == KIND_FLOAT:
+            return cls(kind, ts, entries.floats().tobytes())
+        encoded = [value.encode() for value in entries.strings()]
+        return cls(kind, ts, b"".join(encoded), array("Q", accumulate(map(len, encoded))).tobytes())
 
     def view(self):
         return ChunkView(self.kind, self.ts, self.vals, self.ends)
