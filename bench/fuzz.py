@@ -28,6 +28,7 @@ DICTIONARY = os.path.join(HARNESSES, "json.dict")
 # Per harness: JSON tokens for the parsers; short inputs where length adds
 # nothing but time (eight doubles; strings well past the 8-byte SWAR step).
 OPTIONS = {"jscan": [f"-dict={DICTIONARY}"], "demux": [f"-dict={DICTIONARY}"], "entries": [f"-dict={DICTIONARY}"],
+           "m2x_values": [f"-dict={DICTIONARY}"],
            "jsonw": ["-max_len=512"], "dtoa": ["-max_len=64"]}
 CFLAGS = ["-g", "-O1", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror",
           "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined"]
