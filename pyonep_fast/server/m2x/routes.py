@@ -763,93 +763,66 @@ def _metadata_routes(prefix, kind, holder):
 
 
 _metadata_routes("/devices/{device_id}", "device", lambda ctx: ctx.device())
-_metadata_routes("/distributions/{distribution_id}", "distribution",
-                 lambda ctx: ctx.state.distribution(ctx.account, ctx.match["distribution_id"]))
-_metadata_routes("/collections/{collection_id}", "collection",
-                 lambda ctx: ctx.state.collection(ctx.account, ctx.match["collection_id"]))
 
 
-# --- distributions ---------------------------------------------------------------------------
-def _distribution(ctx):
-    return ctx.state.distribution(ctx.account, ctx.match["distribution_id"])
+# --- distributions and collections --------------------------------------------------------------
+def _document_routes(plural, singular):
+    """The routes that distributions and collections share: GET and POST
+    /<plural>, GET, PUT and DELETE /<plural>/{<singular>_id}, its device
+    list and metadata. The state serves each through the methods named
+    after the kind: <singular>(account, id), create_<singular>,
+    update_<singular>, delete_<singular>, <singular>_json,
+    <singular>_devices, and the dict state.<plural>. Returns the lookup
+    of one document, for the routes of their own."""
+    id_name = singular + "_id"
+    prefix = f"/{plural}/{{{id_name}}}"
+
+    def find(ctx):
+        return getattr(ctx.state, singular)(ctx.account, ctx.match[id_name])
+
+    def render(ctx, doc):
+        return getattr(ctx.state, singular + "_json")(doc)
+
+    @route("GET", "/" + plural)
+    def list_documents(ctx):
+        docs = [doc for doc in getattr(ctx.state, plural).values() if doc["account"] == ctx.account]
+        return page(ctx, docs, plural, lambda doc: render(ctx, doc))
+
+    @route("POST", "/" + plural)
+    def create_document(ctx):
+        return json_response(render(ctx, getattr(ctx.state, "create_" + singular)(ctx.account, ctx.body)), 201)
+
+    @route("GET", prefix)
+    def get_document(ctx):
+        return json_response(render(ctx, find(ctx)))
+
+    @route("PUT", prefix)
+    def update_document(ctx):
+        getattr(ctx.state, "update_" + singular)(find(ctx), ctx.body)
+        return no_content()
+
+    @route("DELETE", prefix)
+    def delete_document(ctx):
+        getattr(ctx.state, "delete_" + singular)(find(ctx))
+        return no_content()
+
+    @route("GET", prefix + "/devices")
+    def document_devices(ctx):
+        return _device_page(ctx, getattr(ctx.state, singular + "_devices")(find(ctx)))
+
+    _metadata_routes(prefix, singular, find)
+    return find
 
 
-@route("GET", "/distributions")
-def list_distributions(ctx):
-    docs = [doc for doc in ctx.state.distributions.values() if doc["account"] == ctx.account]
-    return page(ctx, docs, "distributions", ctx.state.distribution_json)
-
-
-@route("POST", "/distributions")
-def create_distribution(ctx):
-    return json_response(ctx.state.distribution_json(ctx.state.create_distribution(ctx.account, ctx.body)), 201)
-
-
-@route("GET", "/distributions/{distribution_id}")
-def get_distribution(ctx):
-    return json_response(ctx.state.distribution_json(_distribution(ctx)))
-
-
-@route("PUT", "/distributions/{distribution_id}")
-def update_distribution(ctx):
-    ctx.state.update_distribution(_distribution(ctx), ctx.body)
-    return no_content()
-
-
-@route("DELETE", "/distributions/{distribution_id}")
-def delete_distribution(ctx):
-    ctx.state.delete_distribution(_distribution(ctx))
-    return no_content()
-
-
-@route("GET", "/distributions/{distribution_id}/devices")
-def distribution_devices(ctx):
-    return _device_page(ctx, ctx.state.distribution_devices(_distribution(ctx)))
+_distribution = _document_routes("distributions", "distribution")
+_collection = _document_routes("collections", "collection")
 
 
 @route("POST", "/distributions/{distribution_id}/devices")
 def add_distribution_device(ctx):
+    """A new device, registered in the distribution by its serial."""
     device = ctx.state.add_distribution_device(_distribution(ctx), ctx.body)
     return json_response(ctx.state.device_json(device), 201)
-
-
-# --- collections -------------------------------------------------------------------------------
-def _collection(ctx):
-    return ctx.state.collection(ctx.account, ctx.match["collection_id"])
-
-
-@route("GET", "/collections")
-def list_collections(ctx):
-    docs = [doc for doc in ctx.state.collections.values() if doc["account"] == ctx.account]
-    return page(ctx, docs, "collections", ctx.state.collection_json)
-
-
-@route("POST", "/collections")
-def create_collection(ctx):
-    return json_response(ctx.state.collection_json(ctx.state.create_collection(ctx.account, ctx.body)), 201)
-
-
-@route("GET", "/collections/{collection_id}")
-def get_collection(ctx):
-    return json_response(ctx.state.collection_json(_collection(ctx)))
-
-
-@route("PUT", "/collections/{collection_id}")
-def update_collection(ctx):
-    ctx.state.update_collection(_collection(ctx), ctx.body)
-    return no_content()
-
-
-@route("DELETE", "/collections/{collection_id}")
-def delete_collection(ctx):
-    ctx.state.delete_collection(_collection(ctx))
-    return no_content()
-
-
-@route("GET", "/collections/{collection_id}/devices")
-def collection_devices(ctx):
-    doc = _collection(ctx)
-    return _device_page(ctx, [ctx.state.devices[device_id] for device_id in doc["devices"]])
 
 
 def _collection_device(ctx):
@@ -858,6 +831,7 @@ def _collection_device(ctx):
 
 @route("PUT", "/collections/{collection_id}/devices/{member_id}")
 def collection_add_device(ctx):
+    """An existing device, added to the collection."""
     ctx.state.collection_add(*_collection_device(ctx))
     return no_content()
 

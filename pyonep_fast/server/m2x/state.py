@@ -478,6 +478,9 @@ class M2XState:
         doc["updated"] = now_iso()
         self._save("collection", doc["id"], doc)
 
+    def collection_devices(self, doc):
+        return [self.devices[device_id] for device_id in doc["devices"]]
+
     def collection_add(self, doc, device):
         if device["id"] not in doc["devices"]:
             doc["devices"].append(device["id"])
