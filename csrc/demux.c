@@ -17,13 +17,8 @@ typedef struct {
 static int member_name(const uint8_t *s, pf_span key, int escaped)
 {
     char decoded[8];
-    const char *name = (const char *)s + key.off + 1;
-    int64_t n = (int64_t)key.len - 2;
-    if (escaped) {
-        n = pf_decode_bounded(s, key, decoded, sizeof decoded);
-        name = decoded;
-    }
-    switch (n) {
+    const char *name;
+    switch (pf_key_text(s, key, escaped, decoded, sizeof decoded, &name)) {
     case 2: return memcmp(name, "id", 2) == 0 ? MEMBER_ID : MEMBER_OTHER;
     case 5: return memcmp(name, "error", 5) == 0 ? MEMBER_ERROR : MEMBER_OTHER;
     case 6:

@@ -217,6 +217,24 @@ static int entry_value(pf_entries *e, const uint8_t *s, size_t end, size_t *pos,
     return PF_OK;
 }
 
+/* Completes entry i, whose value (if any) was read since ends[i] was set
+ * to the string data's length: without a time or a valid value it is
+ * invalid, keeps its time and drops the value. */
+static void finish_entry(pf_entries *e, size_t i, int kind, int64_t t, uint8_t has_time)
+{
+    if (!has_time || kind == PF_ENTRY_INVALID) {
+        kind = PF_ENTRY_INVALID;
+        e->slen = (size_t)e->ends[i];
+        e->ints[i] = 0;
+        e->floats[i] = 0.0;
+    } else {
+        e->ends[i] = e->slen;
+    }
+    e->ts[i] = has_time ? t : 0;
+    e->has_time[i] = has_time;
+    e->kinds[i] = (uint8_t)kind;
+}
+
 /* One element at s[*pos] (non-blank) into entry i. */
 static int parse_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos, size_t i)
 {
@@ -264,18 +282,7 @@ static int parse_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *pos,
     if (more < 0)
         return more;
 finish:
-    if (!has_time)
-        kind = PF_ENTRY_INVALID;
-    if (kind == PF_ENTRY_INVALID) {             /* keep the time, drop the value */
-        e->slen = (size_t)e->ends[i];
-        e->ints[i] = 0;
-        e->floats[i] = 0.0;
-    } else {
-        e->ends[i] = e->slen;
-    }
-    e->ts[i] = has_time ? t : 0;
-    e->has_time[i] = has_time;
-    e->kinds[i] = (uint8_t)kind;
+    finish_entry(e, i, kind, t, has_time);
     *pos = p;
     return PF_OK;
 }
@@ -462,12 +469,8 @@ static int m2x_time(const uint8_t *t, size_t n, int64_t *ms)
 static int m2x_member(const uint8_t *s, pf_span key, int escaped)
 {
     char decoded[16];
-    const char *name = (const char *)s + key.off + 1;
-    int64_t n = (int64_t)key.len - 2;
-    if (escaped) {
-        n = pf_decode_bounded(s, key, decoded, sizeof decoded);
-        name = decoded;
-    }
+    const char *name;
+    int64_t n = pf_key_text(s, key, escaped, decoded, sizeof decoded, &name);
     if (n == 9 && memcmp(name, "timestamp", 9) == 0)
         return 1;
     return n == 5 && memcmp(name, "value", 5) == 0 ? 2 : 0;
@@ -536,17 +539,7 @@ static int parse_m2x_entry(pf_entries *e, const uint8_t *s, size_t end, size_t *
     if (more < 0)
         return more;
 finish:
-    if (!has_time || kind == PF_ENTRY_INVALID) {
-        kind = PF_ENTRY_INVALID;
-        e->slen = base;
-        e->ints[i] = 0;
-        e->floats[i] = 0.0;
-    } else {
-        e->ends[i] = e->slen;
-    }
-    e->ts[i] = has_time ? t : 0;
-    e->has_time[i] = has_time;
-    e->kinds[i] = (uint8_t)kind;
+    finish_entry(e, i, kind, t, has_time);
     *pos = p;
     return PF_OK;
 }

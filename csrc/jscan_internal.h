@@ -243,4 +243,20 @@ static inline int pf_scan_key(const uint8_t *s, size_t end, size_t *pos, pf_span
     return PF_OK;
 }
 
+/* The text of a key literal that pf_scan_key accepted, for comparing it
+ * with member names: *name points at its bytes in place when it holds no
+ * escape (`escaped` as pf_scan_key gave it), else at its decoded text in
+ * buf (cap bytes). Returns the length, or -1 if the decoded text needs
+ * more than cap bytes (longer than any name the caller looks for). */
+static inline int64_t pf_key_text(const uint8_t *s, pf_span key, int escaped, char *buf, size_t cap,
+                                  const char **name)
+{
+    if (!escaped) {
+        *name = (const char *)s + key.off + 1;
+        return (int64_t)key.len - 2;
+    }
+    *name = buf;
+    return pf_decode_bounded(s, key, buf, cap);
+}
+
 #endif
