@@ -266,3 +266,31 @@ def test_a_refused_update_leaves_nothing_behind(call, new_key):
     # and the state goes on from the rolled-back database
     assert call("PUT", path + "/streams/fresh/value", key, {"value": 2})[0] == 202
     assert call("GET", path + "/streams/fresh/stats", key)[1]["stats"]["count"] == 1.0
+
+
+@pytest.mark.parametrize("padding", [0, 5000], ids=["small body", "large body, parsed off the loop"])
+def test_value_lists_store_every_iso_form_at_its_utc_millisecond(call, new_key, padding):
+    key = new_key()
+    _, device = call("POST", "/v2/devices", key, {"name": "d", "visibility": "private"})
+    path = f"/v2/devices/{device['id']}"
+    filler = [{"timestamp": f"2001-01-01T00:{k // 60000:02d}:{k // 1000 % 60:02d}.{k % 1000:03d}Z", "value": k}
+              for k in range(padding)]
+    written = [{"timestamp": "1969-12-31T23:59:59.9995Z", "value": 1},       # before 1970: truncated toward the past
+               {"timestamp": "20150415T101530,123456789+05:30", "value": "2.5"},
+               {"timestamp": "2015-04-15 04:45:30.124-00:00", "value": 3},   # the same instant as above +1 ms
+               {"timestamp": "2016", "value": 4}]
+    status, _ = call("POST", path + "/updates", key, {"values": {"a": filler + written, "b": written}})
+    assert status == 202
+    expected = [{"timestamp": "2016-01-01T00:00:00.000Z", "value": 4.0},
+                {"timestamp": "2015-04-15T04:45:30.124Z", "value": 3.0},
+                {"timestamp": "2015-04-15T04:45:30.123Z", "value": 2.5}]
+    read = call("GET", path + "/streams/b/values", key)[1]["values"]
+    assert read == expected + [{"timestamp": "1969-12-31T23:59:59.999Z", "value": 1.0}]
+    assert call("GET", path + "/streams/a/values?limit=3", key)[1]["values"] == expected
+    # the first refused value by position, whichever field it is
+    bad = filler + [{"timestamp": "2015-01-01T00:00:00Z", "value": " 1"}, {"value": 1}]
+    status, body = call("POST", path + "/streams/a/values", key, {"values": bad})
+    assert (status, body["reason"]) == (422, {f"values[{padding}].value": ["invalid"]})
+    status, body = call("POST", path + "/updates", key, {"values": {"b": [{"value": 1}], "a": bad}})
+    assert (status, body["reason"]) == (422, {"values.b[0].timestamp": ["invalid"]})
+    assert call("GET", path + "/streams/a/stats", key)[1]["stats"]["count"] == padding + 4.0
