@@ -19,6 +19,10 @@ SCENARIOS = {
     "readers": "readers of the latest 10 points of a dataport, no wait",
     "deferred": "batches of --batch deferred writes (default 10) sent as one request, no wait",
     "ingest": "recordbatch of --points history points (default 1000), no wait",
+    "m2x-devices": "N M2X devices with their own device keys, each posting --points values (default 1) "
+                   "every --interval seconds (open loop, default 10)",
+    "exp-network": "N EXP devices on one channel, each broadcasting every --interval seconds (default 5), "
+                   "collecting responses for --window seconds (default 1), answering the others'",
 }
 
 # (flags, argparse keywords): the options, also turned back into arguments by _argv.
@@ -39,13 +43,16 @@ OPTIONS = (
     (("--master-port",), {"type": int, "default": 5557, "help": "the master's port"}),
     (("--interval",), {"type": float, "help": "seconds between one user's calls, open loop (0: none)"}),
     (("--batch",), {"type": int, "help": "calls per deferred request (deferred)"}),
-    (("--points",), {"type": int, "help": "points per recordbatch (ingest)"}),
-    (("--fleet",), {"metavar": "FILE", "help": "take devices from this fleet file (JSON lines {cik, dataport})"}),
+    (("--points",), {"type": int, "help": "points per recordbatch (ingest), values per post (m2x-devices)"}),
+    (("--window",), {"type": float, "help": "seconds a broadcast collects responses (exp-network)"}),
+    (("--fleet",), {"metavar": "FILE",
+                    "help": "take devices from this fleet file (JSON lines: {cik, dataport} for One Platform, "
+                            "{key, device, stream} for M2X, {uuid, secret} for EXP)"}),
     (("--make-fleet",), {"type": int, "metavar": "N",
                          "help": "first make N devices in bulk into the --fleet file (for thousands of devices)"}),
     (("--db",), {"help": "database file of the embedded server (default: a temporary one)"}),
 )
-SETTINGS = ("interval", "batch", "points", "fleet")
+SETTINGS = ("interval", "batch", "points", "window", "fleet")
 
 
 def add_options(parser):

@@ -1,4 +1,6 @@
-"""Locust users that speak the emulated APIs through pyonep_fast's clients.
+"""Locust users that speak the emulated APIs through pyonep_fast's clients:
+`OnepUser` (OnepV1), `M2XUser` (M2XClient), `ExpUser` (an exp_sdk instance),
+each a simulated device with its own credentials.
 
     from locust import task
     from pyonep_fast.loadtest import OnepUser
@@ -27,6 +29,10 @@ if "pyonep_fast.transport" in sys.modules and "gevent.monkey" not in sys.modules
 import locust  # noqa: E402,F401  monkey-patches the standard library
 
 from .events import RequestFailed, install  # noqa: E402
-from .onep import Device, FleetError, OnepClient, OnepUser  # noqa: E402
+from .exp import ExpDevice, ExpUser  # noqa: E402
+from .fleet import FleetError  # noqa: E402
+from .m2x import M2XDevice, M2XUser  # noqa: E402
+from .onep import Device, OnepClient, OnepUser  # noqa: E402
 
-__all__ = ["Device", "FleetError", "OnepClient", "OnepUser", "RequestFailed", "install"]
+__all__ = ["Device", "ExpDevice", "ExpUser", "FleetError", "M2XDevice", "M2XUser", "OnepClient", "OnepUser",
+           "RequestFailed", "install"]

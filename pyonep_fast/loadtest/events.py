@@ -33,16 +33,55 @@ from urllib.parse import urlsplit
 
 from .. import transport
 
-# (path prefix, API), first match wins: how a request outside any call scope is typed.
-API_PATHS = (
-    ("/onep:v1/", "onep"),
-    ("/provision/", "provision"),
-    ("/api/create", "fountain"),
-    ("/v2/", "m2x"),
-    ("/api/", "exp"),
-    ("/socket.io/", "exp"),
-)
 _ID_SEGMENT = re.compile(r"/(?:[0-9a-fA-F]{16,}|[0-9]+|[0-9a-fA-F-]{36})(?=/|$)")
+
+
+def template_of(path):
+    """`path` without its query, with id-like segments replaced by {id}."""
+    return _ID_SEGMENT.sub("/{id}", path.split("?", 1)[0])
+
+
+def _after_nouns(placeholders, fixed=frozenset()):
+    """A templater for REST paths: a segment after one of `placeholders`'
+    keys (a collection name, or a placeholder itself) becomes that key's
+    placeholder, unless it is one of the `fixed` words; the query goes."""
+    def template(path):
+        segments = path.split("?", 1)[0].split("/")
+        for index in range(1, len(segments)):
+            placeholder = placeholders.get(segments[index - 1])
+            if placeholder is not None and segments[index] not in fixed:
+                segments[index] = placeholder
+        return "/".join(segments)
+    return template
+
+
+#: M2X v2 (spec/m2x.md section 5): POST /v2/devices/{id}/streams/{name}/values
+m2x_template = _after_nouns(
+    {"devices": "{id}", "streams": "{name}", "keys": "{key}", "distributions": "{id}", "collections": "{id}",
+     "commands": "{id}", "jobs": "{id}", "metadata": "{field}"},
+    fixed=frozenset(("catalog", "search", "tags")))
+_exp_resource = _after_nouns(dict.fromkeys(("devices", "things", "experiences", "locations", "feeds", "content"),
+                                           "{uuid}") | {"data": "{group}", "{group}": "{key}"})
+
+
+def exp_template(path):
+    """EXP (spec/exp.md section 3): GET /api/devices/{uuid}, /api/data/{group}/{key},
+    /api/delivery/{path}."""
+    if path.startswith("/api/delivery/"):
+        return "/api/delivery/{path}"
+    return _exp_resource(path)
+
+
+# (path prefix, request type, name template), first match wins: how a
+# request outside any call scope is typed and named.
+API_PATHS = (
+    ("/onep:v1/", "onep", template_of),
+    ("/provision/", "provision", template_of),
+    ("/api/create", "fountain", template_of),
+    ("/v2/", "M2X", m2x_template),
+    ("/api/", "EXP", exp_template),
+    ("/socket.io/", "EXP", template_of),
+)
 
 
 class RequestFailed(Exception):
@@ -61,16 +100,12 @@ class CallScope:
 _scope = contextvars.ContextVar("pyonep_fast_loadtest_call", default=None)
 
 
-def api_of(path):
-    for prefix, api in API_PATHS:
+def request_name(path):
+    """(request type, name template) of a request to `path`."""
+    for prefix, api, template in API_PATHS:
         if path.startswith(prefix):
-            return api
-    return "http"
-
-
-def template_of(path):
-    """`path` without its query, with id-like segments replaced by {id}."""
-    return _ID_SEGMENT.sub("/{id}", path.split("?", 1)[0])
+            return api, template(path)
+    return "http", template_of(path)
 
 
 class Reporter:
@@ -117,11 +152,11 @@ class Reporter:
         if scope is not None:
             scope.events.append(event)
             return
-        path = urlsplit(event.url).path
+        api, template = request_name(urlsplit(event.url).path)
         exception = event.exception
         if exception is None and event.status is not None and event.status >= 400:
             exception = _status_failure(event)
-        self.fire(request_type=api_of(path), name=f"{event.method} {template_of(path)}",
+        self.fire(request_type=api, name=f"{event.method} {template}",
                   response_time=event.elapsed * 1000.0, response_length=event.response_size,
                   response=None, context={}, exception=exception)
 

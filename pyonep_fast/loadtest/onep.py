@@ -13,23 +13,16 @@ fleet file of JSON lines {"cik": ..., "dataport": ...} named by the class
 attribute `fleet_file` or the run option `fleet`.
 """
 import concurrent.futures
-import itertools
-import logging
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-import gevent
 import orjson
-from locust import User
-from locust.exception import StopUser
-from locust.runners import WorkerRunner
 
 from .. import transport
 from ..exceptions import PyonepFastError
 from ..onep import OnepV1
-from . import events, options
-
-log = logging.getLogger(__name__)
+from . import events
+from .fleet import FleetError, FleetUser, base_url, fleet_failure
 
 #: OnepV1's RPC methods (spec/onep-rpc.md section 4.3), each reported under its own name.
 PROCEDURES = ("activate", "create", "createDataport", "deactivate", "drop", "flush", "grant", "info",
@@ -38,10 +31,6 @@ PROCEDURES = ("activate", "create", "createDataport", "deactivate", "drop", "flu
 API = "onep"
 DATAPORT = {"format": "float", "name": "value",
             "retention": {"count": "infinity", "duration": "infinity"}}
-
-
-class FleetError(PyonepFastError):
-    """A simulated device could not be created or loaded."""
 
 
 class Device(NamedTuple):
@@ -79,12 +68,10 @@ def _measured(procedure):
 
 def server_of(url):
     """OnepV1's (host, port, https) keywords and the base URL for `url`."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FleetError(f"not an http(s) URL: {url!r}")
+    base = base_url(url)
+    parts = urlsplit(base)
     https = parts.scheme == "https"
-    return ({"host": parts.hostname, "port": str(parts.port or (443 if https else 80)), "https": https},
-            f"{parts.scheme}://{parts.netloc}")
+    return ({"host": parts.hostname, "port": str(parts.port or (443 if https else 80)), "https": https}, base)
 
 
 class OnepClient(OnepV1):
@@ -115,9 +102,7 @@ def create_device(client, fountain):
         cik = orjson.loads(response.data)["cik"]
         ok, rid = client.createDataport(cik, DATAPORT)
     except (PyonepFastError, ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, FleetError):
-            raise
-        raise FleetError(f"cannot create a device at {fountain.base_url}: {exc}") from None
+        raise fleet_failure("create a device", fountain.base_url, exc) from None
     if not ok:
         raise FleetError(f"cannot create a device at {fountain.base_url}: createDataport answered {rid!r}")
     return Device(cik, rid)
@@ -163,111 +148,46 @@ def make_fleet(url, count, parallel=8):
                             raise FleetError(f"cannot make the fleet: createDataport answered {rid!r}")
                         devices.append(Device(cik, rid))
         except PyonepFastError as exc:
-            if isinstance(exc, FleetError):
-                raise
-            raise FleetError(f"cannot make the fleet at {base}: {exc}") from None
+            raise fleet_failure("make the fleet", base, exc) from None
     return devices
 
 
-_fleets = {}  # path -> (devices, itertools.count): shared by the users of a process
-
-
-def load_fleet(path):
-    """The devices of a fleet file (JSON lines {"cik", "dataport"})."""
-    try:
-        with open(path, "rb") as file:
-            devices = [Device(record["cik"], record["dataport"])
-                       for record in map(orjson.loads, filter(bytes.strip, file))]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise FleetError(f"cannot read the fleet file {path}: {exc}") from None
-    if not devices:
-        raise FleetError(f"the fleet file {path} holds no devices")
-    return devices
-
-
-def save_fleet(path, devices):
-    with open(path, "wb") as file:
-        for device in devices:
-            file.write(orjson.dumps(device._asdict()) + b"\n")
-
-
-def _next_fleet_device(path, worker_index, worker_count):
-    """Devices are dealt to the users of all workers without overlap (while they last):
-    worker i of n takes devices i, i + n, i + 2n, ..."""
-    if path not in _fleets:
-        _fleets[path] = load_fleet(path), itertools.count(worker_index, max(worker_count, 1))
-    devices, counter = _fleets[path]
-    return devices[next(counter) % len(devices)]
-
-
-class OnepUser(User):
+class OnepUser(FleetUser):
     """A simulated One Platform device: `self.client` (OnepClient) and
     `self.device` (its own CIK and dataport)."""
 
     abstract = True
-    #: a fleet file to take devices from instead of creating them
-    fleet_file = None
+    record = Device
 
     def __init__(self, environment):
         super().__init__(environment)
-        url = self.host or environment.host
-        if not url:
-            raise FleetError("no server URL: give --host (or the class attribute host)")
-        self.client = OnepClient(environment, url)
+        self.client = OnepClient(environment, self.url)
         self.fountain = transport.Transport(self.client.url_base)
-        self._device = None
 
-    @property
-    def device(self):
-        if self._device is None:
-            path = options.get(self.environment, "fleet") or self.fleet_file
-            try:
-                if path:
-                    runner = self.environment.runner
-                    # a worker knows its index (from the master) and the workers
-                    # expected (--expect-workers, which the master passes on)
-                    workers = (getattr(self.environment.parsed_options, "expect_workers", 1)
-                               if isinstance(runner, WorkerRunner) else 1)
-                    self._device = _next_fleet_device(path, getattr(runner, "worker_index", 0), workers)
-                else:
-                    self._device = create_device(self.client, self.fountain)
-            except FleetError as exc:
-                self._fail_fast(exc)
-        return self._device
+    def new_device(self):
+        return create_device(self.client, self.fountain)
 
     @classmethod
-    def preflight(cls, url, settings):
-        """Raise FleetError now, with one clear line, when this run's devices
-        cannot be had (server down, fountain refusing, unreadable fleet file)."""
-        path = settings.get("fleet") or cls.fleet_file
-        if path:
-            load_fleet(path)
-            return
+    def create_device(cls, url):
         server, base = server_of(url)
         with OnepV1(**server) as client, transport.Transport(base, retries=0) as fountain:
-            create_device(client, fountain)
+            return create_device(client, fountain)
 
     @classmethod
-    def make_fleet(cls, url, count, path):
-        """Make `count` devices at `url` into the fleet file `path`."""
-        save_fleet(path, make_fleet(url, count))
+    def create_fleet(cls, url, count):
+        return make_fleet(url, count)
 
-    def _fail_fast(self, error):
-        """One clear line, then the whole run stops (a fleet that cannot be
-        made fails every user the same way)."""
-        environment = self.environment
-        if not getattr(environment, "pyonep_fast_fleet_error", None):
-            environment.pyonep_fast_fleet_error = str(error)
-            log.error("%s", error)
-            environment.process_exit_code = 2
-            if environment.runner is not None:
-                gevent.spawn(environment.runner.quit)
-        if environment.runner is None:
-            raise StopUser()
-        # Locust logs a traceback for a user that raises in on_start: this one
-        # waits quietly for the quit already under way to end it
-        while True:
-            gevent.sleep(60)
+    @classmethod
+    def check_device(cls, url, device):
+        """The fleet's first CIK reads its dataport."""
+        server, base = server_of(url)
+        with OnepV1(**server) as client:
+            try:
+                ok, answer = client.read(device.cik, device.dataport, {"limit": 1})
+            except PyonepFastError as exc:
+                raise fleet_failure("use the fleet", base, exc) from None
+        if not ok:
+            raise FleetError(f"the fleet's first device cannot read its dataport at {base}: {answer!r}")
 
     def on_stop(self):
         self.client.close()

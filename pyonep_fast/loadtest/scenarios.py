@@ -2,17 +2,22 @@
 
 Settings come from the run (options.get): `interval` seconds between one
 user's tasks on an open-loop schedule (0: closed loop, no wait), `batch`
-calls per deferred request, `points` per recordbatch.
+calls per deferred request, `points` per recordbatch or M2X post, `window`
+seconds an EXP broadcast collects responses.
 """
+import datetime
 import functools
 import itertools
 import random
 import time
 
+import gevent
 from locust import task
 
 from ..exceptions import PyonepFastError
 from . import options
+from .exp import ExpUser
+from .m2x import M2XUser
 from .onep import OnepUser
 
 
@@ -39,13 +44,18 @@ def open_loop(user):
     return max(0.0, user.due - time.monotonic())
 
 
-class Scenario(OnepUser):
-    abstract = True
+class Scenario:
+    """The schedule every preset shares (a mixin before the API's user class)."""
+
     wait_time = open_loop
     interval = 0.0  # the default of the `interval` setting
 
+    def prepare(self):
+        """What a user does once before its schedule starts."""
+
     def on_start(self):
         self.device  # noqa: B018  created (or taken from the fleet) before the first task
+        self.prepare()
         interval = options.get(self.environment, "interval", self.interval)
         self.due = time.monotonic()
         if interval > 0:
@@ -55,7 +65,7 @@ class Scenario(OnepUser):
             self.wait()
 
 
-class DevicesUser(Scenario):
+class DevicesUser(Scenario, OnepUser):
     """N devices, each writing one value every `interval` seconds (10 by default)."""
 
     interval = 10.0
@@ -66,7 +76,7 @@ class DevicesUser(Scenario):
         self.client.write(self.device.cik, self.device.dataport, random.random())
 
 
-class ReadersUser(Scenario):
+class ReadersUser(Scenario, OnepUser):
     """Readers of the 10 latest points of a dataport holding 100."""
 
     def on_start(self):
@@ -81,7 +91,7 @@ class ReadersUser(Scenario):
         self.client.read(self.device.cik, self.device.dataport, {"limit": 10, "sort": "desc"})
 
 
-class DeferredUser(Scenario):
+class DeferredUser(Scenario, OnepUser):
     """Batches of `batch` deferred writes (10 by default), each sent as one request."""
 
     @task
@@ -93,7 +103,7 @@ class DeferredUser(Scenario):
         self.client.send_deferred(cik)
 
 
-class IngestUser(Scenario):
+class IngestUser(Scenario, OnepUser):
     """History ingest: recordbatch calls of `points` points (1000 by default)
     with ever later timestamps, one second apart."""
 
@@ -109,10 +119,94 @@ class IngestUser(Scenario):
         self.client.recordbatch(self.device.cik, self.device.dataport, entries)
 
 
+def _iso_ms(seconds):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+class M2XDevicesUser(Scenario, M2XUser):
+    """N M2X devices, each posting `points` values (1 by default) to its stream
+    every `interval` seconds (10 by default), with its own device key."""
+
+    interval = 10.0
+
+    @task
+    @_recorded
+    def post_values(self):
+        now = time.time()
+        points = options.get(self.environment, "points", 1)
+        self.stream.post_values([{"timestamp": _iso_ms(now - k / 1000.0), "value": random.random()}
+                                 for k in range(points)])
+
+
+CHANNEL = "loadtest"
+
+
+class ExpNetworkUser(Scenario, ExpUser):
+    """EXP devices on one channel: each broadcasts "ping" every `interval`
+    seconds (5 by default) and collects the responses for `window` seconds
+    (1 by default); each answers every other device's ping. Reported besides
+    the REST requests: "connect" (its socket, once), "broadcast ping" (the
+    round trip with the responses; none while others listen is a failure)
+    and "delivery ping" (from a ping's sending to its arrival at a listener)."""
+
+    interval = 5.0
+    listening = 0  # users of this process listening on the channel
+
+    def prepare(self):
+        self.responder = None
+        started = time.perf_counter()
+        connected = self.wait_connected()
+        self.reporter.fire(request_type="EXP", name="connect", response_time=(time.perf_counter() - started) * 1000,
+                           response_length=0, response=None, context={},
+                           exception=None if connected else TimeoutError("the socket did not connect"))
+        self.channel = self.client.get_channel(CHANNEL)
+        try:
+            listener = self.channel.listen("ping")
+        except PyonepFastError:
+            return  # recorded by the failed "connect"; this user only broadcasts
+        type(self).listening += 1
+        self.responder = gevent.spawn(self._respond, listener)
+
+    def _respond(self, listener):
+        me = self.device.uuid
+        while True:
+            message = listener.wait(60)
+            if message is None:
+                continue
+            payload = message.payload
+            if not isinstance(payload, dict) or payload.get("from") == me:
+                continue
+            sent = payload.get("sent")
+            if isinstance(sent, float):
+                self.reporter.fire(request_type="EXP", name="delivery ping",
+                                   response_time=max(0.0, time.time() - sent) * 1000, response_length=0,
+                                   response=None, context={}, exception=None)
+            try:
+                message.respond({"from": me})
+            except PyonepFastError:
+                pass  # recorded
+
+    @task
+    @_recorded
+    def ping(self):
+        others = type(self).listening - (self.responder is not None)
+        self.broadcast(self.channel, "ping", {"from": self.device.uuid, "sent": time.time()},
+                       timeout=options.get(self.environment, "window", 1.0), expect=min(others, 1))
+
+    def on_stop(self):
+        if self.responder is not None:
+            self.responder.kill(block=False)
+            self.responder = None
+            type(self).listening -= 1
+        super().on_stop()
+
+
 #: scenario name -> user class
 SCENARIOS = {
     "devices": DevicesUser,
     "readers": ReadersUser,
     "deferred": DeferredUser,
     "ingest": IngestUser,
+    "m2x-devices": M2XDevicesUser,
+    "exp-network": ExpNetworkUser,
 }
