@@ -1,10 +1,14 @@
 """Locust monkey-patches the standard library when imported, so nothing
 here imports pyonep_fast.loadtest: every Locust run is a subprocess with a
 deadline, and the tests read what it printed and wrote."""
+import csv
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
@@ -32,8 +36,10 @@ def run_python():
 @pytest.fixture
 def loadtest(tmp_path):
     """loadtest(scenario, *options) -> (CompletedProcess, report dir, summary dict or None)."""
+    runs = itertools.count()
+
     def run(scenario, *options, deadline=DEADLINE):
-        report = tmp_path / f"report-{scenario}"
+        report = tmp_path / f"report-{scenario}-{next(runs)}"
         done = _run_python(["-m", "pyonep_fast.cli.loadtest", scenario, "--report", str(report),
                            *map(str, options)], tmp_path, deadline)
         summary_file = report / "summary.json"
@@ -52,6 +58,29 @@ def _request_row(summary, request_type, name):
 @pytest.fixture
 def request_row():
     return _request_row
+
+
+def _assert_reports(report, summary, request_type, name):
+    """Locust's files and ours agree on the request count; the plots are there."""
+    row = _request_row(summary, request_type, name)
+    with open(report / "locust_stats.csv", newline="") as file:
+        [locust_row] = [r for r in csv.DictReader(file) if (r["Type"], r["Name"]) == (request_type, name)]
+    assert int(locust_row["Request Count"]) == row["requests"]
+    assert "<html" in (report / "locust.html").read_text().lower()
+    assert (report / "locust_stats_history.csv").stat().st_size > 0
+    page = (report / "summary.html").read_text()
+    plots = [ElementTree.fromstring(svg) for svg in re.findall(r"<svg.*?</svg>", page, re.S)]
+    assert len(plots) == 2  # latency percentiles, throughput over time
+    for plot in plots:
+        labels = [line.get("data-label") for line in plot.iter("{http://www.w3.org/2000/svg}polyline")]
+        assert f"{request_type} {name}" in labels
+    return row
+
+
+@pytest.fixture
+def assert_reports():
+    """assert_reports(report dir, summary, request type, name) -> the summary's row."""
+    return _assert_reports
 
 
 @pytest.fixture

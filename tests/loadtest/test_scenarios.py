@@ -1,10 +1,8 @@
 """Bounded runs (a few users, seconds) of every `pyonep-fast loadtest`
 preset against the embedded server, checked against what the server stored."""
-import csv
 import json
 import re
 import socket
-import xml.etree.ElementTree as ElementTree
 
 import pytest
 
@@ -16,28 +14,11 @@ def stored_points(rpc, device):
     return len(answer["result"])
 
 
-def assert_reports(request_row, report, summary, request_type, name):
-    """Locust's files and ours agree on the request count; the plots are there."""
-    row = request_row(summary, request_type, name)
-    with open(report / "locust_stats.csv", newline="") as file:
-        [locust_row] = [r for r in csv.DictReader(file) if (r["Type"], r["Name"]) == (request_type, name)]
-    assert int(locust_row["Request Count"]) == row["requests"]
-    assert "<html" in (report / "locust.html").read_text().lower()
-    assert (report / "locust_stats_history.csv").stat().st_size > 0
-    page = (report / "summary.html").read_text()
-    plots = [ElementTree.fromstring(svg) for svg in re.findall(r"<svg.*?</svg>", page, re.S)]
-    assert len(plots) == 2  # latency percentiles, throughput over time
-    for plot in plots:
-        labels = [line.get("data-label") for line in plot.iter("{http://www.w3.org/2000/svg}polyline")]
-        assert f"{request_type} {name}" in labels
-    return row
-
-
-def test_devices_against_an_embedded_server_it_starts(loadtest, request_row):
+def test_devices_against_an_embedded_server_it_starts(loadtest, request_row, assert_reports):
     done, report, summary = loadtest("devices", "--users", 3, "--run-time", "2s", "--interval", "0.1")
     assert done.returncode == 0, done.stderr
     assert "embedded server at http://127.0.0.1:" in done.stderr
-    write = assert_reports(request_row, report, summary, "onep", "write")
+    write = assert_reports(report, summary, "onep", "write")
     # 3 devices at 10 writes/s each, open loop, for about 2 s (minus spawn and phase)
     assert 15 <= write["requests"] <= 75 and write["failures"] == 0
     assert 0 < write["min_ms"] <= write["avg_ms"] <= write["max_ms"]
@@ -47,22 +28,22 @@ def test_devices_against_an_embedded_server_it_starts(loadtest, request_row):
     assert sum(summary["throughput"]["series"]["onep write"]["requests"]) == write["requests"]
 
 
-def test_ingest_stores_every_point_it_reported(loadtest, server, rpc, make_fleet, request_row):
+def test_ingest_stores_every_point_it_reported(loadtest, server, rpc, make_fleet, request_row, assert_reports):
     path, devices = make_fleet(2)
     done, report, summary = loadtest("ingest", "--url", server.url, "--users", 2, "--run-time", "2s",
                                      "--fleet", path, "--points", 50)
     assert done.returncode == 0, done.stderr
-    row = assert_reports(request_row, report, summary, "onep", "recordbatch")
+    row = assert_reports(report, summary, "onep", "recordbatch")
     assert row["requests"] > 0 and row["failures"] == 0 and row["min_ms"] > 0
     assert sum(stored_points(rpc, device) for device in devices) == row["requests"] * 50
 
 
-def test_deferred_batches_are_one_request_each(loadtest, server, rpc, make_fleet, request_row):
+def test_deferred_batches_are_one_request_each(loadtest, server, rpc, make_fleet, request_row, assert_reports):
     path, devices = make_fleet(2)
     done, report, summary = loadtest("deferred", "--url", server.url, "--users", 2, "--run-time", "2s",
                                      "--fleet", path, "--batch", 7)
     assert done.returncode == 0, done.stderr
-    row = assert_reports(request_row, report, summary, "onep", "deferred write")
+    row = assert_reports(report, summary, "onep", "deferred write")
     assert row["requests"] > 0 and row["failures"] == 0 and row["min_ms"] > 0
     assert [r["name"] for r in summary["request_types"]] == ["deferred write"]  # no single writes
     # each reported request carried the answers of 7 calls: [{"id":N,"status":"ok"}, ...]
@@ -70,12 +51,12 @@ def test_deferred_batches_are_one_request_each(loadtest, server, rpc, make_fleet
     assert all(stored_points(rpc, device) for device in devices)
 
 
-def test_readers(loadtest, server, make_fleet, request_row):
+def test_readers(loadtest, server, make_fleet, request_row, assert_reports):
     path, devices = make_fleet(2)
     done, report, summary = loadtest("readers", "--url", server.url, "--users", 2, "--run-time", "2s",
                                      "--fleet", path)
     assert done.returncode == 0, done.stderr
-    read = assert_reports(request_row, report, summary, "onep", "read")
+    read = assert_reports(report, summary, "onep", "read")
     assert read["requests"] > 10 and read["failures"] == 0 and read["min_ms"] > 0
     assert request_row(summary, "onep", "recordbatch")["requests"] == 2  # each reader's history
     # a read of 10 points answers more bytes than a write's "ok"
