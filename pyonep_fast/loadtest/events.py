@@ -78,6 +78,8 @@ API_PATHS = (
     ("/onep:v1/", "onep", template_of),
     ("/provision/", "provision", template_of),
     ("/api/create", "fountain", template_of),
+    ("/api/fixtures/", "fixtures", template_of),
+    ("/_fixtures/", "fixtures", template_of),
     ("/v2/", "M2X", m2x_template),
     ("/api/", "EXP", exp_template),
     ("/socket.io/", "EXP", template_of),

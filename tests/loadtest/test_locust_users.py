@@ -103,3 +103,62 @@ def test_200_users_in_one_process_are_in_flight_at_once(run_python, tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["requests"] == users and result["failures"] == 0, result
     assert result["min_ms"] > 0
+
+
+M2X_EXP_LOCUSTFILE = '''
+import gevent
+from locust import constant, task
+from pyonep_fast.exceptions import PyonepFastError
+from pyonep_fast.loadtest import ExpUser, M2XUser
+
+rounds = {"m2x": 0, "exp": 0}
+
+
+def count(kind, user):
+    rounds[kind] += 1
+    if min(rounds.values()) >= 10:  # a bound by work done, as above
+        gevent.spawn(user.environment.runner.quit)
+
+
+class Station(M2XUser):
+    wait_time = constant(0.02)
+
+    @task
+    def post(self):
+        self.stream.post_values([{"timestamp": "2024-01-01T00:00:00.000Z", "value": 1.5}])
+        count("m2x", self)
+
+
+class Screen(ExpUser):
+    wait_time = constant(0.02)
+
+    def on_start(self):
+        self.channel = self.client.get_channel("lobby")
+
+    @task
+    def work(self):
+        self.client.get_current_device()
+        self.broadcast(self.channel, "hello", {"n": 1}, timeout=0)
+        try:
+            self.client.get_device("no-such-device")  # 404: recorded as a failure, then raised
+        except PyonepFastError:
+            pass
+        count("exp", self)
+'''
+
+
+def test_a_locustfile_with_m2x_and_exp_users_runs_on_the_stock_locust_command(run_python, server, tmp_path):
+    (tmp_path / "locustfile.py").write_text(M2X_EXP_LOCUSTFILE)
+    done = run_python(["-m", "locust", "-f", "locustfile.py", "--headless", "-u", "2", "-r", "10", "-t", "60s",
+                       "--host", server.url, "--json-file", "run"], tmp_path)
+    assert done.returncode == 1, done.stderr  # the 404s
+    rows = {(row["method"], row["name"]): row for row in json.loads((tmp_path / "run.json").read_text())}
+    post = rows["M2X", "POST /v2/devices/{id}/streams/{name}/values"]
+    assert post["num_requests"] >= 10 and post["num_failures"] == 0 and post["min_response_time"] > 0
+    # the device each user made for itself: an account's device, stream and key; an organization's device
+    assert rows["M2X", "POST /v2/keys"]["num_requests"] == 1
+    assert rows["EXP", "POST /api/devices"]["num_requests"] == 1
+    current = rows["EXP", "GET /api/devices/{uuid}"]
+    assert current["num_requests"] >= 20 and current["num_failures"] == current["num_requests"] // 2
+    broadcast = rows["EXP", "broadcast hello"]
+    assert broadcast["num_requests"] == current["num_requests"] // 2 and broadcast["num_failures"] == 0
