@@ -34,6 +34,7 @@ WORKER_WAIT = 60.0  # seconds a master waits for its expected workers
 # counted too), for up to this many seconds; waiting users stop at once.
 STOP_TIMEOUT = 10.0
 FINAL_REPORT_WAIT = 15.0  # seconds a master waits for its workers' reports after they stopped
+TALLY = "pyonep_fast_tally"  # a worker's stats report: the requests it counted, whether its users stopped
 
 
 class RunError(PyonepFastError):
@@ -80,7 +81,8 @@ class Run:
         self.make_fleet = make_fleet
         self.worker_argv = worker_argv
         self.out = out
-        self._reported = {}  # worker id -> time of its latest stats report
+        self._received = {}  # worker id -> requests the master has received from it
+        self._tallies = {}  # worker id -> its latest TALLY: {"requests": counted so far, "stopped": bool}
 
     def _print(self, line):
         self.out.write(line + "\n")  # one write: worker processes share the terminal
@@ -158,7 +160,7 @@ class Run:
     def _run_worker(self):
         environment = Environment(user_classes=[self.user_class],
                                   parsed_options=options.parsed_options({}, headless=True))
-        tally = {"requests": 0, "failures": 0}
+        tally = {"requests": 0, "failures": 0, "stopped": False}
 
         def count(exception=None, **_):
             tally["requests"] += 1
@@ -168,6 +170,24 @@ class Run:
         # to the master): the master's totals must equal the sum of these lines
         environment.events.request.add_listener(count)
         runner = environment.create_worker_runner(self.master_host, self.master_port)
+
+        def report(data, **_):
+            data[TALLY] = {"requests": tally["requests"], "stopped": tally["stopped"]}
+
+        def started(**_):
+            tally["stopped"] = False
+
+        def stopped(**_):
+            # the final report, at once: Locust's periodic one may come up to 3 s
+            # later, by when the master may have stopped listening
+            tally["stopped"] = True
+            data = {}
+            environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
+            runner.send_message("stats", data)
+
+        environment.events.report_to_master.add_listener(report)
+        environment.events.test_start.add_listener(started)
+        environment.events.test_stop.add_listener(stopped)
         runner.greenlet.join()
         self._print(f"worker {runner.worker_index}: {tally['requests']} requests, "
                     f"{tally['failures']} failures")
@@ -214,21 +234,31 @@ class Run:
         runner.quit()
 
     def _await_final_reports(self, runner):
-        """Wait (FINAL_REPORT_WAIT at most) until every worker has reported
-        after its users stopped: quit() alone waits 0.5 s for the last
-        reports, which a busy worker can miss (its requests then never reach
-        the totals)."""
-        stopped = time.time()
+        """Wait (FINAL_REPORT_WAIT at most) until every worker that took part
+        has reported that its users stopped and the master has received every
+        request it counted, then until it is connected again (it answers
+        quit only then). Locust alone would lose requests here: a worker is
+        dropped from runner.clients when it says it stopped, and quit() waits
+        only 0.5 s for the last reports."""
         deadline = time.monotonic() + FINAL_REPORT_WAIT
-        while any(self._reported.get(client.id, 0.0) <= stopped for client in runner.clients.all):
+
+        def final(worker):
+            tally = self._tallies.get(worker)
+            return tally is not None and tally["stopped"] and tally["requests"] == self._received[worker]
+
+        while not (all(map(final, self._received)) and set(self._received) <= set(runner.clients)):
             if time.monotonic() > deadline:
-                self._print("pyonep-fast loadtest: not every worker sent its final report; "
-                            "the totals may miss some of its requests")
+                missing = sum((self._tallies.get(worker) or {"requests": 0})["requests"] - received
+                              for worker, received in self._received.items())
+                self._print(f"pyonep-fast loadtest: not every worker sent its final report; the totals miss "
+                            f"{missing} of their requests")
                 return
-            gevent.sleep(0.1)
+            gevent.sleep(0.05)
 
     def _on_worker_report(self, client_id, data):
-        self._reported[client_id] = time.time()
+        self._received[client_id] = self._received.get(client_id, 0) + data["stats_total"]["num_requests"]
+        if TALLY in data:
+            self._tallies[client_id] = data[TALLY]
 
     def _progress(self, environment, runner):
         started = time.monotonic()

@@ -16,9 +16,9 @@ import pytest
 DEADLINE = 60  # seconds a Locust subprocess may take before the test fails
 
 
-def _run_python(argv, cwd, deadline=DEADLINE):
-    """`python argv...` in cwd; CompletedProcess with text stdout/stderr."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def _run_python(argv, cwd, deadline=DEADLINE, env=None):
+    """`python argv...` in cwd (with `env` added to the environment); CompletedProcess with text stdout/stderr."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     env.pop("PYONEP_FAST_URL", None)
     try:
         return subprocess.run([sys.executable, *argv], cwd=cwd, capture_output=True, text=True,
@@ -38,10 +38,10 @@ def loadtest(tmp_path):
     """loadtest(scenario, *options) -> (CompletedProcess, report dir, summary dict or None)."""
     runs = itertools.count()
 
-    def run(scenario, *options, deadline=DEADLINE):
+    def run(scenario, *options, deadline=DEADLINE, env=None):
         report = tmp_path / f"report-{scenario}-{next(runs)}"
         done = _run_python(["-m", "pyonep_fast.cli.loadtest", scenario, "--report", str(report),
-                           *map(str, options)], tmp_path, deadline)
+                           *map(str, options)], tmp_path, deadline, env)
         summary_file = report / "summary.json"
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
         return done, report, summary
