@@ -16,10 +16,12 @@ Two pieces, one for each thing only that place knows:
   judge adds (a deferred batch: its call count). A call that sent nothing
   (queued with defer=True) fires nothing.
 
-Requests made outside any scope (a client without a Locust user, the
-fountain, provisioning calls) are fired one by one by the hook itself:
-request type from the URL path's API, name = method and path with ids
-replaced by `{id}`.
+Requests made outside any scope (M2X and EXP clients, the fountain,
+fixtures, provisioning calls) are fired one by one by the hook itself:
+request type from the URL path's API (API_PATHS), name = method and the
+path's endpoint template (`POST /v2/devices/{id}/streams/{name}/values`,
+`GET /api/devices/{uuid}`; other APIs: ids replaced by `{id}`), timed from
+the request's first byte to the response's last.
 
 A call fails in Locust's statistics when it raises (the exception is
 recorded, then re-raised: the client keeps its own API's contract) or when

@@ -1,9 +1,10 @@
-"""OnepUser under Locust itself: a user's locustfile on the stock `locust`
-command, and 200 users of one gevent process in flight at once."""
+"""Our users under Locust itself: users' locustfiles (the README's too) on
+the stock `locust` command, and 200 users of one gevent process in flight at once."""
 import json
 import re
 import textwrap
 import threading
+from pathlib import Path
 
 import orjson
 
@@ -162,3 +163,19 @@ def test_a_locustfile_with_m2x_and_exp_users_runs_on_the_stock_locust_command(ru
     assert current["num_requests"] >= 20 and current["num_failures"] == current["num_requests"] // 2
     broadcast = rows["EXP", "broadcast hello"]
     assert broadcast["num_requests"] == current["num_requests"] // 2 and broadcast["num_failures"] == 0
+
+
+def test_the_readmes_locustfile_runs_as_written(run_python, server, tmp_path):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Load testing"):readme.index("### Command line")]
+    [locustfile] = [block for block in re.findall(r"```python\n(.*?)```", section, re.S)
+                    if block.startswith("# locustfile.py")]
+    assert "locust -f locustfile.py --headless" in section
+    (tmp_path / "locustfile.py").write_text(locustfile)
+    done = run_python(["-m", "locust", "-f", "locustfile.py", "--headless", "-u", "3", "-r", "3", "-t", "6s",
+                       "--host", server.url, "--json-file", "run"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = {(row["method"], row["name"]): row for row in json.loads((tmp_path / "run.json").read_text())}
+    for key in (("onep", "write"), ("M2X", "POST /v2/devices/{id}/streams/{name}/values"),
+                ("EXP", "GET /api/devices/{uuid}"), ("EXP", "broadcast hello")):
+        assert rows[key]["num_requests"] >= 1 and rows[key]["num_failures"] == 0, key
