@@ -34,7 +34,7 @@ from .. import exp as exp_sdk
 from .. import transport
 from ..exceptions import PyonepFastError
 from . import events
-from .fleet import FleetError, FleetUser, base_url, fleet_failure
+from .fleet import FleetError, FleetUser, base_url, fleet_failure, proxy_for
 
 ORGANIZATIONS_PATH = "/api/fixtures/organizations"
 CONNECT_WAIT = 30.0  # seconds a user waits for its instance's socket
@@ -60,8 +60,9 @@ def create_organization(url):
 
 
 def _start(url, **credentials):
+    base = base_url(url)
     try:
-        return exp_sdk.start(host=base_url(url), **credentials)
+        return exp_sdk.start(host=base, transport_options={"proxy": proxy_for(base)}, **credentials)
     except PyonepFastError as exc:
         raise fleet_failure("log in to EXP", base_url(url), exc) from None
 

@@ -18,6 +18,7 @@ from locust import User
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
+from .. import transport
 from ..exceptions import PyonepFastError
 from . import events, options
 
@@ -34,6 +35,18 @@ def base_url(url):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FleetError(f"not an http(s) URL: {url!r}")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+_proxies = {}  # base URL -> the Transport `proxy` for it
+
+
+def proxy_for(base):
+    """Transport's `proxy` for `base`: the environment's proxy (False: none),
+    looked up once per process: the lookup reads the whole environment, a
+    millisecond per client of each of thousands of users."""
+    if base not in _proxies:
+        _proxies[base] = transport.env_proxy(base) or False
+    return _proxies[base]
 
 
 def load_fleet(path, record):

@@ -26,7 +26,7 @@ from ..exceptions import PyonepFastError
 from ..m2x.client import M2XClient
 from ..m2x.v2.devices import Device
 from ..m2x.v2.streams import Stream
-from .fleet import FleetError, FleetUser, base_url, fleet_failure
+from .fleet import FleetError, FleetUser, base_url, fleet_failure, proxy_for
 
 STREAM = "value"
 DEVICE_KEY = {"name": "loadtest device", "permissions": ["GET", "POST", "PUT", "DELETE"]}
@@ -67,7 +67,8 @@ def create_device(master):
 @contextlib.contextmanager
 def m2x_client(key, url):
     """An M2XClient of `key` at `url`, its connections closed at the end."""
-    client = M2XClient(key, endpoint=base_url(url), timeout=transport.DEFAULT_TIMEOUT)
+    base = base_url(url)
+    client = M2XClient(key, endpoint=base, timeout=transport.DEFAULT_TIMEOUT, proxy=proxy_for(base))
     try:
         yield client
     finally:
@@ -96,18 +97,22 @@ class M2XUser(FleetUser):
     def __init__(self, environment):
         super().__init__(environment)
         self._client = None
+        self._stream = None
 
     @property
     def client(self):
         if self._client is None:
-            self._client = M2XClient(self.device.key, endpoint=base_url(self.url),
-                                     timeout=transport.DEFAULT_TIMEOUT)
+            base = base_url(self.url)
+            self._client = M2XClient(self.device.key, endpoint=base, timeout=transport.DEFAULT_TIMEOUT,
+                                     proxy=proxy_for(base))
         return self._client
 
     @property
     def stream(self):
-        api = self.client.api
-        return Stream(api, Device(api, id=self.device.device), name=self.device.stream)
+        if self._stream is None:
+            api = self.client.api
+            self._stream = Stream(api, Device(api, id=self.device.device), name=self.device.stream)
+        return self._stream
 
     def new_device(self):
         with m2x_client(process_account(base_url(self.url)), self.url) as master:
