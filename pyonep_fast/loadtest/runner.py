@@ -17,6 +17,7 @@ import time
 
 import gevent
 import orjson
+from locust import runners as locust_runners
 from locust import stats as locust_stats
 from locust.env import Environment
 from locust.html import get_html_report
@@ -34,6 +35,10 @@ WORKER_WAIT = 60.0  # seconds a master waits for its expected workers
 # counted too), for up to this many seconds; waiting users stop at once.
 STOP_TIMEOUT = 10.0
 FINAL_REPORT_WAIT = 15.0  # seconds a master waits for its workers' reports after they stopped
+# A worker's heartbeat comes from its gevent loop: one starting thousands of
+# users on a loaded machine misses Locust's 3 (one a second), and a master
+# that finds every worker missing stops the whole run. Ours waits this many.
+HEARTBEAT_LIVENESS = 30
 TALLY = "pyonep_fast_tally"  # a worker's stats report: the requests it counted, whether its users stopped
 
 
@@ -91,6 +96,9 @@ class Run:
     def execute(self):
         """Run; returns the exit code (0, 1 when requests failed, 2 when the run could not be made)."""
         setup_logging("WARNING", None)
+        # thousands of users ending at once give back more kept connections than
+        # a pool keeps: urllib3 warns once for each one it closes
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
         if self.worker:
             return self._run_worker()
         server = None
@@ -116,6 +124,7 @@ class Run:
                                           self.settings, headless=True,
                                           expect_workers=self.expect_workers if self.master else 1))
             if self.master:
+                locust_runners.HEARTBEAT_LIVENESS = max(locust_runners.HEARTBEAT_LIVENESS, HEARTBEAT_LIVENESS)
                 if self.processes:
                     self.master_bind_port = free_port()
                 runner = environment.create_master_runner(self.master_bind_host, self.master_bind_port)

@@ -129,3 +129,40 @@ def test_make_fleet_makes_devices_in_bulk_that_the_run_uses(loadtest, server, rp
     assert write["requests"] > 0 and write["failures"] == 0
     # one local worker deals the first devices to its 3 users; the rest wait unused
     assert [bool(stored_points(rpc, device)) for device in devices[:4]] == [True, True, True, False]
+
+
+BUSY_WORKER = '''
+import sys, time
+from pyonep_fast.loadtest.scenarios import DevicesUser  # Locust first
+import gevent.monkey
+from pyonep_fast.loadtest.runner import Run
+
+blocking_sleep = gevent.monkey.get_original("time", "sleep")
+
+
+class BusyAtStart(DevicesUser):
+    """Holds its worker's whole process for 5 s once, as spawning thousands
+    of users on a loaded machine does: no heartbeat goes out meanwhile."""
+
+    def prepare(self):
+        blocking_sleep(5)
+
+
+url, fleet, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+sys.exit(Run(BusyAtStart, "busy", url=url, users=2, run_time=9.0, processes=2 if not argv else 0,
+             worker="--worker" in argv, master_port=int(argv[-1]) if argv else 5557, report_dir="report",
+             settings={"interval": 0.1, "fleet": fleet},
+             worker_argv=[sys.executable, __file__, url, fleet]).execute())
+'''
+
+
+def test_workers_busy_for_seconds_are_not_dropped(run_python, server, make_fleet, tmp_path):
+    """Before: the master found both workers missing after 3 s without a
+    heartbeat and stopped the run; no device wrote after its busy start."""
+    path, _ = make_fleet(2)
+    (tmp_path / "busy.py").write_text(BUSY_WORKER)
+    done = run_python(["busy.py", server.url, str(path)], tmp_path, deadline=90)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    # 2 devices at 10 writes/s for the ~3 s left after their 5 s (and spawn, and phase)
+    assert summary["totals"]["requests"] >= 20, done.stderr
