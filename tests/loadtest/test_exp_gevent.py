@@ -9,11 +9,9 @@ import threading
 import time
 
 import orjson
-import pytest
 import socketio
 
 import pyonep_fast.exp as exp_sdk
-from pyonep_fast.exp import NetworkError
 from pyonep_fast.transport import Transport
 
 SCRIPT = '''
@@ -94,15 +92,11 @@ def test_the_exp_network_loop_and_busy_gevent_users_do_not_starve_each_other(run
     assert result["network_threads"] == []  # the last instance's stop ended the loop
 
 
-@pytest.mark.xfail(strict=True, raises=NetworkError,
-                   reason="pyonep_fast.exp.network: a listener added after the connect handler has subscribed "
-                          "the channels but before socketio sets `connected` is never subscribed (its subscribe "
-                          "is skipped as not connected; the handler already ran). Under gevent the window is "
-                          "wide: ~1% of 300 instances listening right after start timed out. ExpUser waits "
-                          "for is_connected first. Remove this mark with the fix.")
 def test_a_listener_added_while_the_socket_finishes_connecting_is_subscribed(server, monkeypatch):
-    """Deterministic: the connect handler's return is held 0.5 s (the window
-    a busy loop leaves open), and the listener is added inside it."""
+    """The connect handler's return is held 0.5 s (the window a busy loop,
+    as under gevent, leaves open) and the listener is added inside it: it
+    must be subscribed (it was not before d5cec0b: ~1% of 300 instances
+    listening right after start under gevent timed out)."""
     handler_ran = threading.Event()
     original = socketio.AsyncClient._handle_connect
 
