@@ -74,14 +74,15 @@ def test_m2x_fleet_that_cannot_be_had_fails_fast_with_one_line(loadtest, server,
 
 
 def test_exp_network_broadcasts_reach_every_other_device_and_come_back(loadtest, request_row, assert_reports):
-    done, report, summary = loadtest("exp-network", "--users", 4, "--run-time", "3s", "--interval", "0.4",
-                                     "--window", "0.25")
+    # a window long enough for a loaded machine: a response later than it is a failure
+    done, report, summary = loadtest("exp-network", "--users", 4, "--run-time", "4s", "--interval", "0.5",
+                                     "--window", "1")
     assert done.returncode == 0, done.stderr
     broadcast = assert_reports(report, summary, "EXP", "broadcast ping")
     # every broadcast came back with a response (none while others listened is a failure),
     # after the window in which the server collects them
     assert broadcast["requests"] >= 8 and broadcast["failures"] == 0
-    assert broadcast["min_ms"] >= 250
+    assert broadcast["min_ms"] >= 1000
     assert request_row(summary, "EXP", "connect") == {**request_row(summary, "EXP", "connect"),
                                                        "requests": 4, "failures": 0}
     delivered = request_row(summary, "EXP", "delivery ping")
