@@ -14,8 +14,11 @@ Rows:
   write     a `write` whose value is a 200 MB string
   window    `read` selection givenwindow with limit 10**7 (on 10,000 points)
   serials   a 57 MB provisioning form adding serial numbers (sn[]=...)
+  read      `read` of limit 10**7 over a 2,000,000-point series
+  reads     one request of 12 reads of 100,000 string points of 1 KB each (1.2 GB of results)
   headers   500 connections that send part of their headers and then nothing;
             "open" is how many the server still holds after --hold seconds
+  body      100 connections that send a provisioning form body a byte per second
 
 Columns: time (until the answer, or until the server closed the slow
 connections), worst and median probe latency while it ran, the server's peak
@@ -145,33 +148,87 @@ def serial_form(target, timeout, hold):
     return target.request("POST", f"/provision/manage/model/{MODEL}/", "add=true&" + serials, headers, timeout)
 
 
-def slow_headers(target, timeout, hold):
-    sockets = []
-    for _ in range(500):
-        sock = socket.create_connection((target.host, target.port), timeout=10)
-        sock.sendall(b"POST " + RPC.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: appl")
+def big_read(target, timeout, hold):
+    port = target.call("create", "dataport", {"format": "integer"})
+    for start in range(0, 2_000_000, 500_000):
+        target.call("record", port, [[t, t] for t in range(start + 1, start + 500_001)], {})
+    body = target.rpc_body([{"id": 1, "procedure": "read", "arguments": [
+        port, {"starttime": 0, "limit": 10 ** 7, "sort": "asc"}]}])
+    return target.request("POST", RPC, body, JSON, timeout)
+
+
+def many_reads(target, timeout, hold):
+    port = target.call("create", "dataport", {"format": "string"})
+    value = "v" * 1000
+    for start in range(0, 100_000, 20_000):
+        target.call("record", port, [[t, value] for t in range(start + 1, start + 20_001)], {})
+    body = target.rpc_body([{"id": n, "procedure": "read", "arguments": [port, {"starttime": 0, "limit": 100_000}]}
+                            for n in range(12)])
+    return target.request("POST", RPC, body, JSON, timeout)
+
+
+def held(sockets, hold, trickle=None):
+    """Watches sockets for `hold` seconds (sending a byte of `trickle` on
+    each every second); what the server did with them."""
+    count = len(sockets)
+    for sock in sockets:
         sock.setblocking(False)
-        sockets.append(sock)
-    deadline = time.monotonic() + hold
+    started = time.monotonic()
+    deadline = started + hold
     open_ones = list(sockets)
+    answers = {}
+    last_byte = started
     while open_ones and time.monotonic() < deadline:
         still = []
         for sock in open_ones:
             try:
-                if sock.recv(4096) == b"":      # closed by the server
+                data = sock.recv(4096)
+                if data == b"":      # closed by the server
                     continue
+                answers.setdefault(data.split(b"\r\n", 1)[0], 0)
+                answers[data.split(b"\r\n", 1)[0]] += 1
             except BlockingIOError:
                 pass
             except OSError:
                 continue
             still.append(sock)
         open_ones = still
+        if trickle and time.monotonic() - last_byte >= 1:
+            last_byte = time.monotonic()
+            for sock in open_ones:
+                try:
+                    sock.send(trickle)
+                except OSError:
+                    pass
         if open_ones:
             time.sleep(0.05)
+    elapsed = time.monotonic() - started
     for sock in sockets:
         sock.close()
-    return None, f"{len(open_ones)} of 500 open after {hold:.0f} s".encode() if open_ones else \
-        b"all 500 closed by the server"
+    shown = ", ".join(f"{n} answered {line.decode()!r}" for line, n in answers.items())
+    if open_ones:
+        return None, f"{len(open_ones)} of {count} open after {hold:.0f} s {shown}".encode()
+    return None, f"all {count} closed by the server within {elapsed:.1f} s {shown}".encode()
+
+
+def slow_headers(target, timeout, hold):
+    sockets = []
+    for _ in range(500):
+        sock = socket.create_connection((target.host, target.port), timeout=10)
+        sock.sendall(b"POST " + RPC.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: appl")
+        sockets.append(sock)
+    return held(sockets, hold)
+
+
+def slow_body(target, timeout, hold):
+    sockets = []
+    for _ in range(100):
+        sock = socket.create_connection((target.host, target.port), timeout=10)
+        sock.sendall(b"POST /provision/manage/model/ HTTP/1.1\r\nHost: x\r\nX-Exosite-Token: "
+                     + target.vendortoken.encode() + b"\r\nContent-Type: application/x-www-form-urlencoded"
+                     b"\r\nContent-Length: 100000\r\n\r\nmodel=")
+        sockets.append(sock)
+    return held(sockets, hold, trickle=b"m")
 
 
 ROWS = {
@@ -179,7 +236,10 @@ ROWS = {
     "write": ("write of a 200 MB value", big_write),
     "window": ("read givenwindow, limit 10**7", wide_window),
     "serials": ("57 MB serial-number form", serial_form),
+    "read": ("read limit 10**7 of 2,000,000 points", big_read),
+    "reads": ("12 reads of 100 MB each in one request", many_reads),
     "headers": ("500 slow-header connections", slow_headers),
+    "body": ("100 slow-body provisioning requests", slow_body),
 }
 
 
@@ -213,7 +273,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=sorted(ROWS), help="rows to run (default: all)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for an answer")
-    parser.add_argument("--hold", type=float, default=60, help="seconds to watch the slow-header connections")
+    parser.add_argument("--hold", type=float, default=60, help="seconds to watch the slow-header and slow-body connections")
     args = parser.parse_args()
     print(f"{'hostile request':40s} {'time':>10s} {'worst probe':>12s} {'median':>10s} {'peak RSS':>11s}  answer")
     for name in args.only or ROWS:

@@ -27,7 +27,18 @@ def register(subparsers):
     parser.add_argument("--null", action="store_true", help="acknowledge every call without storing anything")
     parser.add_argument("--root-cik", type=root_cik, help="fix the root client's CIK (40 hex characters)")
     parser.add_argument("--max-body", type=int_between(1, 1 << 40), help="largest request body in bytes")
-    parser.add_argument("--body-timeout", type=positive_seconds, help="seconds a request body may take to arrive")
+    parser.add_argument("--body-timeout", type=positive_seconds, help="seconds a request body may take to arrive "
+                                                                        "(default 30)")
+    parser.add_argument("--header-timeout", type=positive_seconds,
+                        help="seconds a connection may go without a complete request head, idle keep-alive "
+                             "included (default 30)")
+    parser.add_argument("--max-connections", type=int_between(1, 1 << 24),
+                        help="connections open at once; more are answered 503 (default 10000, held under the "
+                             "file descriptor limit)")
+    parser.add_argument("--points-per-read", type=int_between(1, 1 << 62),
+                        help="points one read may return (default 1000000)")
+    parser.add_argument("--response-bytes", type=int_between(1, 1 << 40),
+                        help="bytes of results one response may carry (default 64 MiB)")
     parser.add_argument("--requests-per-connection", type=int_between(1, 1 << 31), default=None,
                         help="answer the Nth request of a connection with 'Connection: close'")
     parser.add_argument("--no-exp-fixtures", dest="exp_fixtures", action="store_false",
@@ -58,7 +69,7 @@ def root_cik(text):
 def run(args):
     import sqlite3
 
-    from ..server import BODY_TIMEOUT, DEFAULT_MAX_BODY, Store, default_db_path, new_event_loop, serve
+    from ..server import Limits, Store, default_db_path, new_event_loop, serve
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     args.db = args.db or default_db_path()
@@ -90,8 +101,11 @@ def run(args):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await serve(store, args.host, args.port, started, stop, null=args.null,
-                    max_body=args.max_body or DEFAULT_MAX_BODY, body_timeout=args.body_timeout or BODY_TIMEOUT,
+        limits = Limits().with_options(
+            max_body=args.max_body, body_timeout=args.body_timeout, header_timeout=args.header_timeout,
+            max_connections=args.max_connections, points_per_read=args.points_per_read,
+            response_bytes=args.response_bytes)
+        await serve(store, args.host, args.port, started, stop, null=args.null, limits=limits,
                     requests_per_connection=args.requests_per_connection,
                     exp_fixtures=args.exp_fixtures, exp_token_lifetime=args.exp_token_lifetime)
 

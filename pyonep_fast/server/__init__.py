@@ -24,12 +24,13 @@ from aiohttp import web
 
 from .app import Store, build_app
 from .errors import ServerError
-from .http import BODY_TIMEOUT, DEFAULT_MAX_BODY
+from .http import ConnectionCap
+from .limits import DEFAULT, Limits
 from .storage import default_db_path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EmbeddedServer", "ServerError", "Store", "build_app", "default_db_path", "new_event_loop", "serve", "spawn"]
+__all__ = ["EmbeddedServer", "Limits", "ServerError", "Store", "build_app", "default_db_path", "new_event_loop", "serve", "spawn"]
 
 
 def new_event_loop():
@@ -42,14 +43,17 @@ def new_event_loop():
     return uvloop.new_event_loop()
 
 
-async def serve(store, host, port, started, stop, **app_options):
-    """Serves store until the event `stop` is set; calls started(url) once listening."""
+async def serve(store, host, port, started, stop, limits=DEFAULT, **app_options):
+    """Serves store within `limits` until the event `stop` is set; calls
+    started(url) once listening."""
     loop = asyncio.get_running_loop()
     store.loop = loop
-    app = build_app(store, **app_options)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    app = build_app(store, limits=limits, **app_options)
+    # aiohttp's keep-alive timer runs from a connection's start and from each
+    # answer until a complete request head: the header timeout (limits.py)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=limits.header_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
+    site = _CappedSite(runner, host, port, backlog=1024, cap=ConnectionCap(runner.server, limits.connection_cap()))
     await site.start()
     bound_host, bound_port = runner.addresses[0][:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -61,20 +65,39 @@ async def serve(store, host, port, started, stop, **app_options):
         store.commit()
 
 
+class _CappedSite(web.TCPSite):
+    """aiohttp's TCPSite whose listening socket admits connections through a
+    ConnectionCap (aiohttp has no connection limit of its own)."""
+
+    def __init__(self, runner, host, port, *, cap, **options):
+        super().__init__(runner, host, port, **options)
+        self._cap = cap
+
+    async def start(self):
+        await web.BaseSite.start(self)
+        self._server = await asyncio.get_running_loop().create_server(
+            self._cap, self._host, self._port, backlog=self._backlog, reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port)
+
+
 class EmbeddedServer:
-    """The server in a background thread with its own event loop."""
+    """The server in a background thread with its own event loop. Budgets
+    come from `limits` (limits.Limits), with max_body, body_timeout,
+    header_timeout and max_connections overriding it when given."""
 
     def __init__(self, db=":memory:", host="127.0.0.1", port=0, null=False, root_cik=None,
-                 max_body=DEFAULT_MAX_BODY, requests_per_connection=None, synchronous="NORMAL",
-                 body_timeout=BODY_TIMEOUT, exp_fixtures=True, exp_token_lifetime=3600.0):
+                 max_body=None, requests_per_connection=None, synchronous="NORMAL",
+                 body_timeout=None, exp_fixtures=True, exp_token_lifetime=3600.0, limits=DEFAULT,
+                 header_timeout=None, max_connections=None):
         self.db = db
         self.host = host
         self.port = port
         self.root_cik_option = root_cik
         self.synchronous = synchronous
-        self.app_options = {"null": null, "max_body": max_body, "requests_per_connection": requests_per_connection,
-                            "body_timeout": body_timeout, "exp_fixtures": exp_fixtures,
-                            "exp_token_lifetime": exp_token_lifetime}
+        self.limits = limits.with_options(max_body=max_body, body_timeout=body_timeout,
+                                          header_timeout=header_timeout, max_connections=max_connections)
+        self.app_options = {"null": null, "limits": self.limits, "requests_per_connection": requests_per_connection,
+                            "exp_fixtures": exp_fixtures, "exp_token_lifetime": exp_token_lifetime}
         self.store = None
         self.url = None
         self._thread = None

@@ -13,12 +13,13 @@ nothing else. No two APIs claim a path (tests/server/test_composition.py).
 from aiohttp import web
 
 from . import exp, m2x, onep, provision
-from .http import BODY_TIMEOUT, CONFIG, DEFAULT_MAX_BODY, ConnectionBudget
+from .http import CONFIG, ConnectionBudget, body_refusals
+from .limits import DEFAULT, Limits
 from .storage import Storage
 
 APIS = [onep, provision, exp, m2x]
 
-__all__ = ["APIS", "BODY_TIMEOUT", "DEFAULT_MAX_BODY", "Store", "build_app"]
+__all__ = ["APIS", "Limits", "Store", "build_app"]
 
 
 class Store:
@@ -44,13 +45,13 @@ class Store:
         self.storage.close()
 
 
-def build_app(store, *, null=False, max_body=DEFAULT_MAX_BODY, body_timeout=BODY_TIMEOUT,
-              requests_per_connection=None, **api_options):
-    """The aiohttp Application serving every API of `store`; `api_options`
-    (e.g. exp_fixtures) go into app[CONFIG] for the APIs' setup()."""
-    app = web.Application(client_max_size=max_body)
-    app[CONFIG] = {"null": null, "max_body": max_body, "body_timeout": body_timeout,
-                   "requests_per_connection": requests_per_connection, **api_options}
+def build_app(store, *, null=False, limits=DEFAULT, requests_per_connection=None, **api_options):
+    """The aiohttp Application serving every API of `store` within `limits`
+    (limits.Limits); `api_options` (e.g. exp_fixtures) go into app[CONFIG]
+    for the APIs' setup()."""
+    app = web.Application(client_max_size=limits.max_body, middlewares=[body_refusals])
+    app[CONFIG] = {"null": null, "limits": limits, "requests_per_connection": requests_per_connection,
+                   **api_options}
     if requests_per_connection:
         app.on_response_prepare.append(ConnectionBudget(requests_per_connection).on_response_prepare)
     for api in APIS:

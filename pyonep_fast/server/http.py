@@ -1,19 +1,21 @@
 """HTTP helpers shared by every API of the embedded server: the server's
-configuration on the aiohttp app, bounded body reading, response helpers,
-and the per-connection request budget."""
+configuration on the aiohttp app, bounded body reading (every API's bodies
+go through receive_body), response helpers, the per-connection request
+budget and the connection cap."""
 import asyncio
+import logging
 import weakref
 
 from aiohttp import web
 
-DEFAULT_MAX_BODY = 256 * 1024 * 1024
-BODY_TIMEOUT = 30.0            # seconds for a request body to arrive
+log = logging.getLogger(__name__)
+
 JSON = "application/json; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 LARGE_JOIN = 1 << 20           # bodies from this size are joined off the event loop
 
-CONFIG = web.AppKey("config", dict)   # null, max_body, body_timeout, requests_per_connection
+CONFIG = web.AppKey("config", dict)   # null, limits (limits.Limits), requests_per_connection, API options
 
 
 def json_response(body, status=200):
@@ -31,33 +33,65 @@ def closing(response):
     return response
 
 
-async def read_body(request, error_response):
-    """The request body, or the API's error Response for status 413 (too
-    large), 408 (too slow) or 400 (cut short), all closing the connection;
-    error_response(status) builds it."""
-    config = request.app[CONFIG]
-    limit = config["max_body"]
+class BodyRefused(Exception):
+    """A request body broke a budget: 413 (too large), 408 (too slow) or
+    400 (cut short). Raised by receive_body with the API's error Response;
+    answered by the body_refusals middleware, or returned by read_body."""
+
+    def __init__(self, response):
+        super().__init__(response.status)
+        self.response = response
+
+    async def answer(self, request):
+        """The error, on a connection that closes: after a 408 at once, as
+        waiting for the rest of the body is what timed out."""
+        response = closing(self.response)
+        if response.status == 408:
+            await response.prepare(request)
+            await response.write_eof()
+            if request.transport is not None:
+                request.transport.close()
+        return response
+
+
+async def receive_body(request, error_response):
+    """The request body within the server's budgets (limits.max_body bytes,
+    arriving within limits.body_timeout seconds); BodyRefused carrying
+    error_response(status) otherwise. Every API reads its bodies here."""
+    limits = request.app[CONFIG]["limits"]
     length = request.content_length
-    if length is not None and length > limit:
-        return closing(error_response(413))
-    if length == 0:
+    if length is not None and length > limits.max_body:
+        raise BodyRefused(error_response(413))
+    if length == 0 or (length is None and not request.body_exists):
         return b""
     try:
-        async with asyncio.timeout(config["body_timeout"]):
-            parts = await _read_parts(request.content, length, limit)
+        async with asyncio.timeout(limits.body_timeout):
+            parts = await _read_parts(request.content, length, limits.max_body)
         return await _join(parts)
     except TimeoutError:
-        # answer, then close at once: waiting for the rest of the body is what timed out
-        response = closing(error_response(408))
-        await response.prepare(request)
-        await response.write_eof()
-        if request.transport is not None:
-            request.transport.close()
-        return response
+        raise BodyRefused(error_response(408)) from None
     except asyncio.IncompleteReadError:
-        return closing(error_response(400))
+        raise BodyRefused(error_response(400)) from None
     except OverflowError:
-        return closing(error_response(413))
+        raise BodyRefused(error_response(413)) from None
+
+
+async def read_body(request, error_response):
+    """receive_body, with a refusal returned as the API's error Response
+    (for handlers that return their errors rather than raise them)."""
+    try:
+        return await receive_body(request, error_response)
+    except BodyRefused as refusal:
+        return await refusal.answer(request)
+
+
+@web.middleware
+async def body_refusals(request, handler):
+    """Answers a BodyRefused that a handler let through."""
+    try:
+        return await handler(request)
+    except BodyRefused as refusal:
+        return await refusal.answer(request)
 
 
 async def _read_parts(content, length, limit):
@@ -101,3 +135,39 @@ class ConnectionBudget:
         self.counts[request.transport] = count
         if count >= self.limit:
             closing(response)
+
+
+class ConnectionCap:
+    """At most `limit` connections open at once. The listening socket's
+    protocol factory: past the cap a new connection is answered 503 with
+    `Connection: close` and closed, before its request is read; the episode
+    is logged once when it starts and once when it ends (connections below
+    the cap again), with how many were refused."""
+
+    def __init__(self, server, limit):
+        self.server = server        # the aiohttp web.Server making each connection's RequestHandler
+        self.limit = limit
+        self.refused = 0
+
+    def __call__(self):
+        if len(self.server.connections) < self.limit:
+            if self.refused:
+                log.warning("connections are below the cap of %d again; %d were refused meanwhile",
+                            self.limit, self.refused)
+                self.refused = 0
+            return self.server()
+        if not self.refused:
+            log.warning("connection cap of %d reached: new connections are answered 503 and closed "
+                        "until some close", self.limit)
+        self.refused += 1
+        return _Refusal()
+
+
+class _Refusal(asyncio.Protocol):
+    ANSWER = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+              b"Content-Length: 37\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+              b"too many connections; try again later")
+
+    def connection_made(self, transport):
+        transport.write(self.ANSWER)
+        transport.close()

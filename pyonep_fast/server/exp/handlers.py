@@ -13,6 +13,7 @@ import math
 import orjson
 from aiohttp import web
 
+from ..http import receive_body
 from .network import MAX_BROADCAST_TIMEOUT_MS, RealtimeNetwork
 from .state import COLLECTIONS, DATA, ExpApiError, bad_request, not_found
 
@@ -48,6 +49,17 @@ def endpoint(handler):
     return answer
 
 
+_BODY_ERRORS = {413: ("request.tooLarge", "The request body is too large."),
+                408: ("request.timeout", "The request body did not arrive in time."),
+                400: ("request.invalid", "The request body ended early.")}
+
+
+def _body_error(status):
+    """EXP's answer to a body over the server's budgets (http.receive_body)."""
+    error = ExpApiError(status, *_BODY_ERRORS[status])
+    return json_response(error.body(), status)
+
+
 def _int64(text):
     value = int(text)
     if not INT64_MIN <= value <= INT64_MAX:
@@ -71,7 +83,7 @@ def _bound(handler, collection):
 async def json_body(request):
     """The request's JSON body, None when it has none. Integers beyond 64
     bits are refused rather than rounded (orjson would make them floats)."""
-    data = await request.read()
+    data = await receive_body(request, _body_error)
     if not data.strip():
         return None
     try:
@@ -281,7 +293,7 @@ class Exp:
     @endpoint
     async def log(self, request):
         self.access(request)
-        await request.read()
+        await receive_body(request, _body_error)
         return web.Response(status=200)
 
     # --- fixtures for tests -------------------------------------------------------------

@@ -18,7 +18,7 @@ from aiohttp import web
 from ..._core import ETYPE
 from ..._core.jscan import object_spans
 from ...exceptions import CoreError
-from ..http import JSON, TEXT, read_body
+from ..http import JSON, TEXT, read_body, receive_body
 from . import access
 from . import values as stream_values
 from .errors import Problem, bad_request, invalid, not_found
@@ -328,7 +328,7 @@ def fixture_routes(state):
 
 async def _fixture_body(request):
     try:
-        return orjson.loads(await request.read() or b"{}")
+        return orjson.loads(await receive_body(request, _body_error) or b"{}")
     except orjson.JSONDecodeError:
         return None
 

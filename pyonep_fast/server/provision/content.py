@@ -7,6 +7,7 @@ its `store`, `state` and `clock`.
 """
 from aiohttp import web
 
+from ..http import receive_body
 from ..onep.state import ACTIVATED
 from . import forms as wire
 from .forms import VAR
@@ -123,7 +124,7 @@ class ContentEndpoints:
 
     async def content_upload(self, request, name, content_id):
         model = self.content_model(request, name)
-        data = await request.read()
+        data = await receive_body(request, wire.body_error)
         mime = request.headers.get("Content-Type") or OCTET_STREAM
         with self.store.lock:
             self.content_row(model, content_id)
@@ -223,7 +224,7 @@ class ContentEndpoints:
         model = self.model(request, name)
         row_id, _ = self.group_row(model, group_id)
         if wire.media_type(request.headers.get("Content-Type", "")) == wire.TEXT_CSV:
-            rows = wire.parse_csv(await request.read(), 4)
+            rows = wire.parse_csv(await receive_body(request, wire.body_error), 4)
             members = [(row[0], row[1], _expire(row[2] if len(row) > 2 else ""), row[3] if len(row) > 3 else "")
                        for row in rows if len(row) > 1]
             if len(members) != len(rows) or any(not kind or not mid for kind, mid, _, _ in members):
@@ -241,7 +242,7 @@ class ContentEndpoints:
     async def member_delete(self, request, name, group_id):
         model = self.model(request, name)
         row_id, _ = self.group_row(model, group_id)
-        rows = wire.parse_csv(await request.read(), 3)
+        rows = wire.parse_csv(await receive_body(request, wire.body_error), 3)
         if any(len(row) < 2 for row in rows):
             raise wire.error(400)
         return await self.remove_members(row_id, [(row[0], row[1]) for row in rows])

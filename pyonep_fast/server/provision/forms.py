@@ -37,9 +37,10 @@ def error(status, headers=None):
     return _ERRORS[status](text=_status_line(status), content_type=TEXT_PLAIN, headers=headers)
 
 
-def too_large():
-    """413 for a body over the server's limit (aiohttp's sizes stay out of the body)."""
-    return web.HTTPRequestEntityTooLarge(0, text=_status_line(413), content_type=TEXT_PLAIN)
+def body_error(status):
+    """The answer to a body over the server's budgets (http.receive_body):
+    413 too large, 408 too slow, 400 cut short."""
+    return web.Response(status=status, text=_status_line(status), content_type=TEXT_PLAIN)
 
 
 def method_not_allowed(method, allowed):

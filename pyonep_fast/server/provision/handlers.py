@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from ..http import receive_body
 from ..onep.errors import CallRefused
 from ..onep.limits import check_room
 from ..onep.state import ACTIVATED, EXPIRED, NOTACTIVATED
@@ -72,10 +73,7 @@ class Provisioning(ContentEndpoints):
                 handler = methods.get(request.method)
                 if handler is None:
                     raise wire.method_not_allowed(request.method, list(methods))
-                try:
-                    return await handler(request, *(s for p, s in zip(pattern, segments) if p is VAR))
-                except web.HTTPRequestEntityTooLarge:  # aiohttp's body limit, in the API's error shape
-                    raise wire.too_large() from None
+                return await handler(request, *(s for p, s in zip(pattern, segments) if p is VAR))
         raise wire.error(404)
 
     # ------------------------------------------------------------ request helpers
@@ -90,7 +88,7 @@ class Provisioning(ContentEndpoints):
         kind = wire.media_type(request.headers.get("Content-Type", ""))
         if kind not in ("", wire.FORM):
             raise wire.error(400)
-        return wire.parse_form(await request.read())
+        return wire.parse_form(await receive_body(request, wire.body_error))
 
     @staticmethod
     def key(request):
@@ -336,7 +334,7 @@ class Provisioning(ContentEndpoints):
     async def sn_post(self, request, name):
         model = self.model(request, name)
         kind = wire.media_type(request.headers.get("Content-Type", ""))
-        raw = await request.read()
+        raw = await receive_body(request, wire.body_error)
         if kind in wire.JSON_TYPES or (kind != wire.TEXT_CSV and raw.lstrip().startswith(b"{")):
             return await self.ranges_add(model, wire.parse_ranges(raw))
         if kind == wire.TEXT_CSV:
@@ -355,7 +353,7 @@ class Provisioning(ContentEndpoints):
     async def sn_delete_many(self, request, name):
         model = self.model(request, name)
         kind = wire.media_type(request.headers.get("Content-Type", ""))
-        raw = await request.read()
+        raw = await receive_body(request, wire.body_error)
         if kind in wire.JSON_TYPES or (kind != wire.TEXT_CSV and raw.lstrip().startswith(b"{")):
             wanted = wire.parse_ranges(raw)
             with self.store.lock:
