@@ -1,10 +1,15 @@
-"""Per-request budgets of the embedded server (issue 9, item 7): a request
-over budget gets the API's own error and nothing of it runs; one within
-budget runs whole, in order, though in slices of the event loop."""
+"""Per-request budgets of the embedded server (issue 9, item 7; values in
+server/limits.py): a request over budget gets the API's own error and
+nothing of it runs; one within budget runs whole, in order, though in
+slices of the event loop. Reads that would return more points, or more
+bytes, than the budgets allow are refused before they are built."""
 import orjson
+import pytest
+import urllib3
 
 from conftest import JSON_HEADERS, RPC_PATH
-from pyonep_fast.server.onep.rpc import MAX_CALLS_PER_REQUEST
+from pyonep_fast.server import EmbeddedServer, Limits
+from pyonep_fast.server.limits import DEFAULT
 from rpc_helpers import make_dataport, ok
 
 
@@ -19,7 +24,7 @@ def test_too_many_calls_is_refused_whole_and_runs_none(server, http, rpc, fresh_
     cik = fresh_client["cik"]
     port = make_dataport(rpc, cik, "integer")
     calls = [{"id": n, "procedure": "record", "arguments": [port, [[n, n]], {}]}
-             for n in range(MAX_CALLS_PER_REQUEST + 1)]
+             for n in range(DEFAULT.calls_per_request + 1)]
     assert post(server, http, cik, calls) == {
         "error": {"code": 413, "message": "Request Entity Too Large", "context": "calls"}}
     assert ok(rpc, cik, "info", port, {"storage": True})["storage"]["count"] == 0
@@ -29,9 +34,77 @@ def test_a_request_of_the_most_calls_runs_whole_and_in_order(server, http, rpc, 
     cik = fresh_client["cik"]
     port = make_dataport(rpc, cik, "integer")
     calls = [{"id": n, "procedure": "record", "arguments": [port, [[n, n]], {}]}
-             for n in range(MAX_CALLS_PER_REQUEST - 1)]
+             for n in range(DEFAULT.calls_per_request - 1)]
     calls.append({"id": "last", "procedure": "read", "arguments": [port, {"limit": 3}]})
     answer = post(server, http, cik, calls)
-    assert [entry["id"] for entry in answer] == list(range(MAX_CALLS_PER_REQUEST - 1)) + ["last"]
+    assert [entry["id"] for entry in answer] == list(range(DEFAULT.calls_per_request - 1)) + ["last"]
     assert all(entry["status"] == "ok" for entry in answer)
-    assert answer[-1]["result"] == [[n, n] for n in range(MAX_CALLS_PER_REQUEST - 2, MAX_CALLS_PER_REQUEST - 5, -1)]
+    assert answer[-1]["result"] == [[n, n] for n in range(DEFAULT.calls_per_request - 2, DEFAULT.calls_per_request - 5, -1)]
+
+
+# --- reads and responses, on a server with small budgets ------------------------------
+POINTS = 100
+RESPONSE_BYTES = 20_000
+OVER = {"code": 413, "message": "Request Entity Too Large"}
+
+
+@pytest.fixture(scope="module")
+def small():
+    with EmbeddedServer(limits=Limits(points_per_read=POINTS, response_bytes=RESPONSE_BYTES)) as running:
+        yield running
+
+
+@pytest.fixture
+def small_rpc(small):
+    pool = urllib3.PoolManager(retries=False)
+
+    def call(auth, calls):
+        response = pool.request("POST", small.url + RPC_PATH, headers=JSON_HEADERS,
+                                body=orjson.dumps({"auth": {"cik": auth}, "calls": calls}))
+        assert response.status == 200
+        return orjson.loads(response.data)
+    made = orjson.loads(pool.request("GET", small.url + "/api/create?vendor").data)
+    return call, made["cik"]
+
+
+def refusal(call_id, context):
+    return {"id": call_id, "status": "fail", "error": {**OVER, "context": context}}
+
+
+def test_a_read_of_more_points_than_the_budget_is_refused_and_one_within_it_answers(small_rpc):
+    rpc, cik = small_rpc
+    port = make_dataport(rpc, cik, "integer")
+    ok(rpc, cik, "record", port, [[t, t] for t in range(1, 2 * POINTS + 1)], {})
+    for selection in ("all", "givenwindow", "autowindow"):
+        wide = {"starttime": 0, "endtime": 10 ** 6, "limit": 10 ** 7, "selection": selection}
+        assert rpc(cik, [{"id": 1, "procedure": "read", "arguments": [port, wide]}]) == [refusal(1, "points")]
+    # the budget is on what a read returns, not on its limit: a big limit over few points answers
+    answer = rpc(cik, [{"id": 1, "procedure": "read", "arguments": [port, {"starttime": 150, "limit": 10 ** 7}]}])
+    assert answer[0]["result"] == [[t, t] for t in range(2 * POINTS, 149, -1)]
+    exact = rpc(cik, [{"id": 1, "procedure": "read", "arguments": [port, {"starttime": 0, "limit": POINTS}]}])
+    assert len(exact[0]["result"]) == POINTS
+
+
+def test_reads_past_the_response_budget_are_refused_and_later_calls_still_run(small_rpc):
+    rpc, cik = small_rpc
+    port = make_dataport(rpc, cik, "string")
+    value = "v" * 1000
+    ok(rpc, cik, "record", port, [[t, value] for t in range(1, 9)], {})    # 8 KB a read
+    reads = [{"id": n, "procedure": "read", "arguments": [port, {"starttime": 0, "limit": 8}]} for n in range(4)]
+    answer = rpc(cik, reads + [{"id": "w", "procedure": "write", "arguments": [port, "after", {}]},
+                               {"id": "r", "procedure": "read", "arguments": [port, {}]}])
+    assert [len(entry["result"]) for entry in answer[:2]] == [8, 8]
+    assert answer[2:4] == [refusal(2, "response"), refusal(3, "response")]
+    assert answer[4] == {"id": "w", "status": "ok"}
+    assert answer[5]["result"][0][1] == "after"
+
+
+def test_a_recordbatch_whose_status_list_passes_the_budget_stores_nothing(small_rpc):
+    rpc, cik = small_rpc
+    port = make_dataport(rpc, cik, "integer")
+    entries = [[t, "x" if t % 2 else t] for t in range(1, 2 * POINTS + 4)]    # POINTS + 2 invalid
+    assert rpc(cik, [{"id": 1, "procedure": "recordbatch", "arguments": [port, entries, {}]}]) == [
+        refusal(1, "points")]
+    assert ok(rpc, cik, "info", port, {"storage": True})["storage"]["count"] == 0
+    answer = rpc(cik, [{"id": 1, "procedure": "recordbatch", "arguments": [port, entries[:20], {}]}])
+    assert answer[0]["status"] == [[t, "invalid"] for t in range(1, 21, 2)]

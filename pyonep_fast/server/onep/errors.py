@@ -28,6 +28,13 @@ def fail(context="arguments"):
     return CallRefused("fail", error={"code": 501, "message": "Error", "context": context})
 
 
+def over_budget(context):
+    """A call whose result would pass a budget of the server (server/limits.py):
+    context "points" (points one read may return) or "response" (bytes of
+    one response's results). The call changes nothing."""
+    return CallRefused("fail", error={"code": 413, "message": "Request Entity Too Large", "context": context})
+
+
 def refused(status):
     return CallRefused(status)
 

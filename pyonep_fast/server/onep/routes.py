@@ -29,9 +29,10 @@ class RpcEndpoint:
             envelope = decode_envelope(body)
         if envelope is None:
             return json_response(request_error(-1, "request"))
-        if request.app[CONFIG]["null"]:
+        config = request.app[CONFIG]
+        if config["null"]:
             return json_response(null_answer(envelope))
-        return json_response(await self.engine.process(envelope))
+        return json_response(await self.engine.process(envelope, config["limits"]))
 
 
 def null_answer(envelope):

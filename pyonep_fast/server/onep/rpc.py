@@ -8,10 +8,17 @@ in `store.atomic()`: one that raises (a refusal or an internal error) is
 rolled back; a handler returns a CallRefused instead when the changes made
 stand (recordbatch's partial success).
 
-Budgets (issue 9): a request holds at most MAX_CALLS_PER_REQUEST calls
-(more: the whole-request error 413, context "calls", and none runs); its
-calls run in slices of at most SLICE_SECONDS of the event loop, so a long
-request never holds up the others for longer.
+Budgets (issue 9; their values in server/limits.py): a request holds at
+most `calls_per_request` calls (more: the whole-request error 413, context
+"calls", and none runs); its calls run in slices of at most SLICE_SECONDS
+of the event loop, so a long request never holds up the others for longer.
+A `read` that would return more than `points_per_read` points is refused
+`{"status": "fail", "error": {"code": 413, "message": "Request Entity Too
+Large", "context": "points"}}`, before any point is loaded; a call whose
+result would take the response's results past `response_bytes` is refused
+the same way with context "response" (reads are estimated before they run,
+every entry is counted as built), and later calls still run. A recordbatch
+whose status list would pass either budget is refused whole, nothing stored.
 """
 import asyncio
 import contextlib
@@ -24,10 +31,11 @@ from inspect import iscoroutine
 import orjson
 
 from ..._core.entries import INT64_MAX, INVALID
+from ..limits import DEFAULT
 from . import descriptions
 from .access import FULL, READ, Principal, live_subscribers, references, token_covers
 from .descriptions import COUNT_KEYS, ENTITY_LIMITS, TYPES
-from .errors import CallRefused, fail, refused, request_error
+from .errors import CallRefused, fail, over_budget, refused, request_error
 from .entries import entries_columns, off_loop
 from .limits import check_room, owned_count
 from .points import apply_retention, ingest_pairs, store_columns, typed_value
@@ -40,9 +48,9 @@ HEX40 = re.compile(r"[0-9a-f]{40}\Z")
 WAIT_DEFAULT_MS = 30000
 WAIT_MAX_MS = 300000
 MAX_ID_LENGTH = 40
-MAX_CALLS_PER_REQUEST = 20000
 SLICE_SECONDS = 0.02
 NO_RESULT = object()
+POINT_JSON_BYTES = 24      # a point's JSON besides its value's: `[1420070400,` ... `],`
 
 INFO_KEYS = ("aliases", "basic", "comments", "counts", "description", "key", "shares", "storage", "subscribers",
              "tagged", "tags", "usage")
@@ -81,14 +89,35 @@ class Call(Principal):
     """One request's view of the world: the calling client, its rights, and
     the credential (CIK or token) it authenticated with."""
 
-    __slots__ = ("store", "credential", "now", "procedure")
+    __slots__ = ("store", "credential", "now", "procedure", "limits", "response_room")
 
-    def __init__(self, store, caller, token, credential):
+    def __init__(self, store, caller, token, credential, limits=DEFAULT):
         super().__init__(caller, token)
         self.store = store
         self.credential = credential
         self.now = now()
         self.procedure = None
+        self.limits = limits
+        self.response_room = limits.response_bytes   # bytes of results this response may still carry
+
+    def within_budget(self, points, nbytes):
+        """Refuses (over_budget) a result of `points` points and about
+        `nbytes` bytes that the request's budgets cannot carry."""
+        if points > self.limits.points_per_read:
+            raise over_budget("points")
+        if nbytes > self.response_room:
+            raise over_budget("response")
+
+    def charged(self, call, entry):
+        """entry, counted against the response budget; the call's refusal in
+        its place when it would pass it (only reads come near it, and they
+        change nothing)."""
+        if entry is None:
+            return None
+        if len(entry) > self.response_room:
+            return _refusal_entry(True, call.get("id"), over_budget("response"))
+        self.response_room -= len(entry)
+        return entry
 
     def resolve(self, ident, level=FULL, procedure=None):
         """The Resource a ResourceID names, checked for access (spec 2.1, 2.4):
@@ -202,7 +231,7 @@ class Engine:
         }
 
     # --- envelope --------------------------------------------------------
-    def authenticate(self, auth):
+    def authenticate(self, auth, limits=DEFAULT):
         """(Call, None) or (None, error body) for the auth member."""
         if not isinstance(auth, dict):
             return None, request_error(400, "auth")
@@ -233,9 +262,9 @@ class Engine:
                     caller = target
                 elif target.owner is not None and target is not caller:
                     caller = target.owner
-        return Call(store, caller, token, credential), None
+        return Call(store, caller, token, credential, limits), None
 
-    def begin(self, envelope):
+    def begin(self, envelope, limits=DEFAULT):
         """Runs a decoded request's calls as far as they go without waiting.
 
         Returns the response body (bytes; the caller answers once
@@ -248,12 +277,12 @@ class Engine:
         calls = envelope.get("calls")
         if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
             return request_error(400, "calls")
-        if len(calls) > MAX_CALLS_PER_REQUEST:
+        if len(calls) > limits.calls_per_request:
             return request_error(413, "calls")
         entries = []
         try:
             with self.store.lock:
-                context, error = self.authenticate(envelope["auth"])
+                context, error = self.authenticate(envelope["auth"], limits)
             if error is not None:
                 return error
             slice_ends = time.monotonic() + SLICE_SECONDS
@@ -263,6 +292,7 @@ class Engine:
                     entry = _after_a_pause(entry)   # the rest runs after the loop served the others
                 if iscoroutine(entry):
                     return self._finish(context, calls, index, entry, entries)
+                entry = context.charged(call, entry)
                 if entry is not None:
                     entries.append(entry)
         except Exception:
@@ -277,6 +307,7 @@ class Engine:
             entry = await waiting
             slice_ends = time.monotonic() + SLICE_SECONDS
             while True:
+                entry = context.charged(calls[index], entry)
                 if entry is not None:
                     entries.append(entry)
                 index += 1
@@ -302,9 +333,9 @@ class Engine:
             return request_error(500, "calls")
         return body
 
-    async def process(self, envelope):
+    async def process(self, envelope, limits=DEFAULT):
         """Response body for a decoded request envelope, once durable."""
-        outcome = self.begin(envelope)
+        outcome = self.begin(envelope, limits)
         return await self._durable(outcome) if isinstance(outcome, bytes) else await outcome
 
     def run_call(self, context, call):
@@ -360,6 +391,8 @@ class Engine:
         if sort not in ("asc", "desc") or selection not in ("all", "givenwindow", "autowindow"):
             raise refused("invalid")
         apply_retention(res, call.now)
+        points, value_bytes = res.series.extent(int(start), int(end), limit)
+        call.within_budget(points, value_bytes + POINT_JSON_BYTES * points)
         return res.series.read(int(start), int(end), sort == "desc", limit, selection)
 
     def _write_now(self, call, targets):
@@ -419,6 +452,7 @@ class Engine:
         else:
             store_columns(self.store, res, columns, call.now)
         if invalid:   # the valid entries are stored: returned, so atomic() keeps them
+            call.within_budget(len(invalid), POINT_JSON_BYTES * len(invalid))   # else refused: none stored
             return CallRefused([[t, "invalid"] for t in invalid])
         return NO_RESULT
 

@@ -662,6 +662,26 @@ class Series:
                 out.append((view, lo, hi))
         return out
 
+    def extent(self, start, end, limit):
+        """(points, value bytes) a read of [start, end] with `limit` returns
+        at most, from the chunk summaries (the two chunks at the edges are
+        loaded to count exactly); the bytes are the stored values' share of
+        those points. What a budget is checked against before a read."""
+        points = size = 0
+        for chunk in self.chunks:
+            if chunk.t_last < start:
+                continue
+            if chunk.t_first > end:
+                break
+            n = chunk.n
+            if chunk.t_first < start or chunk.t_last > end:
+                ts = self._load(chunk).view().ts
+                n = bisect.bisect_right(ts, end) - bisect.bisect_left(ts, start)
+            points += n
+            size += chunk.size * n // chunk.n
+        taken = min(points, max(limit, 0))
+        return taken, size * taken // points if points else 0
+
     def read(self, start, end, descending, limit, selection):
         """The points with start <= t <= end in sort order (spec 3.1): a list
         of [t, v], or for many numeric points their JSON text already
