@@ -10,6 +10,7 @@ import urllib3
 from conftest import JSON_HEADERS, RPC_PATH
 from pyonep_fast.server import EmbeddedServer, Limits
 from pyonep_fast.server.limits import DEFAULT
+from pyonep_fast.server.onep.wire import OVERSIZED, decode_envelope
 from rpc_helpers import make_dataport, ok
 
 
@@ -108,3 +109,29 @@ def test_a_recordbatch_whose_status_list_passes_the_budget_stores_nothing(small_
     assert ok(rpc, cik, "info", port, {"storage": True})["storage"]["count"] == 0
     answer = rpc(cik, [{"id": 1, "procedure": "recordbatch", "arguments": [port, entries[:20], {}]}])
     assert answer[0]["status"] == [[t, "invalid"] for t in range(1, 21, 2)]
+
+
+def test_an_oversized_write_value_is_refused_and_nothing_is_stored(server, http, rpc, fresh_client):
+    cik = fresh_client["cik"]
+    port = make_dataport(rpc, cik, "string")
+    ok(rpc, cik, "write", port, "kept", {})
+    huge = "x" * (2 << 20)      # past the 64 KB a value may hold, and large enough to stay undecoded
+    calls = [{"id": 1, "procedure": "write", "arguments": [port, huge, {}]},
+             {"id": 2, "procedure": "writegroup", "arguments": [[[port, huge]]]},
+             {"id": 3, "procedure": "record", "arguments": [port, [[1, huge]], {}]},
+             {"id": 4, "procedure": "create", "arguments": ["dataport", {"format": "string", "name": huge}]},
+             {"id": 5, "procedure": "read", "arguments": [port, {}]}]
+    answer = post(server, http, cik, calls)
+    assert [entry["status"] for entry in answer][:4] == ["invalid"] * 4
+    assert answer[4]["result"][0][1] == "kept"
+    assert ok(rpc, cik, "info", port, {"storage": True})["storage"]["count"] == 1
+    # it is never decoded: no Python string of it is built (nor the GIL held that long)
+    decoded = decode_envelope(orjson.dumps({"auth": {"cik": cik}, "calls": calls}))
+    assert decoded["calls"][0]["arguments"][1] is OVERSIZED
+    assert decoded["calls"][1]["arguments"][0] == [[port, OVERSIZED]]
+
+
+def test_calls_past_the_budget_are_not_decoded():
+    body = orjson.dumps({"auth": {"cik": "0" * 40}, "calls": [{"id": n} for n in range(200_000)]})
+    assert decode_envelope(body, max_calls=DEFAULT.calls_per_request)["calls"] == [{}] * 200_000
+    assert decode_envelope(body)["calls"][-1] == {"id": 199_999}

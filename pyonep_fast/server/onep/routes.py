@@ -23,13 +23,14 @@ class RpcEndpoint:
         body = await read_body(request, body_error)
         if isinstance(body, web.StreamResponse):
             return body
+        config = request.app[CONFIG]
+        max_calls = config["limits"].calls_per_request
         if len(body) >= LARGE_BODY:    # walked in a worker thread (the C scanner releases the GIL)
-            envelope = await asyncio.get_running_loop().run_in_executor(None, decode_envelope, body)
+            envelope = await asyncio.get_running_loop().run_in_executor(None, decode_envelope, body, max_calls)
         else:
-            envelope = decode_envelope(body)
+            envelope = decode_envelope(body, max_calls)
         if envelope is None:
             return json_response(request_error(-1, "request"))
-        config = request.app[CONFIG]
         if config["null"]:
             return json_response(null_answer(envelope))
         return json_response(await self.engine.process(envelope, config["limits"]))

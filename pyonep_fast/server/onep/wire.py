@@ -13,6 +13,17 @@ library's decoder (exact_number), and such an id is echoed as its digits;
 record/recordbatch entries in such a body stay in it (their timestamps are
 reported as given when invalid).
 
+Bodies from DESCEND_BODY bytes are always walked, never handed to orjson
+whole: orjson holds the GIL while it decodes, so a worker thread decoding
+a 200 MB body stalls the event loop as surely as the loop itself would.
+There a member of DESCEND_BODY bytes or more in a call's arguments is
+decoded element by element, and a string that large is never decoded: it
+is OVERSIZED, far past the 64 KB a value may hold (spec 1.8), and every
+procedure refuses it as it refuses a value of a wrong type (`invalid`).
+A calls array longer than the request's budget is not decoded either.
+Such a body that the scanner refuses (nesting deeper than 512) is Invalid
+JSON: handing it to orjson would be the stall this avoids.
+
 Both ways give the same request: entries go through the entries parser
 either way (ingest.py), and a body that one decoder refuses is handed to the
 other, so a body is "Invalid JSON" only when both refuse it (orjson refuses
@@ -28,11 +39,25 @@ from ..._core.jscan import array_spans, object_spans
 from ...exceptions import CoreError
 
 LARGE_BODY = 64 * 1024
+DESCEND_BODY = 1 << 20
 RECORD_PROCEDURES = ("record", "recordbatch")
 _LONG_INTEGER = re.compile(rb"[0-9]{19}")   # int64 ends at 19 digits
 _UINT64_END = 1 << 64      # orjson reads and writes integers in [-2**63, 2**64) exactly
 _OPEN_ARRAY = ord("[")
 _OPEN_OBJECT = ord("{")
+_QUOTE = ord('"')
+
+
+class Oversized:
+    """A string argument of DESCEND_BODY bytes or more, left undecoded."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<oversized string>"
+
+
+OVERSIZED = Oversized()
 
 
 class EntriesSpan:
@@ -45,12 +70,16 @@ class EntriesSpan:
         self.span = span
 
 
-def decode_envelope(body):
-    """The decoded request object, or None if the body is not valid JSON."""
+def decode_envelope(body, max_calls=None):
+    """The decoded request object, or None if the body is not valid JSON.
+    With more than max_calls calls, the calls are left undecoded: the list
+    holds as many empty objects (the request is refused for its size)."""
+    if len(body) >= DESCEND_BODY:   # never one orjson call over the whole body (module docstring)
+        return _walked(body, max_calls)
     # entries stay in the body when large, or when they may hold integers orjson would round
     walk_first = (len(body) >= LARGE_BODY or _LONG_INTEGER.search(body)) and b'"record' in body
     if walk_first:
-        envelope = _walked(body)
+        envelope = _walked(body, max_calls)
         if envelope is not None:
             return envelope
     try:
@@ -83,9 +112,9 @@ def exact_number(value):
     return value
 
 
-def _walked(body):
+def _walked(body, max_calls=None):
     try:
-        return _walk(body)
+        return _walk(body, max_calls)
     except (CoreError, orjson.JSONDecodeError):
         return None
 
@@ -101,17 +130,37 @@ def number_at(body, span):
     return exact_number(json.loads(text))
 
 
-def _walk(body):
+def _walk(body, max_calls=None):
     """The envelope with record/recordbatch entries left as EntriesSpan;
     CoreError (from the scanner) for a body that is not a JSON object."""
     envelope = {}
     for key, value in object_spans(body):      # repeated keys: the last one wins, as in orjson
         name = _load(body, key)
         if name == "calls" and body[value[0]] == _OPEN_ARRAY:
-            envelope[name] = [_call(body, span) for span in array_spans(body, value)]
+            spans = array_spans(body, value)
+            if max_calls is not None and len(spans) > max_calls:
+                envelope[name] = [{}] * len(spans)
+            else:
+                envelope[name] = [_call(body, span) for span in spans]
         else:
             envelope[name] = _load(body, value)
     return envelope
+
+
+def _argument(body, span):
+    """An argument decoded from its span; one of DESCEND_BODY bytes or more
+    element by element, or OVERSIZED when it is a string."""
+    off, length = span
+    if length < DESCEND_BODY:
+        return _load(body, span)
+    first = body[off]
+    if first == _QUOTE:
+        return OVERSIZED
+    if first == _OPEN_ARRAY:
+        return [_argument(body, element) for element in array_spans(body, span)]
+    if first == _OPEN_OBJECT:
+        return {_load(body, key): _argument(body, value) for key, value in object_spans(body, span)}
+    return _load(body, span)
 
 
 def _call(body, span):
@@ -128,8 +177,8 @@ def _call(body, span):
         if call.get("procedure") in RECORD_PROCEDURES and body[arguments[0]] == _OPEN_ARRAY:
             call["arguments"] = [
                 EntriesSpan(body, element) if index == 1 and body[element[0]] == _OPEN_ARRAY
-                else _load(body, element)
+                else _argument(body, element)
                 for index, element in enumerate(array_spans(body, arguments))]
         else:
-            call["arguments"] = _load(body, arguments)
+            call["arguments"] = _argument(body, arguments)
     return call
