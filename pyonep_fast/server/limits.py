@@ -21,6 +21,9 @@ Per connection (item 8):
 Per request (item 7):
   max_body         bytes of a request body (413 in the API's shape).
   calls_per_request  RPC calls in one request (whole-request 413, context "calls").
+  items_per_request  form fields or CSV lines in one provisioning body (serial
+                   numbers, group members): 413 `HTTP/1.1 413 Request Entity Too
+                   Large`, counted before anything is parsed; nothing stored.
   points_per_read  points one read may return (RPC read, M2X values/sampling/
                    export); more: refused, not truncated.
   response_bytes   bytes of one response's results (a batch of reads that
@@ -43,6 +46,7 @@ class Limits:
     header_timeout: float = 30.0
     max_connections: int = 10000
     calls_per_request: int = 20000
+    items_per_request: int = 20000
     points_per_read: int = 1_000_000
     response_bytes: int = 64 * 1024 * 1024
 

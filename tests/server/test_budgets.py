@@ -135,3 +135,27 @@ def test_calls_past_the_budget_are_not_decoded():
     body = orjson.dumps({"auth": {"cik": "0" * 40}, "calls": [{"id": n} for n in range(200_000)]})
     assert decode_envelope(body, max_calls=DEFAULT.calls_per_request)["calls"] == [{}] * 200_000
     assert decode_envelope(body)["calls"][-1] == {"id": 199_999}
+
+
+def test_a_provisioning_body_of_more_items_than_the_budget_is_refused_413_and_stores_nothing():
+    with EmbeddedServer(limits=Limits(items_per_request=50)) as limited:   # 51 serial numbers: one too many
+        pool = urllib3.PoolManager(retries=False)
+        made = orjson.loads(pool.request("GET", limited.url + "/api/create?vendor").data)
+        token = {"X-Exosite-Token": made["vendortoken"]}
+        form = {**token, "Content-Type": "application/x-www-form-urlencoded"}
+        template = ok(lambda auth, calls: orjson.loads(pool.request(
+            "POST", limited.url + RPC_PATH, headers=JSON_HEADERS,
+            body=orjson.dumps({"auth": {"cik": auth}, "calls": calls})).data), made["cik"], "create", "client", {})
+        assert pool.request("POST", limited.url + "/provision/manage/model/", body=f"model=m&rid={template}",
+                            headers=form).status == 205
+        serials = "/provision/manage/model/m/"
+        too_many = "&".join(f"sn%5B%5D=sn{n}" for n in range(51))
+        for body, headers in ((too_many, form), ("\n".join(f"sn{n}" for n in range(51)),
+                                                 {**token, "Content-Type": "text/csv"})):
+            answer = pool.request("POST", limited.url + serials, body=body, headers=headers)
+            assert (answer.status, answer.data) == (413, b"HTTP/1.1 413 Request Entity Too Large\r\n")
+        assert pool.request("GET", limited.url + serials + "?limit=1000", headers=token).data == b""
+        assert pool.request("POST", limited.url + serials, body=too_many.rsplit("&", 1)[0],
+                            headers=form).status == 205
+        listed = pool.request("GET", limited.url + serials + "?limit=1000", headers=token).data.decode().split("\n")
+        assert len(listed) == 50

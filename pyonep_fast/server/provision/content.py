@@ -2,8 +2,8 @@
 (spec/provision.md §2.1, §2.6-2.8).
 
 A mixin of `handlers.Provisioning`: it uses that class's request helpers
-(`vendor`, `model`, `body_form`, `query`, `key`, `whitelisted`, `done`) and
-its `store`, `state` and `clock`.
+(`vendor`, `model`, `body_form`, `items_body`, `parsed`, `query`, `key`,
+`whitelisted`, `done`) and its `store`, `state` and `clock`.
 """
 from aiohttp import web
 
@@ -224,7 +224,7 @@ class ContentEndpoints:
         model = self.model(request, name)
         row_id, _ = self.group_row(model, group_id)
         if wire.media_type(request.headers.get("Content-Type", "")) == wire.TEXT_CSV:
-            rows = wire.parse_csv(await receive_body(request, wire.body_error), 4)
+            rows = await self.parsed(wire.parse_csv, await self.items_body(request), 4)
             members = [(row[0], row[1], _expire(row[2] if len(row) > 2 else ""), row[3] if len(row) > 3 else "")
                        for row in rows if len(row) > 1]
             if len(members) != len(rows) or any(not kind or not mid for kind, mid, _, _ in members):
@@ -242,7 +242,7 @@ class ContentEndpoints:
     async def member_delete(self, request, name, group_id):
         model = self.model(request, name)
         row_id, _ = self.group_row(model, group_id)
-        rows = wire.parse_csv(await receive_body(request, wire.body_error), 3)
+        rows = await self.parsed(wire.parse_csv, await self.items_body(request), 3)
         if any(len(row) < 2 for row in rows):
             raise wire.error(400)
         return await self.remove_members(row_id, [(row[0], row[1]) for row in rows])

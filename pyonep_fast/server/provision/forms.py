@@ -5,6 +5,7 @@ Pure functions shared by the provisioning handlers: request body parsing
 `Range` header, and the response shapes (CSV lines, bare values, 205/204,
 `HTTP/1.1 <code> <reason>\\r\\n` errors).
 """
+import functools
 import re
 from http import HTTPStatus
 from urllib.parse import parse_qsl
@@ -28,6 +29,7 @@ _ERRORS = {
     403: web.HTTPForbidden,
     404: web.HTTPNotFound,
     409: web.HTTPConflict,
+    413: functools.partial(web.HTTPRequestEntityTooLarge, 0, 0),
     416: web.HTTPRequestRangeNotSatisfiable,
 }
 

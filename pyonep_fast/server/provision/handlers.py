@@ -12,13 +12,14 @@ path is split and percent-decoded segment by segment (§1.3), so ids may
 hold any character and a trailing slash keeps its meaning (`model/M` is the
 model, `model/M/` its serial numbers).
 """
+import asyncio
 import logging
 import time
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from ..http import receive_body
+from ..http import CONFIG, receive_body
 from ..onep.errors import CallRefused
 from ..onep.limits import check_room
 from ..onep.state import ACTIVATED, EXPIRED, NOTACTIVATED
@@ -29,6 +30,7 @@ from .forms import VAR
 log = logging.getLogger(__name__)
 
 ACTIVATION_WINDOW = 86400  # seconds from enable/re-enable/remap (§1.7)
+LARGE_FORM = 256 * 1024    # bodies from this size are parsed off the event loop
 MODEL_OPTIONS = ("noaliases", "nocomments", "nohistorical")  # canonical order (§5 #18)
 
 class Provisioning(ContentEndpoints):
@@ -83,12 +85,29 @@ class Provisioning(ContentEndpoints):
         return wire.parse_form(request.rel_url.raw_query_string)
 
     @staticmethod
-    async def body_form(request):
+    async def items_body(request):
+        """The body, refused 413 when it names more items (form fields, CSV
+        lines) than the server's items_per_request budget: counted before
+        anything is parsed, so nothing is stored."""
+        raw = await receive_body(request, wire.body_error)
+        if max(raw.count(b"&"), raw.count(b"\n")) >= request.app[CONFIG]["limits"].items_per_request:
+            raise wire.error(413)
+        return raw
+
+    @staticmethod
+    async def parsed(parse, raw, *args):
+        """parse(raw, *args); in a worker thread for a large body (pure Python:
+        it gives the event loop its turns, where on the loop it would hold it)."""
+        if len(raw) < LARGE_FORM:
+            return parse(raw, *args)
+        return await asyncio.get_running_loop().run_in_executor(None, parse, raw, *args)
+
+    async def body_form(self, request):
         """The body as a form: form or missing Content-Type (pyonep's PUT/DELETE, §1.3)."""
         kind = wire.media_type(request.headers.get("Content-Type", ""))
         if kind not in ("", wire.FORM):
             raise wire.error(400)
-        return wire.parse_form(await receive_body(request, wire.body_error))
+        return await self.parsed(wire.parse_form, await self.items_body(request))
 
     @staticmethod
     def key(request):
@@ -334,15 +353,15 @@ class Provisioning(ContentEndpoints):
     async def sn_post(self, request, name):
         model = self.model(request, name)
         kind = wire.media_type(request.headers.get("Content-Type", ""))
-        raw = await receive_body(request, wire.body_error)
+        raw = await self.items_body(request)
         if kind in wire.JSON_TYPES or (kind != wire.TEXT_CSV and raw.lstrip().startswith(b"{")):
             return await self.ranges_add(model, wire.parse_ranges(raw))
         if kind == wire.TEXT_CSV:
             return await self.sns_add(model, [(row[0], row[1] if len(row) > 1 else "")
-                                              for row in wire.parse_csv(raw, 2)])
+                                              for row in await self.parsed(wire.parse_csv, raw, 2)])
         if kind not in ("", wire.FORM):
             raise wire.error(400)
-        form = wire.parse_form(raw)
+        form = await self.parsed(wire.parse_form, raw)
         if wire.is_true(form, "delete") or wire.is_true(form, "remove"):
             return await self.sns_remove(model, form.get("sn", []))
         if form.get("sn"):
@@ -353,13 +372,13 @@ class Provisioning(ContentEndpoints):
     async def sn_delete_many(self, request, name):
         model = self.model(request, name)
         kind = wire.media_type(request.headers.get("Content-Type", ""))
-        raw = await receive_body(request, wire.body_error)
+        raw = await self.items_body(request)
         if kind in wire.JSON_TYPES or (kind != wire.TEXT_CSV and raw.lstrip().startswith(b"{")):
             wanted = wire.parse_ranges(raw)
             with self.store.lock:
                 self.state.remove_ranges(model, lambda rng: any(wire.range_matches(rng, w) for w in wanted))
             return await self.done()
-        return await self.sns_remove(model, [row[0] for row in wire.parse_csv(raw, 2)])
+        return await self.sns_remove(model, [row[0] for row in await self.parsed(wire.parse_csv, raw, 2)])
 
     async def sns_add(self, model, items):
         """Adds every (sn, extra) or, if any sn exists (or repeats), none (§5 #12)."""
