@@ -123,45 +123,50 @@ class Probe:
 
 
 # --- the hostile requests: each returns (answer text) -------------------------------------
-def many_calls(target, timeout, hold):
+def many_calls(target, timeout, hold, prepared):
     body = target.rpc_body([{"id": n} for n in range(1_000_000)])
     return target.request("POST", RPC, body, JSON, timeout)
 
 
-def big_write(target, timeout, hold):
+def big_write(target, timeout, hold, prepared):
     body = target.rpc_body([{"id": 1, "procedure": "write", "arguments": [target.dataport, "x" * 200_000_000, {}]}])
     return target.request("POST", RPC, body, JSON, timeout)
 
 
-def wide_window(target, timeout, hold):
+def wide_window(target, timeout, hold, prepared):
     body = target.rpc_body([{"id": 1, "procedure": "read", "arguments": [
         target.dataport, {"starttime": 0, "endtime": 10 ** 7, "limit": 10 ** 7, "selection": "givenwindow"}]}])
     return target.request("POST", RPC, body, JSON, timeout)
 
 
-def serial_form(target, timeout, hold):
+def hostile_model(target):
     template = target.call("create", "client", {})
     headers = {"X-Exosite-Token": target.vendortoken, **FORM}
     status, body = target.request("POST", "/provision/manage/model/", f"model={MODEL}&rid={template}", headers)
     assert status == 205, (status, body)
+
+
+def serial_form(target, timeout, hold, prepared):
+    headers = {"X-Exosite-Token": target.vendortoken, **FORM}
     serials = "&".join(f"sn%5B%5D=sn{n:08d}" for n in range(57_000_000 // 20))
     return target.request("POST", f"/provision/manage/model/{MODEL}/", "add=true&" + serials, headers, timeout)
 
 
-def big_read(target, timeout, hold):
-    port = target.call("create", "dataport", {"format": "integer"})
-    for start in range(0, 2_000_000, 500_000):
-        target.call("record", port, [[t, t] for t in range(start + 1, start + 500_001)], {})
+def series_of(target, kind, points, value, per_call):
+    """A new dataport of `points` points (value(t) each), recorded before the row is timed."""
+    port = target.call("create", "dataport", {"format": kind})
+    for start in range(0, points, per_call):
+        target.call("record", port, [[t, value(t)] for t in range(start + 1, start + per_call + 1)], {})
+    return port
+
+
+def big_read(target, timeout, hold, port):
     body = target.rpc_body([{"id": 1, "procedure": "read", "arguments": [
         port, {"starttime": 0, "limit": 10 ** 7, "sort": "asc"}]}])
     return target.request("POST", RPC, body, JSON, timeout)
 
 
-def many_reads(target, timeout, hold):
-    port = target.call("create", "dataport", {"format": "string"})
-    value = "v" * 1000
-    for start in range(0, 100_000, 20_000):
-        target.call("record", port, [[t, value] for t in range(start + 1, start + 20_001)], {})
+def many_reads(target, timeout, hold, port):
     body = target.rpc_body([{"id": n, "procedure": "read", "arguments": [port, {"starttime": 0, "limit": 100_000}]}
                             for n in range(12)])
     return target.request("POST", RPC, body, JSON, timeout)
@@ -211,7 +216,7 @@ def held(sockets, hold, trickle=None):
     return None, f"all {count} closed by the server within {elapsed:.1f} s {shown}".encode()
 
 
-def slow_headers(target, timeout, hold):
+def slow_headers(target, timeout, hold, prepared):
     sockets = []
     for _ in range(500):
         sock = socket.create_connection((target.host, target.port), timeout=10)
@@ -220,7 +225,7 @@ def slow_headers(target, timeout, hold):
     return held(sockets, hold)
 
 
-def slow_body(target, timeout, hold):
+def slow_body(target, timeout, hold, prepared):
     sockets = []
     for _ in range(100):
         sock = socket.create_connection((target.host, target.port), timeout=10)
@@ -232,21 +237,25 @@ def slow_body(target, timeout, hold):
 
 
 ROWS = {
-    "calls": ("1,000,000 calls {id: N} (13 MB body)", many_calls),
-    "write": ("write of a 200 MB value", big_write),
-    "window": ("read givenwindow, limit 10**7", wide_window),
-    "serials": ("57 MB serial-number form", serial_form),
-    "read": ("read limit 10**7 of 2,000,000 points", big_read),
-    "reads": ("12 reads of 100 MB each in one request", many_reads),
-    "headers": ("500 slow-header connections", slow_headers),
-    "body": ("100 slow-body provisioning requests", slow_body),
+    # name: (label, the request, what it needs made before it is timed)
+    "calls": ("1,000,000 calls {id: N} (13 MB body)", many_calls, None),
+    "write": ("write of a 200 MB value", big_write, None),
+    "window": ("read givenwindow, limit 10**7", wide_window, None),
+    "serials": ("57 MB serial-number form", serial_form, hostile_model),
+    "read": ("read limit 10**7 of 2,000,000 points", big_read,
+             lambda target: series_of(target, "integer", 2_000_000, int, 500_000)),
+    "reads": ("12 reads of 100 MB each in one request", many_reads,
+              lambda target: series_of(target, "string", 100_000, lambda t: "v" * 1000, 20_000)),
+    "headers": ("500 slow-header connections", slow_headers, None),
+    "body": ("100 slow-body provisioning requests", slow_body, None),
 }
 
 
 def run_row(name, timeout, hold):
-    label, send = ROWS[name]
+    label, send, prepare = ROWS[name]
     with spawn(db=":memory:") as server:
         target = Target(server)
+        prepared = prepare(target) if prepare else None
         baseline = target.peak_rss()
         with Probe(target) as probe:
             while not probe.latencies:           # the probe is running before the request starts
@@ -254,7 +263,7 @@ def run_row(name, timeout, hold):
             first = len(probe.latencies)
             started = time.perf_counter()
             try:
-                status, answer = send(target, timeout, hold)
+                status, answer = send(target, timeout, hold, prepared)
             except (socket.timeout, TimeoutError):
                 status, answer = None, f"no answer within {timeout} s".encode()
             except (ConnectionError, http.client.HTTPException) as exc:
