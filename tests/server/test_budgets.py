@@ -159,3 +159,25 @@ def test_a_provisioning_body_of_more_items_than_the_budget_is_refused_413_and_st
                             headers=form).status == 205
         listed = pool.request("GET", limited.url + serials + "?limit=1000", headers=token).data.decode().split("\n")
         assert len(listed) == 50
+
+
+def test_m2x_sampling_and_export_over_the_points_budget_are_refused_413_in_m2xs_shape(small):
+    pool = urllib3.PoolManager(retries=False)
+    key = orjson.loads(pool.request("POST", small.url + "/_fixtures/m2x/accounts").data)["key"]
+
+    def call(method, path, body=None):
+        response = pool.request(method, small.url + "/v2" + path, body=None if body is None else orjson.dumps(body),
+                                headers={"X-M2X-KEY": key, "Content-Type": "application/json"})
+        return response.status, orjson.loads(response.data) if response.data else None
+    _, device = call("POST", "/devices", {"name": "d", "visibility": "private"})
+    stream = f"/devices/{device['id']}/streams/s"
+    assert call("PUT", stream, {"type": "numeric"})[0] == 201
+    values = [{"timestamp": f"2015-01-01T00:{t // 60:02d}:{t % 60:02d}Z", "value": t} for t in range(POINTS + 20)]
+    assert call("POST", stream + "/values", {"values": values})[0] == 202
+    over = {"code": "request_entity_too_large",
+            "message": f"The range holds more than {POINTS} points; narrow it with start and end"}
+    assert call("GET", stream + "/sampling?interval=60&type=max") == (413, over)
+    assert call("GET", f"/devices/{device['id']}/values/export.csv") == (413, over)
+    status, sampled = call("GET", stream + "/sampling?interval=60&type=max&start=2015-01-01T00:01:00Z")
+    assert status == 200 and sampled["values"][0]["value"] == POINTS + 19
+    assert call("GET", f"/devices/{device['id']}/values/export.csv?start=2015-01-01T00:01:00Z")[0] == 202

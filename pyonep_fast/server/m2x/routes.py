@@ -18,7 +18,7 @@ from aiohttp import web
 from ..._core import ETYPE
 from ..._core.jscan import object_spans
 from ...exceptions import CoreError
-from ..http import JSON, TEXT, read_body, receive_body
+from ..http import CONFIG, JSON, TEXT, read_body, receive_body
 from . import access
 from . import values as stream_values
 from .errors import Problem, bad_request, invalid, not_found
@@ -608,6 +608,7 @@ def stream_sampling(ctx):
         raise invalid({"type": "invalid"})
     start, end = _range(ctx)
     limit = ctx.int_param("limit", 100, maximum=MAX_READ_LIMIT)
+    _within_points_budget(ctx, [stream], start, end)
     pairs = stream_values.sampling(ctx.state.series(stream), start, end, width, kind, limit)
     result = _range_echo(ctx, start, end, interval=interval)
     result["values"] = [{"timestamp": stream_values.iso(t), "value": value} for t, value in pairs]
@@ -649,6 +650,19 @@ def post_updates(ctx):
     return accepted()
 
 
+def _within_points_budget(ctx, streams, start, end):
+    """Refuses (413 in M2X's shape) a read whose range holds more points, over
+    `streams`, than the server's points_per_read budget (server/limits.py):
+    sampling and export go through every point in range."""
+    budget = ctx.request.app[CONFIG]["limits"].points_per_read
+    points = 0
+    for stream in streams:
+        points += ctx.state.series(stream).extent(start, end, budget + 1)[0]
+        if points > budget:
+            raise Problem(413, "request_entity_too_large",
+                          f"The range holds more than {budget} points; narrow it with start and end")
+
+
 def _device_rows(ctx, device, limit):
     """[(ms, {stream: value})] newest first over the chosen streams."""
     names = ctx.param_list("streams")
@@ -687,6 +701,7 @@ def device_values_export(ctx):
     names = ctx.param_list("streams")
     streams = [ctx.state.stream(device, name) for name in names] if names else ctx.state.device_streams(device)
     start, end = _range(ctx)
+    _within_points_budget(ctx, streams, start, end)
     snapshot = [(stream["name"], *stream_values.select(ctx.state.series(stream), start, end)) for stream in streams]
     job = ctx.state.create_job(device)
     work = asyncio.get_running_loop().run_in_executor(None, stream_values.csv_text, snapshot)
