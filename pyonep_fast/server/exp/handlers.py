@@ -217,7 +217,7 @@ class Exp:
             return web.Response(body=data, content_type=mime, headers={"X-Content-Type-Options": "nosniff"})
         identity = self.access(request, write=True)
         if request.method == "PUT":
-            stored = self.state.put_layout(identity.org, location, variant, await request.read())
+            stored = self.state.put_layout(identity.org, location, variant, await receive_body(request, _body_error))
             await self.durable()
             return json_response(stored)
         if request.method == "DELETE":
