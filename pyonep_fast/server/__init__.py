@@ -8,7 +8,7 @@ aiohttp application for EXP's real-time network later: one process, one
 port, one event loop for all four emulated APIs.
 
     with EmbeddedServer() as server:          # in-process, background thread
-        server.url, server.root_cik, server.store (.onep, .provision, .storage)
+        server.url, server.port (the bound one), server.root_cik, server.store (.onep, ...)
     handle = spawn(db="/tmp/x.db")            # a `pyonep-fast serve` subprocess
     handle.url; handle.kill(); handle.wait()
 """
@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import threading
+import urllib.parse
 
 from aiohttp import web
 
@@ -91,7 +92,8 @@ class EmbeddedServer:
                  header_timeout=None, max_connections=None):
         self.db = db
         self.host = host
-        self.port = port
+        self.requested_port = port
+        self._bound_port = None
         self.root_cik_option = root_cik
         self.synchronous = synchronous
         self.limits = limits.with_options(max_body=max_body, body_timeout=body_timeout,
@@ -105,6 +107,12 @@ class EmbeddedServer:
         self._stop = None
         self._ready = threading.Event()
         self._error = None
+
+    @property
+    def port(self):
+        """The port it listens on once started (the one the system chose
+        for port=0), else the port asked for."""
+        return self._bound_port if self._bound_port is not None else self.requested_port
 
     @property
     def root_cik(self):
@@ -134,9 +142,10 @@ class EmbeddedServer:
 
         def started(url):
             self.url = url
+            self._bound_port = urllib.parse.urlsplit(url).port
             self._ready.set()
         try:
-            loop.run_until_complete(serve(self.store, self.host, self.port, started, self._stop, **self.app_options))
+            loop.run_until_complete(serve(self.store, self.host, self.requested_port, started, self._stop, **self.app_options))
         except BaseException as exc:  # reported to start(); the thread ends here
             self._error = exc
             self._ready.set()

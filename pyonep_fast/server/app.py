@@ -13,7 +13,7 @@ nothing else. No two APIs claim a path (tests/server/test_composition.py).
 from aiohttp import web
 
 from . import exp, m2x, onep, provision
-from .http import CONFIG, ConnectionBudget, body_refusals
+from .http import CONFIG, ConnectionBudget, body_refusals, client_disconnects
 from .limits import DEFAULT, Limits
 from .storage import Storage
 
@@ -49,7 +49,7 @@ def build_app(store, *, null=False, limits=DEFAULT, requests_per_connection=None
     """The aiohttp Application serving every API of `store` within `limits`
     (limits.Limits); `api_options` (e.g. exp_fixtures) go into app[CONFIG]
     for the APIs' setup()."""
-    app = web.Application(client_max_size=limits.max_body, middlewares=[body_refusals])
+    app = web.Application(client_max_size=limits.max_body, middlewares=[client_disconnects, body_refusals])
     app[CONFIG] = {"null": null, "limits": limits, "requests_per_connection": requests_per_connection,
                    **api_options}
     if requests_per_connection:

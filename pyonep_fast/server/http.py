@@ -120,6 +120,29 @@ async def _join(parts):
     return await asyncio.get_running_loop().run_in_executor(None, b"".join, parts)
 
 
+@web.middleware
+async def client_disconnects(request, handler):
+    """A client that goes away mid-request (before its body arrived, or
+    while its response is written) is one INFO line, not aiohttp's ERROR
+    traceback: the response is written here, where a write to the closed
+    connection can still be told apart (aiohttp's own write drops it
+    silently)."""
+    try:
+        response = await handler(request)
+        if type(response) is web.Response and not response.prepared:
+            await response.prepare(request)
+            await response.write_eof()
+        return response
+    except ConnectionError as exc:
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            raise  # not the client's connection (an outbound call of the handler)
+        sent = request.writer.output_size if request.writer is not None else 0
+        log.info("client %s disconnected during %s %s (%s)", request.remote, request.method,
+                 request.path, f"{sent} response bytes sent" if sent else "before the response")
+        return closing(web.Response(status=400))
+
+
 class ConnectionBudget:
     """Answers the Nth request of a keep-alive connection with
     `Connection: close` (the hosted platform did so after 100)."""
