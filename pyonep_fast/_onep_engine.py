@@ -24,7 +24,8 @@ import orjson
 from ._core import ENONFINITE, ETYPE, EUTF8
 from ._core.batch import Batch
 from ._core.demux import ERROR, FAILED, NO_RESULT, OK, demux
-from .exceptions import DecodeError, EncodeError, JsonRPCRequestException, OneException, OnePlatformException
+from .exceptions import (DecodeError, JsonRPCRequestException, OneException, OnepEncodeError,
+                         OnePlatformException)
 
 log = logging.getLogger("pyonep_fast.onep")
 
@@ -48,8 +49,9 @@ def _plain(value):
 def encode_json(value):
     """Compact UTF-8 JSON of a Python value, as json.dumps would read it
     back: tuples are arrays, non-string keys become strings, ints of any
-    size are exact. NaN and infinity raise EncodeError (orjson would write
-    null, json.dumps a bare NaN)."""
+    size are exact. NaN and infinity raise OnepEncodeError (orjson would
+    write null, json.dumps a bare NaN): an EncodeError that pyonep code
+    catches as OneException."""
     try:
         data = orjson.dumps(value, None, _ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, or unsupported
@@ -62,12 +64,12 @@ def encode_json(value):
             data = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
                               allow_nan=False, default=_plain).encode("utf-8")
         except UnicodeEncodeError as exc:  # a lone surrogate
-            raise EncodeError(EUTF8, f"cannot encode as JSON: {exc}") from None
+            raise OnepEncodeError(EUTF8, f"cannot encode as JSON: {exc}") from None
         except ValueError as exc:  # NaN / infinity, circular references
             code = ENONFINITE if "Out of range float" in str(exc) else ETYPE
-            raise EncodeError(code, f"cannot encode as JSON: {exc}") from None
+            raise OnepEncodeError(code, f"cannot encode as JSON: {exc}") from None
         except (TypeError, RecursionError) as exc:
-            raise EncodeError(ETYPE, f"cannot encode as JSON: {exc}") from None
+            raise OnepEncodeError(ETYPE, f"cannot encode as JSON: {exc}") from None
     return data
 
 

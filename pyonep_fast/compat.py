@@ -68,6 +68,14 @@ def server_url(url=None):
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
+def server_address(url=None):
+    """(host, port, https) of server_url(url), as the pyonep constructors
+    take them (an IPv6 host in brackets; port a str)."""
+    parts = urllib.parse.urlsplit(server_url(url))
+    host = parts.hostname or ""
+    return (f"[{host}]" if ":" in host else host), str(parts.port), parts.scheme == "https"
+
+
 def _served(package):
     """The row of `package` if install() stands in for it, else None."""
     upstream = UPSTREAMS.get(package)

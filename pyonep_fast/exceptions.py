@@ -17,9 +17,13 @@ them, also deriving from a builtin where one fits:
     ├── HTTPError (also OSError)          m2x's name: an M2X answer with status >= 400
     ├── ExpError                          root of exp_sdk.exceptions' names
     ├── TransportError                    connection, timeout, TLS, malformed response
+    │   ├── ConnectionFailed (also ConnectionError)  refused, reset, closed unanswered, DNS, TLS
+    │   │   └── ConnectTimeout            no connection within the connect timeout (also ↓)
+    │   ├── TransportTimeout (also TimeoutError)     no answer within the timeout
     │   └── ResponseTooLarge              a body above the transport's max_response_bytes
     ├── CoreError (also ValueError)       C core / Python twin error codes
     │   ├── EncodeError                   a value that cannot be written as JSON
+    │   │   └── OnepEncodeError           ...in a call of the pyonep surface (also OneException)
     │   └── DecodeError                   malformed JSON handed to the core
     ├── IngestError (also ValueError)     a bulk ingest cannot start or resume
     └── NotStoredError                    buffered points the server did not store
@@ -30,7 +34,10 @@ ServerError; server/onep/errors.py: CallRefused, a call's non-ok status).
 A facade whose upstream names transport failures differently has the
 transport raise a subclass of both (the Transport's `errors` maps each
 transport error class to the facade's): OnepV1's transport failures are pyonep's
-`JsonRPCRequestException` and still our `TransportError`.
+`JsonRPCRequestException` and still our `TransportError`, and a connection
+failure or a timeout is also the builtin `ConnectionError` or `TimeoutError`
+that code written for requests catches. Values the pyonep surface cannot
+encode raise `OnepEncodeError`: an `EncodeError` and pyonep's `OneException`.
 """
 
 
@@ -145,6 +152,22 @@ class ResponseTooLarge(TransportError):
         self.limit = limit
 
 
+class ConnectionFailed(TransportError, ConnectionError):
+    """No answer could be had on a connection: refused, reset, closed by the
+    server without answering, name resolution or TLS failure. Also the
+    builtin ConnectionError."""
+
+
+class TransportTimeout(TransportError, TimeoutError):
+    """The server did not answer within the read timeout. Also the builtin
+    TimeoutError."""
+
+
+class ConnectTimeout(ConnectionFailed, TransportTimeout):
+    """No connection within the connect timeout: both a connection failure
+    and a timeout (as requests' ConnectTimeout is)."""
+
+
 class OnepTransportError(TransportError, JsonRPCRequestException):
     """A TransportError of OnepV1's transport: pyonep's name for it is
     JsonRPCRequestException ("Failed to make http request: ...")."""
@@ -154,8 +177,26 @@ class OnepResponseTooLarge(ResponseTooLarge, OnepTransportError):
     """A ResponseTooLarge of OnepV1's transport."""
 
 
+class OnepConnectionFailed(ConnectionFailed, OnepTransportError):
+    """A ConnectionFailed of OnepV1's transport."""
+
+
+class OnepTransportTimeout(TransportTimeout, OnepTransportError):
+    """A TransportTimeout of OnepV1's transport."""
+
+
+class OnepConnectTimeout(ConnectTimeout, OnepConnectionFailed, OnepTransportTimeout):
+    """A ConnectTimeout of OnepV1's transport."""
+
+
 #: How OnepV1's transport names its failures (Transport's `errors`).
-ONEP_TRANSPORT_ERRORS = {TransportError: OnepTransportError, ResponseTooLarge: OnepResponseTooLarge}
+ONEP_TRANSPORT_ERRORS: dict[type[TransportError], type[TransportError]] = {
+    TransportError: OnepTransportError,
+    ResponseTooLarge: OnepResponseTooLarge,
+    ConnectionFailed: OnepConnectionFailed,
+    TransportTimeout: OnepTransportTimeout,
+    ConnectTimeout: OnepConnectTimeout,
+}
 
 
 class CoreError(PyonepFastError, ValueError):
@@ -169,6 +210,11 @@ class CoreError(PyonepFastError, ValueError):
 
 class EncodeError(CoreError):
     """A value cannot be encoded (NaN/inf, invalid UTF-8, wrong type)."""
+
+
+class OnepEncodeError(EncodeError, OneException):
+    """An EncodeError of a call made through OnepV1 (or the Datastore on
+    it), catchable as pyonep's OneException as well."""
 
 
 class DecodeError(CoreError):

@@ -28,8 +28,9 @@ Upstream bugs fixed here (they lost data or misrouted results):
 * `agent` is sent as the User-Agent; pyonep's fresh requests session
   overwrote it with python-requests' own.
 * Values JSON cannot carry (NaN, infinity, bytes, arbitrary objects) raise
-  EncodeError when the call is made or queued; pyonep sent NaN as a bare
-  `NaN` token, which fails the whole request at the server.
+  OnepEncodeError (an EncodeError and a OneException) when the call is
+  made or queued; pyonep sent NaN as a bare `NaN` token, which fails the
+  whole request at the server.
 
 Other differences:
 
@@ -48,7 +49,6 @@ Other differences:
 """
 import itertools
 import threading
-import urllib.parse
 
 from . import transport
 from ._core.batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_CALLS, Batch
@@ -198,11 +198,10 @@ class OnepV1:
         (None: $PYONEP_FAST_URL, else http://127.0.0.1:8080); options are
         the constructor's (httptimeout, agent, ...). ValueError for a URL
         that is not scheme://host[:port]."""
-        from .compat import server_url
+        from .compat import server_address
 
-        parts = urllib.parse.urlsplit(server_url(url))
-        return cls(host=parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]",
-                   port=str(parts.port), https=parts.scheme == "https", **options)
+        host, port, https = server_address(url)
+        return cls(host=host, port=port, https=https, **options)
 
     def __enter__(self):
         return self

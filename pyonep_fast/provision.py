@@ -135,6 +135,17 @@ class Provision:
         scheme = "https" if https else "http"
         self._onephttp = Transport(f"{scheme}://{host}:{port}", timeout=self._httptimeout)
 
+    @classmethod
+    def from_url(cls, url=None, **options):
+        """A client for a server base URL such as "http://127.0.0.1:8080"
+        (None: $PYONEP_FAST_URL, else http://127.0.0.1:8080); options are
+        the constructor's (manage_by_cik, httptimeout, ...). ValueError for
+        a URL that is not scheme://host[:port]."""
+        from .compat import server_address
+
+        host, port, https = server_address(url)
+        return cls(host=host, port=port, https=https, **options)
+
     def close(self):
         """Closes the pooled connections; the next call opens new ones."""
         self._onephttp.close()

@@ -45,6 +45,7 @@ import contextvars
 import http.client
 import logging
 import os
+import re
 import select
 import socket
 import ssl
@@ -61,8 +62,8 @@ from urllib3.util import parse_url
 from urllib3.util.proxy import connection_requires_http_tunnel
 
 from . import __version__
-from ._http import decode_text
-from .exceptions import ResponseTooLarge, TransportError
+from ._http import REDACTED, decode_text
+from .exceptions import ConnectionFailed, ConnectTimeout, ResponseTooLarge, TransportError, TransportTimeout
 from .upstreams import UPSTREAMS, hosted_hosts
 
 log = logging.getLogger(__name__)
@@ -212,6 +213,10 @@ class _ProtocolError(Exception):
     """The server's bytes are not an HTTP/1.x response we can parse."""
 
 
+class _ConnectionLost(_ProtocolError):
+    """The connection closed before the response was complete."""
+
+
 class _NotSent(Exception):
     """Wraps a failure that happened before the whole request was written."""
 
@@ -293,7 +298,7 @@ class _Reader:
     def _fill(self):
         chunk = self.sock.recv(RECV_SIZE)
         if not chunk:
-            raise _ProtocolError("connection closed before the response was complete")
+            raise _ConnectionLost("connection closed before the response was complete")
         self.buf = self.buf[self.pos:] + chunk
         self.pos = 0
 
@@ -324,7 +329,7 @@ class _Reader:
                 while filled < len(block):
                     got = self.sock.recv_into(view[filled:])
                     if not got:
-                        raise _ProtocolError(f"connection closed after {have + filled} of {n} body bytes")
+                        raise _ConnectionLost(f"connection closed after {have + filled} of {n} body bytes")
                     filled += got
             parts.append(block)
             have += filled
@@ -391,7 +396,7 @@ def _read_response(sock, method, reused, limit):
     if not data:
         if reused:
             raise _ClosedEarly()
-        raise _ProtocolError("connection closed without a response")
+        raise _ConnectionLost("connection closed without a response")
     reader = _Reader(sock, data, 0, limit)
     while True:
         head = reader.until(b"\r\n\r\n", MAX_HEADER_BYTES)
@@ -431,6 +436,16 @@ def _read_response(sock, method, reused, limit):
     return status, reason.decode("latin-1"), header_lines, body, keep_alive
 
 
+# a CIK (40 hex digits) as a path segment, and an M2X key in /v2/keys/<key>
+_SECRET_SEGMENT = re.compile(r"(?<=/)[0-9a-fA-F]{40}(?=/|$)|(?<=/keys/)[^/]+")
+
+
+def _loggable_path(path):
+    """`path` without its query, CIKs and keys redacted: what may be logged
+    of a request target."""
+    return _SECRET_SEGMENT.sub(REDACTED, path.partition("?")[0])
+
+
 def _header_bytes(headers, error=TransportError):
     """`Name: value\\r\\n` lines for a mapping; refuses CR/LF injection
     (raising `error`)."""
@@ -465,6 +480,29 @@ def _set_read_timeout(conn, sock, timeout):
     conn.pyonep_fast_timeout = (sock, timeout)
 
 
+#: The kinds of failure a Transport raises, most specific first.
+FAILURE_KINDS = (ConnectTimeout, ConnectionFailed, TransportTimeout, ResponseTooLarge, TransportError)
+
+
+def failure_classes(errors=None):
+    """{kind: the class a Transport raises for it} for every FAILURE_KINDS,
+    given a facade's `errors` ({kind: its subclass}): a kind the facade
+    does not name takes the class it gives the nearest base kind, so a
+    facade that names only TransportError gets that for every failure."""
+    errors = dict(errors or {})
+    table = {}
+    for kind in FAILURE_KINDS:
+        table[kind] = next((errors[base] for base in kind.__mro__ if base in errors), kind)
+    return table
+
+
+def _connect_timed_out(error):
+    """Whether urllib3 gave up on a connect for its timeout (its
+    NewConnectionError, a refusal, derives from ConnectTimeoutError)."""
+    return (isinstance(error, urllib3.exceptions.ConnectTimeoutError)
+            and not isinstance(error, urllib3.exceptions.NewConnectionError))
+
+
 def env_proxy(url):
     """The proxy URL the environment (http_proxy, https_proxy, no_proxy)
     chooses for `url`, or None."""
@@ -492,14 +530,18 @@ class Transport:
         raises ResponseTooLarge; bodies are read in blocks as they arrive.
     errors: {TransportError or a subclass: the subclass of it to raise
         instead}, so that a facade's callers catch its upstream's names
-        (OnepV1 passes exceptions.ONEP_TRANSPORT_ERRORS).
+        (OnepV1 passes exceptions.ONEP_TRANSPORT_ERRORS); failure_classes()
+        completes it.
+    Every request is logged at DEBUG on `pyonep_fast.transport` as one line
+    (method, URL without its query, status, bytes, milliseconds); CIKs and
+    keys travel in headers and bodies, which are never logged.
     """
 
     def __init__(self, base_url, *, timeout=DEFAULT_TIMEOUT, pool_maxsize=32, headers=None,
                  proxy=None, verify=True, retries=2, backoff=0.05, parallel=4, hooks=None,
                  max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES, errors=None):
-        self._errors = dict(errors or {})
-        self._error = self._errors.get(TransportError, TransportError)
+        self._errors = failure_classes(errors)
+        self._error = self._errors[TransportError]
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -529,6 +571,7 @@ class Transport:
         self.scheme = url.scheme
         default_port = 443 if url.scheme == "https" else 80
         netloc = url.host if url.port in (None, default_port) else f"{url.host}:{url.port}"
+        self._origin = f"{url.scheme}://{netloc}"  # what is logged: no user:password
         default_headers = {"Host": netloc, "User-Agent": USER_AGENT}
         default_headers.update(headers or {})
         self._default_headers = default_headers
@@ -636,6 +679,10 @@ class Transport:
                     hook(event)
                 for hook in PROCESS_HOOKS:
                     hook(event)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s%s -> %s, %d bytes sent, %d received, %.1f ms", method, self._origin,
+                          _loggable_path(path), status if error is None else type(error).__name__,
+                          len(body) if body else 0, len(data), (time.perf_counter() - started) * 1000)
 
     def request_many(self, method, path, bodies, headers=None, timeout=DEFAULT, idempotent=None):
         """request() for each body, several at once over pooled connections;
@@ -700,14 +747,15 @@ class Transport:
             except _NotSent as exc:
                 # a refused certificate does not get better by asking again
                 if attempt >= self.retries or isinstance(exc.error, ssl.SSLError):
-                    raise self._error(f"Failed to make http request: {exc.error}") from exc.error
+                    kind = ConnectTimeout if _connect_timed_out(exc.error) else ConnectionFailed
+                    raise self._errors[kind](f"Failed to make http request: {exc.error}") from exc.error
                 if not isinstance(exc.error, _ClosedEarly):
                     time.sleep(self.backoff * (2 ** attempt))
                 log.debug("retrying %s %s after %r (nothing was sent)", method, self.base_url,
                           exc.error)
             except _ClosedEarly as exc:
                 if not idempotent or attempt >= self.retries:
-                    raise self._error(
+                    raise self._errors[ConnectionFailed](
                         "Failed to make http request: the server closed the connection "
                         "without answering") from exc
                 log.debug("re-sending idempotent %s %s on a fresh connection", method,
@@ -802,13 +850,16 @@ class Transport:
                 status, reason, head, data, keep = _read_response(sock, method, reused,
                                                                   self.max_response_bytes)
             except _TooLarge as exc:
-                raise self._errors.get(ResponseTooLarge, ResponseTooLarge)(
+                raise self._errors[ResponseTooLarge](
                     f"Failed to make http request: {exc}", self.max_response_bytes) from None
             except (TimeoutError, BlockingIOError):  # Python's timeout, or the kernel's
-                raise self._error(
+                raise self._errors[TransportTimeout](
                     f"Failed to make http request: read timed out after {read_timeout} s") from None
-            except (OSError, _ProtocolError) as exc:
-                raise self._error(f"Failed to make http request: {exc or type(exc).__name__}") from exc
+            except (OSError, _ConnectionLost) as exc:
+                raise self._errors[ConnectionFailed](
+                    f"Failed to make http request: {exc or type(exc).__name__}") from exc
+            except _ProtocolError as exc:
+                raise self._error(f"Failed to make http request: {exc}") from exc
             return Response(status, reason, head, data)
         finally:
             if keep and lease.pool is self._pool:

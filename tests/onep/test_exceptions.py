@@ -12,8 +12,9 @@ import pytest
 from pyonep_fast import exceptions
 from pyonep_fast.exceptions import (CoreError, EncodeError, ExpError, HTTPError, IngestError,
                                     JsonRPCRequestException, NotStoredError, OneException,
-                                    OnePlatformException, OnepTransportError, ProvisionException,
-                                    PyonepFastError, TransportError)
+                                    OnePlatformException, OnepConnectionFailed, OnepConnectTimeout,
+                                    OnepEncodeError, OnepTransportError, OnepTransportTimeout,
+                                    ProvisionException, PyonepFastError, TransportError)
 from pyonep_fast.ingest import ingest
 from pyonep_fast.onep import OnepV1
 from pyonep_fast.provision import Provision
@@ -77,14 +78,75 @@ def test_per_call_error_and_unparsable_answer():
         assert parse.value.code is None and parse.value.error is None
 
 
+def silent_listener(backlog):
+    """A listening socket that never accepts: connections queue in the
+    kernel (a request on one is never answered); past `backlog` queued ones
+    a connect is not answered either."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(backlog)
+    return listener
+
+
+def fill_backlog(listener):
+    """Connections that fill `listener`'s accept queue (listen(0) holds one),
+    so that the next connect waits for a SYN-ACK that never comes."""
+    port = listener.getsockname()[1]
+    queued = []
+    for _ in range(3):
+        sock = socket.socket()
+        sock.setblocking(False)
+        try:
+            sock.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        queued.append(sock)
+    return queued
+
+
 def test_transport_failure_through_onepv1_is_also_pyonep_request_exception():
     with client_for(f"http://127.0.0.1:{closed_port()}", httptimeout=2) as onep:
         onep.onephttp.retries = 0
         with pytest.raises(JsonRPCRequestException, match="^Failed to make http request: ") as info:
             onep.write(BAD_CIK, "r" * 40, 1)
-    assert type(info.value) is OnepTransportError
+    assert type(info.value) is OnepConnectionFailed
     assert lineage(info.value) == {"PyonepFastError", "OneException", "JsonRPCRequestException",
-                                   "TransportError", "OnepTransportError"}
+                                   "TransportError", "OnepTransportError", "ConnectionFailed",
+                                   "OnepConnectionFailed"}
+    assert isinstance(info.value, ConnectionError) and not isinstance(info.value, TimeoutError)
+
+
+def test_a_request_without_answer_is_a_timeout_error_too():
+    with silent_listener(8) as listener:
+        port = listener.getsockname()[1]
+        with client_for(f"http://127.0.0.1:{port}") as onep:
+            onep.httptimeout = 0.3
+            with pytest.raises(TimeoutError, match="read timed out after 0.3 s") as info:
+                onep.info(BAD_CIK, {"alias": ""})
+            assert type(info.value) is OnepTransportTimeout
+            assert isinstance(info.value, JsonRPCRequestException)
+            assert not isinstance(info.value, ConnectionError)
+        with Transport(f"http://127.0.0.1:{port}", timeout=0.3) as plain, \
+                pytest.raises(TimeoutError) as info:
+            plain.request("POST", "/", b"{}")
+        assert lineage(info.value) == {"PyonepFastError", "TransportError", "TransportTimeout"}
+
+
+def test_a_connection_not_made_in_time_is_both_connection_and_timeout_error():
+    with silent_listener(0) as listener:
+        queued = fill_backlog(listener)
+        try:
+            with client_for(f"http://127.0.0.1:{listener.getsockname()[1]}") as onep:
+                onep.httptimeout = 0.3
+                onep.onephttp.retries = 0
+                with pytest.raises(ConnectionError) as info:
+                    onep.info(BAD_CIK, {"alias": ""})
+        finally:
+            for sock in queued:
+                sock.close()
+    assert type(info.value) is OnepConnectTimeout
+    assert isinstance(info.value, TimeoutError) and isinstance(info.value, OneException)
+    assert "timed out" in str(info.value)
 
 
 def test_constructors_never_fail_on_their_arguments():
@@ -106,15 +168,32 @@ def test_transport_failure_of_the_transport_itself_is_not_a_pyonep_name():
     with Transport(f"http://127.0.0.1:{closed_port()}", retries=0) as plain, \
             pytest.raises(TransportError) as info:
         plain.request("GET", "/")
-    assert lineage(info.value) == {"PyonepFastError", "TransportError"}
+    assert lineage(info.value) == {"PyonepFastError", "TransportError", "ConnectionFailed"}
+    assert isinstance(info.value, ConnectionError)
     with pytest.raises(OnepTransportError, match="invalid header"):  # raised before sending too
         Transport("http://127.0.0.1:1", errors=exceptions.ONEP_TRANSPORT_ERRORS,
                   headers={"X-Bad": "a\r\nb"})
 
 
-def test_core_errors_are_value_errors_not_pyonep_names():
-    with client_for("http://127.0.0.1:1") as onep, pytest.raises(EncodeError) as info:
-        onep.write(BAD_CIK, "r" * 40, math.nan)
+def test_a_value_onepv1_cannot_encode_is_an_encode_error_and_a_pyonep_name():
+    """pyonep code catches OneException around its calls; NaN must not slip past it."""
+    with client_for("http://127.0.0.1:1") as onep:
+        for call in (lambda: onep.write(BAD_CIK, "r" * 40, math.nan),
+                     lambda: onep.record(BAD_CIK, "r" * 40, [[1, math.inf]], {}, defer=True),
+                     lambda: onep.create(BAD_CIK, "dataport", {"name": "\udc80"})):
+            with pytest.raises(OneException) as info:
+                call()
+            assert type(info.value) is OnepEncodeError
+            assert lineage(info.value) == {"PyonepFastError", "CoreError", "EncodeError", "OneException",
+                                           "OnepEncodeError"}
+            assert isinstance(info.value, ValueError)
+
+
+def test_core_errors_outside_onepv1_are_value_errors_not_pyonep_names():
+    from pyonep_fast._core.batch import Batch
+
+    with pytest.raises(EncodeError) as info:
+        Batch().add("re\udc80ad", b"[]")
     assert lineage(info.value) == {"PyonepFastError", "CoreError", "EncodeError"}
     assert isinstance(info.value, ValueError) and isinstance(info.value, CoreError)
 
