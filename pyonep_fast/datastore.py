@@ -54,8 +54,17 @@ or crashed:
     "infinity", which is what the default was meant to do.
   * `start()` slept a second and `read()` slept a second before querying;
     here `read` first flushes the points buffered for that alias instead.
+  * `write`/`record` to an alias with no dataport (autocreate off, or its
+    creation refused) dropped the points silently; here they go to
+    `failures()` with the reason.
+
+`autocreate` is falsy, a dict of createDataport options (format, name,
+preprocess, count, duration, visibility), or True: create missing dataports
+with a format chosen by the first value given (an int: integer, another
+number: float, text: string). Anything else is refused by the constructor.
 """
 import logging
+import numbers
 import threading
 import time
 
@@ -86,6 +95,41 @@ datastore_config = {
 
 DEFAULT_FLUSH_TIMEOUT = 30.0
 NOT_SENT = "not sent"
+_NO_SAMPLE = object()  # _resolve: look the alias up, create nothing
+#: The keys of an autocreate dict: createDataport's options.
+AUTOCREATE_OPTIONS = frozenset(("format", "name", "preprocess", "count", "duration", "visibility"))
+
+
+def autocreate_options(autocreate):
+    """The createDataport options autocreate asks for ({} for True: the
+    format is chosen per value), or None when it is off. ValueError says
+    what is wrong with any other value."""
+    if not autocreate:
+        return None
+    if autocreate is True:
+        return {}
+    if not isinstance(autocreate, dict):
+        raise ValueError("autocreate must be False, True or a dict of createDataport options "
+                         f"({', '.join(sorted(AUTOCREATE_OPTIONS))}), not {autocreate!r}")
+    unknown = sorted(set(autocreate) - AUTOCREATE_OPTIONS)
+    if unknown:
+        raise ValueError(f"autocreate: unknown option(s) {', '.join(map(repr, unknown))}; "
+                         f"createDataport takes {', '.join(sorted(AUTOCREATE_OPTIONS))}")
+    if "format" in autocreate and autocreate["format"] not in FORMAT_KINDS:
+        raise ValueError(f"autocreate: format must be one of {', '.join(FORMAT_KINDS)}, "
+                         f"not {autocreate['format']!r}")
+    return dict(autocreate)
+
+
+def format_for(value):
+    """The dataport format that stores `value` as given, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return "integer"
+    if isinstance(value, numbers.Real):
+        return "float"
+    return "string" if isinstance(value, str) else None
 
 
 class Datastore:
@@ -93,7 +137,7 @@ class Datastore:
         transport = dict(transport_config, **transport)
         self._cik = cik
         self._interval = max(1, interval)
-        self._autocreate = autocreate
+        self._autocreate = autocreate_options(autocreate)
         self._config = dict(datastore_config, **config)
         self._onep = OnepV1(transport["host"], transport["port"], transport["url"], transport["https"],
                             transport["timeout"])
@@ -117,8 +161,12 @@ class Datastore:
     def write(self, alias, value):
         """Sets the live value of alias for this interval: True if alias had
         none yet, False if this replaced one (only the last is sent), False
-        if the buffer is full or alias is no dataport (and autocreate is off)."""
-        if self._full() or not self._resolve(alias):
+        if the buffer is full or alias is no dataport (and autocreate is off
+        or could not create it: the value is then in failures())."""
+        if self._full():
+            return False
+        if not self._resolve(alias, value):
+            self._refuse(alias, [(int(time.time()), value)], self._missing(alias))
             return False
         try:
             value = coerce_value(value, self._kinds[alias])
@@ -132,10 +180,16 @@ class Datastore:
 
     def record(self, alias, entries):
         """Buffers [[t, value], ...] for alias (t < 0: seconds before now).
-        None, or False if the buffer is full or alias is no dataport."""
-        if self._full() or not self._resolve(alias):
+        None, or False if the buffer is full or alias is no dataport (the
+        points are then in failures())."""
+        if self._full():
             return False
         now = int(time.time())
+        if not self._resolve(alias, entries[0][1] if entries else _NO_SAMPLE):
+            if entries:
+                self._refuse(alias, [(now + t if t < 0 else t, value) for t, value in entries],
+                             self._missing(alias))
+            return False
         kind = self._kinds[alias]
         ts, values = [], []
         for t, value in entries:
@@ -155,7 +209,7 @@ class Datastore:
     def read(self, alias, count=1, forcequery=False):
         """The newest count points of alias ([[t, v], ...], newest first),
         from the cache while it is fresh; False on error (logged)."""
-        if not self._resolve(alias, create=False):
+        if not self._resolve(alias):
             log.error("read %s: no such dataport", alias)
             return False
         with self._lock:
@@ -205,7 +259,7 @@ class Datastore:
         return True, True
 
     def comment(self, alias, visibility, commentstr):
-        if not self._resolve(alias, create=False):
+        if not self._resolve(alias):
             return False, "invalid"
         return self._onep._call("comment", self._cik, [self._rids[alias], visibility, commentstr], False)
 
@@ -291,15 +345,26 @@ class Datastore:
             self._kinds[alias] = kind
         return rid
 
-    def _resolve(self, alias, create=True):
-        """True if alias names a dataport (created now if autocreate says so)."""
+    def _resolve(self, alias, sample=_NO_SAMPLE):
+        """True if alias names a dataport, created now when autocreate is on
+        and a `sample` value is given (the format autocreate names, else
+        the one that stores the sample)."""
         if alias in self._rids or self._lookup(alias):
             return True
-        if create and self._autocreate:
-            options = dict(self._autocreate)
-            ok, _ = self.createDataport(alias, options.pop("format", "string"), **options)
-            return ok
-        return False
+        if self._autocreate is None or sample is _NO_SAMPLE:
+            return False
+        options = dict(self._autocreate)
+        format = options.pop("format", None) or format_for(sample)
+        if format is None:
+            return False
+        ok, _ = self.createDataport(alias, format, **options)
+        return ok
+
+    def _missing(self, alias):
+        """Why points for alias, which names no dataport, are not stored."""
+        if self._autocreate is None:
+            return f"not stored: no dataport with alias {alias!r} (autocreate is off)"
+        return f"not stored: no dataport with alias {alias!r}, and autocreate could not create one"
 
     def _refuse(self, alias, points, status):
         log.error("%s: %d points not stored: %s", alias, len(points), status)

@@ -55,7 +55,7 @@ def test_writes_keep_the_last_value_records_flush_on_close(server, onep, fresh_c
     assert store.write("missing", 1) is False
     assert store.record("missing", [[1, 1]]) is False
     before = int(time.time())
-    assert store.close() == {}
+    assert [(t, v) for t, v, _ in store.close()["missing"]][1:] == [(1, 1)]  # reported, not stored
     assert points(onep, cik, "t") == [(100, 1.5), (101, 2.5), (102, 3.0)]
     [(stamp, value)] = points(onep, cik, "n")
     assert value == 2 and before <= stamp <= time.time()
@@ -131,3 +131,47 @@ def test_autocreate_and_transport_dict_left_alone(server, onep, fresh_client):
     assert onep.info(cik, {"alias": "made"}, {"comments": True})[1]["comments"] == [["public", "hello"]]
     assert store.close() == {}
     assert [v for _, v in points(onep, cik, "made")] == [4]
+
+
+def test_autocreate_true_chooses_the_format_from_the_first_value(server, onep, fresh_client):
+    cik = fresh_client["cik"]
+    store = make(server.url, cik, 0.2, autocreate=True)
+    assert store.write("count", 3) is True
+    assert store.record("ratio", [[100, 0.5], [101, 1]]) is None
+    assert store.record("label", [[-5, "on"]]) is None
+    assert store.close() == {}
+    formats = {alias: onep.info(cik, {"alias": alias}, {"description": True})[1]["description"]["format"]
+               for alias in ("count", "ratio", "label")}
+    assert formats == {"count": "integer", "ratio": "float", "label": "string"}
+    assert [v for _, v in points(onep, cik, "count")] == [3]
+    assert points(onep, cik, "ratio") == [(100, 0.5), (101, 1.0)]
+    assert [v for _, v in points(onep, cik, "label")] == ["on"]
+
+
+@pytest.mark.parametrize("autocreate, message", [
+    ("yes", "autocreate must be False, True or a dict"),
+    ({"format": "integer", "retention": {}}, "unknown option(s) 'retention'"),
+    ({"format": "boolean"}, "format must be one of integer, float, string"),
+])
+def test_autocreate_of_another_shape_is_refused_by_the_constructor(autocreate, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Datastore("0" * 40, 1, autocreate, datastore_config, transport_of("http://127.0.0.1:1"))
+
+
+def test_points_for_a_missing_alias_are_reported_not_dropped(server, onep, fresh_client):
+    cik = fresh_client["cik"]
+    store = make(server.url, cik)
+    before = int(time.time())
+    assert store.record("nowhere", [[10, 1.0], [-1, 2.0]]) is False
+    assert store.write("nowhere", 3.0) is False
+    assert store.record("nowhere", []) is False
+    failures = store.close()
+    assert list(failures) == ["nowhere"]
+    (t1, v1, why), (t2, v2, _), (t3, v3, _) = failures["nowhere"]
+    assert (t1, v1) == (10, 1.0) and v2 == 2.0 and before - 1 <= t2 <= time.time() and v3 == 3.0
+    assert before <= t3 <= time.time()
+    assert why == "not stored: no dataport with alias 'nowhere' (autocreate is off)"
+    with pytest.raises(NotStoredError, match="1 points not stored: late: 1"):
+        with make(server.url, cik) as other:
+            other.record("late", [[5, 1.0]])
+    assert onep.lookup(cik, "alias", "nowhere")[0] is False
