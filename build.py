@@ -2,7 +2,10 @@
 
 The cdef is the region of csrc/pyonep_fast.h between the CDEF markers; the C
 sources are every csrc/*.c. setuptools runs this through `BuildCffiExt`
-(pyproject.toml's cmdclass), so `pip install .` needs no setup.py.
+(pyproject.toml's cmdclass), so `pip install .` needs no setup.py. Without
+a working C compiler the install goes on without the extension (one
+warning): pyonep_fast then runs on its pure-Python backend, which every C
+path has.
 `python build.py` builds in place for development; `--sanitize` builds with
 AddressSanitizer and UndefinedBehaviorSanitizer for the CI's sanitizer step.
 
@@ -19,6 +22,7 @@ import sys
 
 from cffi import FFI
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CCompilerError, ExecError, PlatformError
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(ROOT, "csrc")
@@ -80,7 +84,21 @@ class BuildCffiExt(build_ext):
                 ext.include_dirs = options["include_dirs"]
                 ext.extra_compile_args = options["extra_compile_args"]
                 ext.extra_link_args = options["extra_link_args"]
-        super().run()
+        try:
+            super().run()
+        except (CCompilerError, ExecError, PlatformError) as exc:  # CCompilerError: CompileError, LinkError
+            if SANITIZE:  # a sanitizer build that does not build is a failure
+                raise
+            compiler = getattr(self.compiler, "compiler_so", None) or ["the C compiler"]
+            print(f"WARNING: {NO_COMPILER_WARNING} ({compiler[0]} failed: {type(exc).__name__})",
+                  file=sys.stderr)
+
+
+#: The one line an install without a C compiler prints (pip shows it with -v;
+#: pyonep_fast._core says the same at import).
+NO_COMPILER_WARNING = ("pyonep_fast: the C core could not be compiled; installed with the "
+                       "pure-Python backend (same results, slower): install a C compiler "
+                       "and reinstall for speed")
 
 
 def build_in_place(sanitize=False):
