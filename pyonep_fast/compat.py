@@ -40,7 +40,7 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 URL_ENV = "PYONEP_FAST_URL"
 
 
-def server_url(url=None):
+def server_url(url: str | None = None) -> str:
     """The one reading of a server URL for every command, `ingest()`,
     `OnepV1.from_url` and this module: `url`, else $PYONEP_FAST_URL, else
     DEFAULT_URL, as "scheme://host:port". "host:port" alone means http.
@@ -68,7 +68,7 @@ def server_url(url=None):
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-def server_address(url=None):
+def server_address(url: str | None = None) -> tuple[str, str, bool]:
     """(host, port, https) of server_url(url), as the pyonep constructors
     take them (an IPv6 host in brackets; port a str)."""
     parts = urllib.parse.urlsplit(server_url(url))

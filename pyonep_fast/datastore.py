@@ -67,6 +67,8 @@ import logging
 import numbers
 import threading
 import time
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import orjson
 
@@ -100,7 +102,7 @@ _NO_SAMPLE = object()  # _resolve: look the alias up, create nothing
 AUTOCREATE_OPTIONS = frozenset(("format", "name", "preprocess", "count", "duration", "visibility"))
 
 
-def autocreate_options(autocreate):
+def autocreate_options(autocreate: object) -> dict[str, Any] | None:
     """The createDataport options autocreate asks for ({} for True: the
     format is chosen per value), or None when it is off. ValueError says
     what is wrong with any other value."""
@@ -121,7 +123,7 @@ def autocreate_options(autocreate):
     return dict(autocreate)
 
 
-def format_for(value):
+def format_for(value: object) -> str | None:
     """The dataport format that stores `value` as given, or None."""
     if isinstance(value, bool):
         return None
@@ -133,7 +135,9 @@ def format_for(value):
 
 
 class Datastore:
-    def __init__(self, cik, interval, autocreate=False, config=datastore_config, transport=transport_config):
+    def __init__(self, cik: str, interval: float, autocreate: bool | dict[str, Any] = False,
+                 config: dict[str, Any] = datastore_config,
+                 transport: dict[str, Any] = transport_config) -> None:
         transport = dict(transport_config, **transport)
         self._cik = cik
         self._interval = max(1, interval)
@@ -145,12 +149,12 @@ class Datastore:
         self._buffer = SeriesBuffer(kind_of=self._kind_of, max_points=max(1, size // 2), max_age=self._interval)
         self._lock = threading.Lock()          # the dicts below
         self._flush_lock = threading.Lock()    # one flusher at a time (take/ack pairs)
-        self._live = {}                        # alias -> last value written in this interval
-        self._rids = {}                        # alias -> rid of an existing dataport
-        self._kinds = {}                       # alias -> "int" | "float" | "string"
-        self._cache = {}                       # alias -> {"data": [...], "time": t}
-        self._failures = {}                    # alias -> [(t, value, status), ...]
-        self._last_error = {}                  # alias -> why its last flush failed
+        self._live: dict[str, Any] = {}                      # alias -> last value written in this interval
+        self._rids: dict[str, str] = {}                      # alias -> rid of an existing dataport
+        self._kinds: dict[str, str] = {}                     # alias -> "int" | "float" | "string"
+        self._cache: dict[str, dict[str, Any]] = {}          # alias -> {"data": [...], "time": t}
+        self._failures: dict[str, list[tuple[int, Any, str]]] = {}  # alias -> [(t, value, status), ...]
+        self._last_error: dict[str, str] = {}                # alias -> why its last flush failed
         self._wake = threading.Event()
         self._stopping = False
         self._force = False
@@ -158,7 +162,7 @@ class Datastore:
         self._thread = None
 
     # --- pyonep's public surface ------------------------------------------
-    def write(self, alias, value):
+    def write(self, alias: str, value: Any) -> bool:
         """Sets the live value of alias for this interval: True if alias had
         none yet, False if this replaced one (only the last is sent), False
         if the buffer is full or alias is no dataport (and autocreate is off
@@ -178,7 +182,7 @@ class Datastore:
             self._live[alias] = value
         return new
 
-    def record(self, alias, entries):
+    def record(self, alias: str, entries: Sequence[Sequence[Any]]) -> Literal[False] | None:
         """Buffers [[t, value], ...] for alias (t < 0: seconds before now).
         None, or False if the buffer is full or alias is no dataport (the
         points are then in failures())."""
@@ -286,13 +290,13 @@ class Datastore:
         return self._thread is not None and self._thread.is_alive()
 
     # --- ours: shutdown and the report of points not stored --------------
-    def failures(self):
+    def failures(self) -> dict[str, list[tuple[int, Any, str]]]:
         """{alias: [(timestamp, value, status), ...]} of every point that
         was not stored (refused by the server, or unsendable at shutdown)."""
         with self._lock:
             return {alias: list(points) for alias, points in self._failures.items()}
 
-    def close(self):
+    def close(self) -> dict[str, list[tuple[int, Any, str]]]:
         """stop(), then a last flush of anything still buffered; returns
         failures() ({} when every point was stored)."""
         self.stop()

@@ -49,6 +49,7 @@ Other differences:
 """
 import itertools
 import threading
+from typing import Any, Self
 
 from . import transport
 from ._core.batch import DEFAULT_MAX_BYTES, DEFAULT_MAX_CALLS, Batch
@@ -164,15 +165,16 @@ class OnepV1:
     """One Platform RPC client with pyonep 0.13.8's interface (spec 4.2)."""
 
     headers = {"Content-Type": "application/json; charset=utf-8"}
-    _loggedrequests = []
+    _loggedrequests: list[dict] = []
 
     #: Limits for one request body; larger deferred batches are split.
     max_calls_per_request = DEFAULT_MAX_CALLS
     max_bytes_per_request = DEFAULT_MAX_BYTES
 
-    def __init__(self, host=transport.ONE_PLATFORM_HOST, port="443", url=DEFAULT_PATH, https=True,
-                 httptimeout=10, agent=None, reuseconnection=False, logrequests=False,
-                 curldebug=False, startid=0):
+    def __init__(self, host: str = transport.ONE_PLATFORM_HOST, port: str | int = "443",
+                 url: str = DEFAULT_PATH, https: bool = True, httptimeout: float = 10,
+                 agent: str | None = None, reuseconnection: bool = False, logrequests: bool = False,
+                 curldebug: bool = False, startid: int = 0) -> None:
         self.host = f"{host}:{port}"
         self.https = https
         self.url = url
@@ -185,7 +187,8 @@ class OnepV1:
         self._clientid = None
         self._resourceid = None
         self._id_lock = threading.Lock()
-        self._auth_cache = {}  # (cik, client id, resource id) -> (auth dict, auth JSON)
+        # (cik, client id, resource id) -> (auth dict, auth JSON)
+        self._auth_cache: dict[tuple[Any, Any, Any], tuple[dict, bytes]] = {}
         if agent is not None:
             self.headers["User-Agent"] = agent  # class-level, shared: as pyonep
         scheme = "https" if https else "http"
@@ -193,7 +196,7 @@ class OnepV1:
                                             errors=ONEP_TRANSPORT_ERRORS)
 
     @classmethod
-    def from_url(cls, url=None, **options):
+    def from_url(cls, url: str | None = None, **options: Any) -> Self:
         """A client for a server base URL such as "http://127.0.0.1:8080"
         (None: $PYONEP_FAST_URL, else http://127.0.0.1:8080); options are
         the constructor's (httptimeout, agent, ...). ValueError for a URL
@@ -203,13 +206,13 @@ class OnepV1:
         host, port, https = server_address(url)
         return cls(host=host, port=port, https=https, **options)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """Close the pooled connections; the next call opens new ones."""
         self.onephttp.close()
 

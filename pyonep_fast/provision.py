@@ -7,6 +7,7 @@ connection per concurrent caller, not one per request.
 """
 import logging
 import urllib.parse
+from typing import Any, Self
 
 from ._http import curl_command, decode_text, redacted_headers, text_encoding
 from .exceptions import ProvisionException
@@ -120,9 +121,10 @@ class Provision:
     verbose: accepted and stored, unused (as in pyonep).
     """
 
-    def __init__(self, host="m2.exosite.com", port="80", manage_by_cik=True, verbose=False, httptimeout=5,
-                 https=False, reuseconnection=False, raise_api_exceptions=False, curldebug=False,
-                 manage_by_sharecode=False):
+    def __init__(self, host: str = "m2.exosite.com", port: str | int = "80", manage_by_cik: bool = True,
+                 verbose: bool = False, httptimeout: float = 5, https: bool = False,
+                 reuseconnection: bool = False, raise_api_exceptions: bool = False,
+                 curldebug: bool = False, manage_by_sharecode: bool = False) -> None:
         if host.startswith("https://"):
             host = host[len("https://"):]
         self._manage_by_cik = manage_by_cik
@@ -136,7 +138,7 @@ class Provision:
         self._onephttp = Transport(f"{scheme}://{host}:{port}", timeout=self._httptimeout)
 
     @classmethod
-    def from_url(cls, url=None, **options):
+    def from_url(cls, url: str | None = None, **options: Any) -> Self:
         """A client for a server base URL such as "http://127.0.0.1:8080"
         (None: $PYONEP_FAST_URL, else http://127.0.0.1:8080); options are
         the constructor's (manage_by_cik, httptimeout, ...). ValueError for
@@ -146,14 +148,14 @@ class Provision:
         host, port, https = server_address(url)
         return cls(host=host, port=port, https=https, **options)
 
-    def close(self):
+    def close(self) -> None:
         """Closes the pooled connections; the next call opens new ones."""
         self._onephttp.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------ the request path

@@ -55,7 +55,8 @@ import threading
 import time
 import urllib.request
 import weakref
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import urllib3
 from urllib3.util import parse_url
@@ -121,13 +122,13 @@ DEFAULT = _UseDefault()
 
 #: Callables receiving the RequestEvent of every request of every Transport
 #: in this process, after the transport's own hooks (append/remove to change).
-PROCESS_HOOKS = []
+PROCESS_HOOKS: list[Callable[["RequestEvent"], object]] = []
 
-_redirects = {}
+_redirects: dict[str, str] = {}
 _redirects_lock = threading.Lock()
 
 
-def redirect(host, url):
+def redirect(host: str, url: str | None) -> None:
     """Send every transport built from now on for `host` (or any of its
     subdomains) to `url` (scheme://host:port) instead; url None removes it."""
     with _redirects_lock:
@@ -484,7 +485,8 @@ def _set_read_timeout(conn, sock, timeout):
 FAILURE_KINDS = (ConnectTimeout, ConnectionFailed, TransportTimeout, ResponseTooLarge, TransportError)
 
 
-def failure_classes(errors=None):
+def failure_classes(errors: Mapping[type[TransportError], type[TransportError]] | None = None,
+                    ) -> dict[type[TransportError], type[TransportError]]:
     """{kind: the class a Transport raises for it} for every FAILURE_KINDS,
     given a facade's `errors` ({kind: its subclass}): a kind the facade
     does not name takes the class it gives the nearest base kind, so a
@@ -622,7 +624,7 @@ class Transport:
                 pool = self._pool
         return pool
 
-    def close(self):
+    def close(self) -> None:
         """Close the pooled connections; the next request opens new ones."""
         with self._lock:
             pool, self._pool = self._pool, None
@@ -639,7 +641,9 @@ class Transport:
         if executor is not None:
             executor.shutdown(wait=True)
 
-    def request(self, method, path, body=None, headers=None, timeout=DEFAULT, idempotent=None):
+    def request(self, method: str, path: str, body: bytes | str | None = None,
+                headers: dict[str, str] | None = None, timeout: Any = DEFAULT,
+                idempotent: bool | None = None) -> Response:
         """Send one request and read the whole response.
 
         path: the request target, e.g. "/onep:v1/rpc/process?x=1".

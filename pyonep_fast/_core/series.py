@@ -434,7 +434,7 @@ class _SeriesBufferBase:
     take() calls for one resource return the same points).
     """
 
-    series_class = None  # set by the backend subclasses
+    series_class: type | None = None  # set by the backend subclasses
 
     def __init__(self, kind_of="float", max_points=50_000, max_bytes=4_000_000, max_age=5.0):
         if not callable(kind_of):

@@ -115,7 +115,7 @@ class Collection(list):
 
 
 class Resource:
-    _collection_path = None
+    _collection_path: str | None = None
 
     def __init__(self, document, sdk):
         self._document = document

@@ -11,7 +11,7 @@ from .network import Network
 
 logger = logging.getLogger("exp-sdk")
 
-instances = []  # every started, not yet stopped Exp (exp_sdk.stop() stops them all)
+instances: list["Exp"] = []  # every started, not yet stopped Exp (exp_sdk.stop() stops them all)
 _instances_lock = threading.Lock()
 
 

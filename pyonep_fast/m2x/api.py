@@ -7,6 +7,7 @@ JSON, the raw response.
 """
 import json
 import platform
+import sys
 import threading
 import urllib.parse
 import zlib
@@ -20,7 +21,7 @@ from ..exceptions import TransportError
 from .errors import ConnectionError, HTTPError
 from .utils import DateTimeJSONEncoder
 
-PYTHON_VERSION = "{0}.{1}.{2}".format(*platform.sys.version_info[:3])
+PYTHON_VERSION = "{0}.{1}.{2}".format(*sys.version_info[:3])
 USER_AGENT = f"M2X-Python/{version} python/{PYTHON_VERSION} ({platform.platform()})"
 
 #: Keywords of M2XClient / APIVersion2 that configure the transport.

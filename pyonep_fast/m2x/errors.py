@@ -6,20 +6,22 @@ m2x 5.5.0 raised requests' exceptions: `requests.exceptions.HTTPError` (with
 when no answer came. When requests is installed, ours derive from those too,
 so `except requests.HTTPError` in existing code keeps catching them.
 """
+from typing import TYPE_CHECKING
+
 from .. import exceptions
 
-try:  # only for `except requests...` in code written for m2x
-    from requests import exceptions as _requests
-except ImportError:
-    _requests = None
+if TYPE_CHECKING:
+    from requests.exceptions import ConnectionError as _RequestsConnectionError
+    from requests.exceptions import HTTPError as _RequestsHTTPError
+else:
+    try:  # only for `except requests...` in code written for m2x
+        from requests.exceptions import ConnectionError as _RequestsConnectionError
+        from requests.exceptions import HTTPError as _RequestsHTTPError
+    except ImportError:  # OSError stands in: requests' exceptions are OSErrors, as ours are
+        _RequestsConnectionError = _RequestsHTTPError = OSError
 
 
-def _also(name):
-    """requests' exception class `name` as an extra base, when installed."""
-    return (getattr(_requests, name),) if _requests is not None else ()
-
-
-class HTTPError(exceptions.HTTPError, *_also("HTTPError")):
+class HTTPError(exceptions.HTTPError, _RequestsHTTPError):
     """The API answered with status >= 400. `response` is the RawResponse;
     `client.last_response` holds the same answer as an HTTPResponse."""
 
@@ -38,7 +40,7 @@ class ValuesNotAccepted(HTTPError):
         self.not_accepted = not_accepted
 
 
-class ConnectionError(exceptions.TransportError, *_also("ConnectionError")):  # noqa: A001 (requests' name)
+class ConnectionError(exceptions.TransportError, _RequestsConnectionError):  # noqa: A001 (requests' name)
     """No complete answer: connection refused or reset, timeout, TLS."""
 
 

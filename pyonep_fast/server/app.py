@@ -25,6 +25,12 @@ __all__ = ["APIS", "Limits", "Store", "build_app"]
 class Store:
     """Every API's state over one Storage (one SQLite file, one group commit)."""
 
+    # each API's state, set by __init__ under the API's NAME; declared for type checkers
+    onep: onep.OnepState
+    provision: provision.ProvisionState
+    exp: exp.ExpState
+    m2x: m2x.M2XState
+
     def __init__(self, path=":memory:", synchronous="NORMAL"):
         self.storage = Storage(path, synchronous)
         for api in APIS:

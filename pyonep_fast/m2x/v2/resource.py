@@ -7,7 +7,7 @@ class Resource:
     COLLECTION_PATH = ""
     ITEM_PATH = ""
     ID_KEY = "id"
-    ITEMS_KEY = None
+    ITEMS_KEY: str | None = None
     DEFAULT_LIMIT = 256
 
     def __init__(self, api, **data):

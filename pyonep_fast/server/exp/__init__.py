@@ -18,7 +18,7 @@ NAME = "exp"
 
 __all__ = ["DEFAULT_TOKEN_LIFETIME", "NAME", "Exp", "ExpState", "open_state", "routes", "service_for", "setup"]
 
-_services = weakref.WeakKeyDictionary()  # Store -> its Exp
+_services: weakref.WeakKeyDictionary[object, Exp] = weakref.WeakKeyDictionary()  # Store -> its Exp
 
 
 def open_state(store):

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import math
 import time
+from collections.abc import Callable
 
 import orjson
 from aiohttp import web
@@ -31,7 +32,7 @@ OFF_LOOP_BYTES = 64 * 1024
 MAX_READ_LIMIT = 10_000
 _OPEN_ARRAY, _OPEN_OBJECT = ord("["), ord("{")
 
-ROUTES = []  # (method, path, handler, options)
+ROUTES: list[tuple[str, str, Callable, dict]] = []  # (method, path, handler, options)
 
 
 def route(method, path, public=False, values_body=None):

@@ -16,7 +16,7 @@ NAME = "provision"
 
 __all__ = ["NAME", "ProvisionState", "Provisioning", "open_state", "routes", "service_for"]
 
-_services = weakref.WeakKeyDictionary()  # Store -> its Provisioning
+_services: weakref.WeakKeyDictionary[object, Provisioning] = weakref.WeakKeyDictionary()  # Store -> its Provisioning
 
 
 def open_state(store):
