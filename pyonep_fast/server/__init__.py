@@ -218,9 +218,10 @@ class SpawnedServer:
 
 
 def spawn(db=None, host="127.0.0.1", port=0, null=False, root_cik=None, max_body=None, extra_args=(),
-          env=None):
+          env=None, stderr=None):
     """Starts `pyonep-fast serve` in a subprocess on a free port and returns
-    once it is listening (it prints one JSON line: url, root CIK and RID)."""
+    once it is listening (it prints one JSON line: url, root CIK and RID).
+    stderr: where its log goes (Popen's stderr; None: this process's)."""
     argv = [sys.executable, "-m", "pyonep_fast.cli.serve", "--host", host, "--port", str(port), "--db", db or default_db_path()]
     if null:
         argv.append("--null")
@@ -229,7 +230,8 @@ def spawn(db=None, host="127.0.0.1", port=0, null=False, root_cik=None, max_body
     if max_body:
         argv += ["--max-body", str(max_body)]
     argv += list(extra_args)
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env if env is not None else os.environ.copy())
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr,
+                               env=env if env is not None else os.environ.copy())
     line = process.stdout.readline()
     if not line:
         process.wait()

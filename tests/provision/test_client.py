@@ -5,6 +5,7 @@ import logging
 import random
 import re
 import threading
+import time
 
 import pytest
 
@@ -143,6 +144,30 @@ def test_keep_alive_close_and_reopen(scripted):
     client.close()
     client.model_list("K")
     assert scripted.connections == 2
+
+
+def test_a_with_block_closes_the_connections_and_from_url_reads_a_url(scripted, monkeypatch):
+    with Provision.from_url(scripted.url, manage_by_cik=False, httptimeout=3) as client:
+        assert client._onephttp.base_url == scripted.url and client._httptimeout == 3
+        client.model_list("K")
+        client.model_list("K")
+        assert (scripted.connections, scripted.closed) == (1, 0)
+    assert poll(lambda: scripted.closed == 1)   # the server saw the pooled connection close
+    client.model_list("K")                      # closed, not broken: the next call reconnects
+    assert scripted.connections == 2 and scripted.requests[-1].headers["x-exosite-token"] == "K"
+    monkeypatch.setenv("PYONEP_FAST_URL", "https://[::1]:8443")
+    assert Provision.from_url()._onephttp.base_url == "https://[::1]:8443"
+    with pytest.raises(ValueError, match="give only scheme://host:port"):
+        Provision.from_url("http://127.0.0.1:8080/provision")
+
+
+def poll(predicate, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_responses_and_exceptions():
