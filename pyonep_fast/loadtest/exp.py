@@ -25,7 +25,7 @@ so it yields to the users and they to it (tests/loadtest/test_exp.py).
 import concurrent.futures
 import threading
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import gevent
 import orjson
@@ -76,7 +76,7 @@ def create_device(user):
         raise fleet_failure("create an EXP device", user._sdk.api.base_url, exc) from None
 
 
-_organizations = {}  # base URL -> the user instance of this process's organization
+_organizations: dict[str, Any] = {}  # base URL -> the user instance of this process's organization
 _organizations_lock = threading.Lock()
 
 

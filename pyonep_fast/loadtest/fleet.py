@@ -10,6 +10,7 @@ credentials). Everything else is here.
 """
 import itertools
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
@@ -37,7 +38,7 @@ def base_url(url):
     return f"{parts.scheme}://{parts.netloc}"
 
 
-_proxies = {}  # base URL -> the Transport `proxy` for it
+_proxies: dict[str, Any] = {}  # base URL -> the Transport `proxy` for it
 
 
 def proxy_for(base):
@@ -68,7 +69,7 @@ def save_fleet(path, devices):
             file.write(orjson.dumps(device._asdict()) + b"\n")
 
 
-_fleets = {}  # (path, record) -> (devices, itertools.count): shared by the users of a process
+_fleets: dict[tuple[str, Any], tuple[list[Any], itertools.count]] = {}  # (path, record) -> (devices, itertools.count): shared by the users of a process
 
 
 def _next_fleet_device(path, record, worker_index, worker_count):
@@ -95,9 +96,9 @@ class FleetUser(User):
 
     abstract = True
     #: a fleet file to take devices from instead of creating them (the run option `fleet` wins)
-    fleet_file = None
+    fleet_file: str | None = None
     #: the device record (NamedTuple) of this API
-    record = None
+    record: Any = None
 
     def __init__(self, environment):
         super().__init__(environment)

@@ -75,7 +75,7 @@ def m2x_client(key, url):
         client.api.close()
 
 
-_accounts = {}  # base URL -> master key of this process's account
+_accounts: dict[str, str] = {}  # base URL -> master key of this process's account
 _accounts_lock = threading.Lock()
 
 

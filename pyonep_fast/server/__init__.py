@@ -87,44 +87,27 @@ class EmbeddedServer:
     come from `limits` (limits.Limits), with max_body, body_timeout,
     header_timeout and max_connections overriding it when given."""
 
-<<<<<<< HEAD
-    def __init__(self, db=":memory:", host="127.0.0.1", port=0, null=False, root_cik=None,
-                 max_body=None, requests_per_connection=None, synchronous="NORMAL",
-                 body_timeout=None, exp_fixtures=True, exp_token_lifetime=3600.0, limits=DEFAULT,
-                 header_timeout=None, max_connections=None):
-=======
     def __init__(self, db: str = ":memory:", host: str = "127.0.0.1", port: int = 0, null: bool = False,
-                 root_cik: str | None = None, max_body: int = DEFAULT_MAX_BODY,
+                 root_cik: str | None = None, max_body: int | None = None,
                  requests_per_connection: int | None = None, synchronous: str = "NORMAL",
-                 body_timeout: float = BODY_TIMEOUT, exp_fixtures: bool = True,
-                 exp_token_lifetime: float = 3600.0) -> None:
->>>>>>> 54dec46 (mypy passes on the package (configured in pyproject, a step of .ci/run, mypy>=1.11 in the test extra): public entry points typed (OnepV1, Provision and Datastore constructors, from_url, EmbeddedServer, Transport.request, compat.server_url/server_address), Store declares each API's state, m2x's requests bases chosen without dynamic base tuples, class attributes typed where subclasses set them)
+                 body_timeout: float | None = None, exp_fixtures: bool = True,
+                 exp_token_lifetime: float = 3600.0, limits: Limits = DEFAULT,
+                 header_timeout: float | None = None, max_connections: int | None = None) -> None:
         self.db = db
         self.host = host
         self.requested_port = port
         self.root_cik_option = root_cik
         self.synchronous = synchronous
-<<<<<<< HEAD
         self.limits = limits.with_options(max_body=max_body, body_timeout=body_timeout,
                                           header_timeout=header_timeout, max_connections=max_connections)
         self.app_options = {"null": null, "limits": self.limits, "requests_per_connection": requests_per_connection,
                             "exp_fixtures": exp_fixtures, "exp_token_lifetime": exp_token_lifetime}
-        self.store = None
-        self.url = None
-        self._thread = None
-        self._loop = None
-        self._stop = None
-=======
-        self.app_options = {"null": null, "max_body": max_body, "requests_per_connection": requests_per_connection,
-                            "body_timeout": body_timeout, "exp_fixtures": exp_fixtures,
-                            "exp_token_lifetime": exp_token_lifetime}
         self.store: Store | None = None
         self.url: str | None = None
         self._bound_port: int | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
->>>>>>> 54dec46 (mypy passes on the package (configured in pyproject, a step of .ci/run, mypy>=1.11 in the test extra): public entry points typed (OnepV1, Provision and Datastore constructors, from_url, EmbeddedServer, Transport.request, compat.server_url/server_address), Store declares each API's state, m2x's requests bases chosen without dynamic base tuples, class attributes typed where subclasses set them)
         self._ready = threading.Event()
         self._error: BaseException | None = None
 
