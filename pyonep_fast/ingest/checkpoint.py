@@ -25,6 +25,10 @@ from ..exceptions import IngestError
 VERSION = 2   # 2: the fingerprint holds the target (the RIDs of the client and dataports) beside the input
 
 
+#: The parts of a target's identity (sinks.*Sink.identity), as a refusal names them.
+TARGET_PARTS = {"api": "API", "client": "CIK's client", "dataports": "dataports", "url": "server URL",
+                "key": "API key", "device": "device", "streams": "streams"}
+
 RESTART = "start over with --restart (restart=True), or give another checkpoint file"
 
 
@@ -48,7 +52,7 @@ class Checkpoint:
             raise IngestError(f"checkpoint {self.path}: version {version!r}, not {VERSION}; {RESTART}")
         saved = state["fingerprint"]
         if saved["target"] != fingerprint["target"]:
-            what = [name for name, key in (("API", "api"), ("CIK's client", "client"), ("dataports", "dataports"))
+            what = [name for key, name in TARGET_PARTS.items()
                     if saved["target"].get(key) != fingerprint["target"].get(key)]
             raise IngestError(f"checkpoint {self.path} belongs to another target (not the same {' or '.join(what)}"
                               f", on this server or another): {RESTART}")

@@ -1,9 +1,12 @@
-"""Bulk historical ingestion into One Platform dataports.
+"""Bulk historical ingestion into One Platform dataports or M2X streams.
 
     from pyonep_fast.ingest import ingest
     report = ingest(cik, "history.csv", ["temperature", "humidity"], url="http://127.0.0.1:8080",
                     checkpoint="history.ckpt", verify=True)
     print(report.summary()); assert report.ok
+
+The API-specific part (what a target is, how a chunk is sent and read
+back) is a sink (pyonep_fast.ingest.sinks); everything here serves both.
 
 Sources (pyonep_fast.ingest.sources): a CSV path/stream, a dict of NumPy
 arrays (or array.array, or sequences), a pandas DataFrame, a dict of
@@ -37,9 +40,10 @@ Decisions worth knowing:
     correctly, but duplicates across chunks cannot be counted without
     keeping the input: the report names it, and verify shows its figures as
     approximate and does not pass it.
-  * The checkpoint belongs to one target (the RIDs of the CIK's client and
-    of the dataports: the server moved to another address is still the
-    same target, another server or CIK is not) and one input (a file's path, size and modification time,
+  * The checkpoint belongs to one target (One Platform: the RIDs of the
+    CIK's client and of the dataports, so the server moved to another
+    address is still the same target, another server or CIK is not; M2X:
+    the server's URL, a digest of the key, the device and the streams) and one input (a file's path, size and modification time,
     a digest of arrays, or a name given for a stream): resuming it for
     another is refused (`restart=True` starts over). A stream without a name
     cannot be checkpointed: nothing would tell another stream from it.
@@ -63,26 +67,21 @@ import sys
 import threading
 import time
 
-import orjson
-
-from .._core.series import Series
-from .._onep_engine import call_encoded
-from ..exceptions import IngestError, JsonRPCRequestException, OnePlatformException
+from ..exceptions import IngestError
 from . import DEFAULT_CHUNK_POINTS, DEFAULT_CONNECTIONS, DEFAULT_RETRIES
 from .checkpoint import Checkpoint
 from .columns import COLUMNS, MASK64, point_hash
-from .rules import FORMAT_KINDS, KINDS, kind_of_info
-from .sources import resource_of, source_of
+from .rules import KINDS
+from .sinks import M2XSink, OnepSink, Refused, Retry, client_for_url, m2x_client_for_url
+from .sources import source_of
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES = 1000          # error messages kept for the report (all are counted)
 CHECKPOINT_INTERVAL = 0.5    # seconds between checkpoint writes while running
-VERIFY_PAGE = 200_000        # points per read when verifying
 MAX_RUNS = 10_000            # timestamp runs kept per dataport for verify (beyond: ranges compared whole)
 MAX_RANGES = 1_000           # chunk ranges kept per dataport (beyond: neighbours merged)
 SUMMARY_MESSAGES = 20        # input errors listed in summary() (the report keeps MAX_MESSAGES)
-DATAPORT_FORMATS = {kind: fmt for fmt, kind in FORMAT_KINDS.items()}
 
 
 @dataclasses.dataclass
@@ -302,56 +301,6 @@ class IngestReport:
         return "\n".join(lines)
 
 
-def client_for_url(url=None, **options):
-    """An OnepV1 for a base URL such as http://127.0.0.1:8080 (None:
-    $PYONEP_FAST_URL, else where `pyonep-fast serve` listens)."""
-    from ..onep import OnepV1
-
-    return OnepV1.from_url(url, **options)
-
-
-def dataport_kinds(client, auth, targets, create=None):
-    """The value kind of each target, from its description; IngestError
-    names a target that cannot be written. create: {alias: kind} of aliases
-    to create as dataports (with that format, named after the alias,
-    retention unlimited) when the client has no such alias; returns
-    (kinds, created aliases) then."""
-    kinds, created = [], []
-    for target in targets:
-        ok, result = client.info(auth, resource_of(target), {"description": True})
-        if not ok and create and target in create and _alias_missing(client, auth, target):
-            create_dataport(client, auth, target, create[target])
-            created.append(target)
-            ok, result = client.info(auth, resource_of(target), {"description": True})
-        if not ok:
-            found = "" if isinstance(resource_of(target), str) or not _alias_missing(client, auth, target) else \
-                " (create it first, or give --create)"
-            raise IngestError(f"dataport {target!r} cannot be read: {result}"
-                              + (f": alias {target!r} not found under this client{found}" if found else ""))
-        kind = kind_of_info(result)
-        if kind is None:
-            raise IngestError(f"{target!r} is not a dataport with a known format")
-        kinds.append(kind)
-    return (kinds, created) if create is not None else kinds
-
-
-def _alias_missing(client, auth, target):
-    resource = resource_of(target)
-    return isinstance(resource, dict) and not client.lookup(auth, "alias", resource["alias"])[0]
-
-
-def create_dataport(client, auth, alias, kind):
-    """Create a dataport of value kind `kind` named and aliased `alias`."""
-    ok, rid = client.create(auth, "dataport", {"format": DATAPORT_FORMATS[kind], "name": alias,
-                                               "retention": {"count": "infinity", "duration": "infinity"}})
-    if not ok:
-        raise IngestError(f"cannot create dataport {alias!r}: {rid}")
-    ok, status = client.map(auth, rid, alias)
-    if not ok:
-        raise IngestError(f"cannot map alias {alias!r} to the new dataport: {status}")
-    return rid
-
-
 class _Job:
     __slots__ = ("seq", "chunk", "ranges", "after", "done", "points", "state", "errors")
 
@@ -367,10 +316,9 @@ class _Job:
 
 
 class _Ingest:
-    def __init__(self, client, auth, source, chunk_points, connections, checkpoint, retries, retry_delay,
+    def __init__(self, sink, source, chunk_points, connections, checkpoint, retries, retry_delay,
                  progress, kinds, restart=False, create=False):
-        self.client = client
-        self.auth = auth
+        self.sink = sink
         self.source = source
         self.chunk_points = chunk_points
         self.connections = connections
@@ -382,7 +330,6 @@ class _Ingest:
         self.progress_wanted = progress
         self.given_kinds = kinds or {}
         self.targets = source.targets
-        self.resources = [orjson.dumps(resource_of(t)) for t in self.targets]
         self.report = IngestReport()
         self.lock = threading.Lock()
         self.failed = threading.Event()
@@ -398,28 +345,10 @@ class _Ingest:
                 "extra_fields": 0, "errors": [], "refused": [],
                 "expected": [dataclasses.asdict(Expected()) for _ in self.targets], "acked": {}, "complete": False}
 
-    def _target(self):
-        """Where the points go, as the server names it: the RID of the
-        auth's client and of each dataport (None: no such alias yet). The
-        same server moved to another address is the same target; another
-        server, CIK or dataport is not. (No credential goes in the file.)"""
-        self.client.lookup(self.auth, "alias", "", defer=True)
-        for target in self.targets:
-            resource = resource_of(target)
-            if isinstance(resource, dict):
-                self.client.lookup(self.auth, "alias", resource["alias"], defer=True)
-        answers = iter(self.client.send_deferred(self.auth))
-        _, ok, me = next(answers)
-        if not ok:
-            raise IngestError(f"the CIK cannot be used: {me}")
-        rids = [target if not isinstance(resource_of(target), dict) else (lambda ok, rid: rid if ok else None)(
-            *next(answers)[1:]) for target in self.targets]
-        return {"api": "onep", "client": me, "dataports": rids}
-
     def run(self, verify):
         started = time.perf_counter()
         # the target is asked of the server only for a checkpoint, which is all it serves
-        self.fingerprint = {"target": self._target() if self.checkpoint else None,
+        self.fingerprint = {"target": self.sink.identity() if self.checkpoint else None,
                             "input": self.source.fingerprint()}
         if self.checkpoint and self.fingerprint["input"]["identity"] is None:
             raise IngestError("an input read from a stream (stdin) is checkpointed only with a name for it "
@@ -430,12 +359,11 @@ class _Ingest:
         unknown = [t for t in self.targets if t not in self.given_kinds]
         if self.create:
             sampled = dict(zip(self.source.targets, self.source.sample_kinds()))
-            found, self.report.created = dataport_kinds(self.client, self.auth, unknown,
-                                                        {t: sampled[t] for t in unknown})
+            found, self.report.created = self.sink.kinds(unknown, {t: sampled[t] for t in unknown})
             if self.report.created and self.checkpoint:
-                self.fingerprint["target"] = self._target()
+                self.fingerprint["target"] = self.sink.identity()
         else:
-            found = dataport_kinds(self.client, self.auth, unknown)
+            found, _ = self.sink.kinds(unknown)
         found = dict(zip(unknown, found))
         self.kinds = [self.given_kinds.get(t) or found[t] for t in self.targets]
         state = self.state = saved or self._fresh_state()
@@ -548,19 +476,9 @@ class _Ingest:
             else:
                 self._finish(job, outcome)
 
-    def _calls(self, job):
-        calls = []
-        for part in job.chunk.parts:
-            series = Series(self.kinds[part.target])
-            series.append(part.ts, part.values)
-            calls.append(("recordbatch", b"[" + self.resources[part.target] + b"," + series.encode_entries() + b"]",
-                          part.target))
-        return calls
-
     def _send(self, job):
-        calls = self._calls(job)
+        prepared = self.sink.prepare(job.chunk.parts, self.kinds)
         job.chunk.parts = ()  # encoded: the columns can go (the chunk waits for the low-water mark)
-        size = sum(len(args) for _, args, _ in calls)
         reason = "nothing sent"
         for attempt in range(self.retries + 1):
             if attempt:
@@ -570,27 +488,16 @@ class _Ingest:
                 if self.failed.is_set():
                     return _Failure(f"not retried after another chunk failed ({reason})")
             try:
-                results = call_encoded(self.client, self.auth, [(p, a) for p, a, _ in calls])
-            except JsonRPCRequestException as exc:
-                reason = f"transport: {exc}"
+                refused = self.sink.send(prepared)
+            except Retry as exc:
+                reason = exc.args[0]
                 continue
-            except OnePlatformException as exc:
-                reason = f"server: {exc}"
-                if _is_auth_error(exc):
-                    return _Failure(reason)
-                continue
+            except Refused as exc:
+                return _Failure(exc.args[0])
             with self.lock:
-                self.report.bytes += size
+                self.report.bytes += prepared.size
                 self.report.sent_points += job.points
-            refused = []
-            for (_, _, target), (isok, status) in zip(calls, results):
-                if isok:
-                    continue
-                if isinstance(status, list):
-                    refused += [(self.targets[target], entry[0], entry[1]) for entry in status]
-                else:
-                    return _Failure(f"{self.targets[target]}: recordbatch answered {status!r}")
-            return refused
+            return [(self.targets[target], t, status) for target, t, status in refused]
         return _Failure(f"{reason} (after {self.retries} retries)")
 
     # --- acknowledgements -------------------------------------------------
@@ -662,15 +569,13 @@ class _Ingest:
     # --- verify -------------------------------------------------------------
     def _verify(self, index, expected):
         target, kind = self.targets[index], self.kinds[index]
-        resource = resource_of(target)
         result = VerifyResult(target, 0, 0, True)
         untracked = False
         for lo, hi, count, checksum, runs in expected.verify_ranges():
             try:
-                found, found_checksum = self._read_back(resource, kind, lo, hi, runs)
-            except _ReadFailed as exc:
-                return VerifyResult(target, expected.count, result.stored_count, False,
-                                    f"read of t={lo}..{hi} answered {exc.args[0]}")
+                found, found_checksum = self._read_back(index, kind, lo, hi, runs)
+            except Refused as exc:
+                return VerifyResult(target, expected.count, result.stored_count, False, exc.args[0])
             result.expected_count += count
             result.stored_count += found
             if found != count or found_checksum != checksum:
@@ -684,32 +589,17 @@ class _Ingest:
                            "that this ingest did not send count too")
         return result
 
-    def _read_back(self, resource, kind, lo, hi, runs):
+    def _read_back(self, index, kind, lo, hi, runs):
         """(how many, checksum) of the points stored in lo..hi, only those at
         the timestamps of runs (all of them if runs is None)."""
-        stored, checksum, start = 0, 0, lo
-        while start <= hi:
-            ok, points = self.client.read(self.auth, resource, {"starttime": start, "endtime": hi, "sort": "asc",
-                                                                 "limit": VERIFY_PAGE})
-            if not ok:
-                raise _ReadFailed(points)
-            if not points:
-                break
-            ts = COLUMNS.timestamps([p[0] for p in points])
-            values = COLUMNS.values([p[1] for p in points], kind)
+        stored, checksum = 0, 0
+        for ts, values in self.sink.read(index, kind, lo, hi):
             if runs is not None:
                 mask = _selected(ts, runs)
                 ts, values = _masked(ts, mask), _masked(values, mask)
             stored += len(ts)
             checksum = (checksum + COLUMNS.checksum(ts, values, kind)) & MASK64
-            if len(points) < VERIFY_PAGE:
-                break
-            start = points[-1][0] + 1
         return stored, checksum
-
-
-class _ReadFailed(Exception):
-    pass
 
 
 def _masked(seq, mask):
@@ -724,10 +614,6 @@ class _Failure:
 
     def __init__(self, reason):
         self.reason = reason
-
-
-def _is_auth_error(exc):
-    return exc.code in (400, 401)
 
 
 def _overlap(a, b):
@@ -781,13 +667,41 @@ def ingest(auth, data, columns=None, *, client=None, url=None, chunk_size=DEFAUL
     (doubling). kinds: {target: "int"|"float"|"string"} to skip asking the
     server for those dataports' formats.
     """
-    if chunk_size < 1 or connections < 1 or retries < 0:
-        raise ValueError("chunk_size and connections must be at least 1, retries at least 0")
+    source = source_of(data, columns, **source_options)
+    sink = OnepSink(client if client is not None else client_for_url(url), auth, source.targets)
+    return _run(sink, source, chunk_size, connections, checkpoint, verify, progress, retries, retry_delay, kinds,
+                KINDS, restart, create)
+
+
+def ingest_m2x(key, device, data, columns=None, *, client=None, url=None, chunk_size=DEFAULT_CHUNK_POINTS,
+               connections=DEFAULT_CONNECTIONS, checkpoint=None, verify=False, progress=None,
+               retries=DEFAULT_RETRIES, retry_delay=0.5, kinds=None, restart=False, create=False,
+               **source_options):
+    """ingest() into the streams of an M2X device: a stream per target
+    (its name), values posted with the M2X client's C-encoded value lists
+    (POST devices/{device}/updates, split within the server's limits).
+
+    key: an M2X API key that may write the device; client: an M2XClient
+    (or url, as for ingest). create: create the missing streams (numeric,
+    or alphanumeric for text values). kinds: {stream: "float"|"string"}
+    (M2X stores numbers as doubles). The checkpoint records the server's
+    URL, the key's digest (never the key), the device, the streams and the
+    input. Everything else is as for ingest().
+    """
     source = source_of(data, columns, **source_options)
     if client is None:
-        client = client_for_url(url)
-    bad = {k for k in (kinds or {}).values() if k not in KINDS}
+        client = m2x_client_for_url(key, url)
+    sink = M2XSink(client, key, device, source.targets)
+    return _run(sink, source, chunk_size, connections, checkpoint, verify, progress, retries, retry_delay, kinds,
+                ("float", "string"), restart, create)
+
+
+def _run(sink, source, chunk_size, connections, checkpoint, verify, progress, retries, retry_delay, kinds, allowed,
+         restart, create):
+    if chunk_size < 1 or connections < 1 or retries < 0:
+        raise ValueError("chunk_size and connections must be at least 1, retries at least 0")
+    bad = {k for k in (kinds or {}).values() if k not in allowed}
     if bad:
-        raise ValueError(f"kinds must be among {KINDS}, not {sorted(bad)}")
-    return _Ingest(client, auth, source, chunk_size, connections, checkpoint, retries, retry_delay,
+        raise ValueError(f"kinds must be among {allowed}, not {sorted(bad)}")
+    return _Ingest(sink, source, chunk_size, connections, checkpoint, retries, retry_delay,
                    progress, kinds, restart, create).run(verify)

@@ -272,17 +272,33 @@ def _count(rest):
 
 
 def post_updates(api, path, body):
-    """Device.post_updates: {"values": {stream: value list}, ...}. Value
-    lists are cut into pieces within the limits and the pieces packed into
-    as few requests as fit, in order; the other fields go with the first."""
+    """Device.post_updates: {"values": {stream: value list}, ...}, in the
+    requests of updates_bodies; returns the last answer."""
+    bodies = updates_bodies(api, body)
+    if bodies is None:
+        return api.post(path, data=body)
+    url = api.url(path)
+    result = None
+    for body_bytes, accepted, rest in bodies:
+        result = _send_piece(api, url, body_bytes, accepted, rest, len(bodies) > 1)
+    return result
+
+
+def updates_bodies(api, body):
+    """The request bodies of post_updates, [(bytes, accepted, rest)] with
+    the values sent before each body (accepted) and from it on (rest), as
+    {stream: range}; None for a body m2x's own encoding sends as it is.
+    Value lists are cut into pieces within the limits and the pieces packed
+    into as few requests as fit, in order; the other fields go with the
+    first."""
     lists = body.get("values")
     if not isinstance(lists, dict) or not lists:
-        return api.post(path, data=body)
+        return None
     encoded = {}
     for name, values in lists.items():
         encoded[name] = _encoded_or_none(values, api.to_json)
         if encoded[name] is None:
-            return api.post(path, data=body)
+            return None
     others = {key: value for key, value in body.items() if key != "values"}
     extra = b"," + api.to_json(others).encode("utf-8")[1:-1] if others else b""
     room = MAX_BODY_BYTES - len(extra) - 16
@@ -298,15 +314,13 @@ def post_updates(api, path, body):
             requests[-1].append((name, first, count, member))
             values_in += count
             bytes_in += len(member) + 1
-    url = api.url(path)
     done = dict.fromkeys(encoded, 0)
-    result = None
+    bodies = []
     for number, parts in enumerate(requests):
         body_bytes = b'{"values":{' + b",".join(part[3] for part in parts) + b"}" + (extra if number == 0 else b"") + b"}"
         accepted = {name: range(0, done[name]) for name in encoded}
         rest = {name: range(done[name], len(values)) for name, values in encoded.items() if done[name] < len(values)}
-        result = _send_piece(api, url, body_bytes, accepted, rest, len(requests) > 1)
+        bodies.append((body_bytes, accepted, rest))
         for name, first, count, _ in parts:
             done[name] = first + count
-    return result
-
+    return bodies
