@@ -253,7 +253,8 @@ class IngestReport:
     unordered: list = dataclasses.field(default_factory=list)       # targets whose input went back in time
     unused_columns: list = dataclasses.field(default_factory=list)  # input columns that feed no dataport
     extra_fields: int = 0           # rows with more fields than the input's columns (extra fields not used)
-    created: list = dataclasses.field(default_factory=list)         # dataports created (create=True)
+    created: list = dataclasses.field(default_factory=list)         # dataports/streams created (create=True)
+    target_noun: str = "dataports"  # what the targets are: "dataports" (One Platform) or "streams" (M2X)
     verify: list | None = None      # VerifyResult per target, if verified
     resumed: bool = False
     complete: bool = False          # the whole input was read and acknowledged
@@ -274,7 +275,7 @@ class IngestReport:
         if self.resumed and self.complete and not self.sent_points:
             lines.append("the checkpoint says this input was already stored: nothing sent (restart to send again)")
         if self.created:
-            lines.append("created dataports: " + ", ".join(self.created))
+            lines.append(f"created {self.target_noun}: " + ", ".join(self.created))
         if self.unused_columns:
             lines.append("columns not ingested (no dataport given for them): " + ", ".join(self.unused_columns))
         if self.extra_fields:
@@ -330,7 +331,7 @@ class _Ingest:
         self.progress_wanted = progress
         self.given_kinds = kinds or {}
         self.targets = source.targets
-        self.report = IngestReport()
+        self.report = IngestReport(target_noun=sink.NOUN)
         self.lock = threading.Lock()
         self.failed = threading.Event()
         self.inflight = {}          # seq -> job, until done

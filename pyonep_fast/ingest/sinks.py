@@ -3,6 +3,7 @@
 The pipeline (ingest.pipeline) reads, chunks, orders, checkpoints and
 verifies; a sink is the API-specific rest, five things:
 
+  * `NOUN`: what its targets are called in a report;
   * `identity()`: what the target is, for the checkpoint (JSON; no
     credential in clear);
   * `kinds(targets, create)`: the value kind ("int", "float", "string") of
@@ -105,6 +106,8 @@ def create_dataport(client, auth, alias, kind):
 class OnepSink:
     """Dataports of the client a CIK (or pyonep auth dict) names: a
     `recordbatch` call per dataport and chunk, in one request."""
+
+    NOUN = "dataports"
 
     def __init__(self, client, auth, targets):
         self.client = client
@@ -216,6 +219,8 @@ class M2XSink:
     """Streams of one M2X device, a stream per target: each chunk is one
     POST devices/{id}/updates of every stream's values (the M2X client's C
     encoding, split into requests within the server's limits)."""
+
+    NOUN = "streams"
 
     def __init__(self, client, key, device, targets):
         from ..m2x import values
