@@ -17,12 +17,12 @@ import sys
 import traceback
 
 from .. import __version__
-from ..exceptions import OnePlatformException, ProvisionException, TransportError
+from ..exceptions import HTTPError, OnePlatformException, ProvisionException, TransportError
 
 # Nothing here imports the transport: `python -m pyonep_fast.cli.loadtest`
 # imports this package first, and gevent must patch the stdlib before it.
 
-COMMANDS = ("serve", "demo", "rpc", "provision", "ingest", "loadtest")
+COMMANDS = ("serve", "demo", "rpc", "provision", "ingest", "m2x", "loadtest")
 DEFAULT_TIMEOUT = 30.0   # seconds per request of a client command
 
 CIK = re.compile(r"[0-9a-fA-F]{40}")
@@ -141,6 +141,10 @@ def describe(exc):
         body = (response.body or "").strip()
         reason = f"{response.status()} {response.reason()}"
         return reason if not body or reason in body else f"{reason}: {body}"
+    if isinstance(exc, HTTPError):   # M2X's errors
+        from ..m2x.errors import message
+
+        return message(exc)
     if isinstance(exc, TransportError):
         return transport_message(exc)
     if isinstance(exc, OSError) and exc.filename is not None:

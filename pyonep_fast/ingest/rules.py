@@ -23,6 +23,7 @@ import datetime
 import math
 import numbers
 import re
+import time
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -110,12 +111,39 @@ def parse_timestamp(text, unit="s", tz=None, now=None):
         if factor == 1 and value != value // 1:
             raise ValueError(f"timestamp {s!r} has a fraction of a second; the server stores whole seconds")
         return check(int(value // factor), s)
+    return timestamp_of_datetime(_iso_moment(s, now is not None), s, tz, floor=now is not None)
+
+
+def _iso_moment(s, relative):
     try:
-        moment = datetime.datetime.fromisoformat(s)
+        return datetime.datetime.fromisoformat(s)
     except ValueError:
-        hint = ", now, -30s/-2h/-1d/-1w" if now is not None else ""
+        hint = ", now, -30s/-2h/-1d/-1w" if relative else ""
         raise ValueError(f"timestamp {s!r} is neither epoch seconds{hint} nor ISO 8601") from None
-    return timestamp_of_datetime(moment, s, tz, floor=now is not None)
+
+
+ONE_MILLISECOND = datetime.timedelta(milliseconds=1)
+
+
+def parse_command_ms(text, tz=None, now_ms=None):
+    """A command's time in milliseconds since the epoch, for APIs that keep
+    milliseconds (M2X): what parse_timestamp(text, tz=tz, now=...) reads,
+    with the milliseconds of an ISO 8601 time kept (finer is floored) and
+    `now`, `-2h` counted from now_ms (default: the clock)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    s = text.strip()
+    if s == "now":
+        return now_ms
+    if RELATIVE.fullmatch(s) or NUMBER.fullmatch(s):
+        offset = now_ms % 1000 if RELATIVE.fullmatch(s) else 0
+        return parse_timestamp(s, tz=tz, now=now_ms // 1000) * 1000 + offset
+    moment = _iso_moment(s, True)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone(tz) if isinstance(tz, str) else tz or UTC)
+    ms = (moment - EPOCH) // ONE_MILLISECOND
+    if ms < 0:
+        raise ValueError(f"timestamp {s!r} is before 1970")
+    return ms
 
 
 def zone(name):

@@ -193,21 +193,10 @@ def key_identity(key):
     return hashlib.blake2b(key.encode("utf-8"), digest_size=16, person=b"pyonep-fast-key").hexdigest()
 
 
-def m2x_error(error):
-    """M2X's own message of an HTTPError: `message` of its error body
-    (with the fields of a 422's `reason`), else the status line."""
-    response = getattr(error, "response", None)
-    try:
-        body = response.json()
-    except (AttributeError, ValueError):
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        reason = body.get("reason")
-        fields = "; ".join(f"{field}: {', '.join(map(str, what if isinstance(what, list) else [what]))}"
-                           for field, what in reason.items()) if isinstance(reason, dict) else ""
-        status = getattr(response, "status_code", None)
-        return f"{status} {body['message']}" + (f" ({fields})" if fields else "")
-    return str(error)
+def _m2x_message(error):
+    from ..m2x.errors import message
+
+    return message(error)
 
 
 def iso_second(t):
@@ -242,7 +231,7 @@ class M2XSink:
         except HTTPError as error:
             if error.response.status_code == 404:
                 return 404, None
-            raise IngestError(m2x_error(error)) from None
+            raise IngestError(_m2x_message(error)) from None
         except TransportError as error:
             raise IngestError(f"cannot reach the server: {error}") from None
 
@@ -274,7 +263,7 @@ class M2XSink:
                 try:
                     stream = self.api.put(self._stream_path(name), data={"type": kind})
                 except HTTPError as error:
-                    raise IngestError(f"cannot create stream {name!r}: {m2x_error(error)}") from None
+                    raise IngestError(f"cannot create stream {name!r}: {_m2x_message(error)}") from None
                 created.append(name)
             kind = M2X_STREAM_KINDS.get(stream.get("type") if isinstance(stream, dict) else None)
             if kind is None:
@@ -301,8 +290,8 @@ class M2XSink:
             except HTTPError as error:
                 status = error.response.status_code
                 if status == 429 or status >= 500:
-                    raise Retry(f"server: {m2x_error(error)}") from None
-                raise Refused(f"server: {m2x_error(error)}") from None
+                    raise Retry(f"server: {_m2x_message(error)}") from None
+                raise Refused(f"server: {_m2x_message(error)}") from None
             except TransportError as error:
                 raise Retry(f"transport: {error}") from None
         return []   # M2X accepts or refuses a request whole
@@ -318,7 +307,7 @@ class M2XSink:
             try:
                 page = self.api.get(path, params={"start": iso_second(lo), "end": end, "limit": M2X_READ_PAGE})
             except HTTPError as error:
-                raise Refused(f"read of t={lo}..{hi} answered {m2x_error(error)}") from None
+                raise Refused(f"read of t={lo}..{hi} answered {_m2x_message(error)}") from None
             except TransportError as error:
                 raise Refused(f"read of t={lo}..{hi} failed: {error}") from None
             points = page.get("values") or []

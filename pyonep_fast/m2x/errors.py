@@ -54,3 +54,20 @@ class ValuesNotDelivered(ConnectionError):
         super().__init__(message)
         self.accepted = accepted
         self.not_accepted = not_accepted
+
+
+def message(error):
+    """An HTTPError in one line with M2X's own words: the status and the
+    `message` of its error body (with the fields a 422's `reason` names),
+    else the error's text."""
+    response = getattr(error, "response", None)
+    try:
+        body = response.json()
+    except (AttributeError, ValueError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        return str(error)
+    reason = body.get("reason")
+    fields = "; ".join(f"{field}: {', '.join(map(str, what if isinstance(what, list) else [what]))}"
+                       for field, what in reason.items()) if isinstance(reason, dict) else ""
+    return f"{response.status_code} {body['message']}" + (f" ({fields})" if fields else "")
