@@ -315,6 +315,28 @@ class _Reader:
                 raise _ProtocolError("response line or header block too long")
             self._fill()
 
+    def head(self, limit):
+        """The status line and header lines up to the empty line that ends
+        them, consumed, CRLF-separated. A bare LF ends a line too (RFC 9112
+        §2.2: test doubles that patch sockets, such as httpretty, write
+        those); the usual all-CRLF block takes the first branch."""
+        while True:
+            buf, pos = self.buf, self.pos
+            end = buf.find(b"\r\n\r\n", pos)
+            if end >= 0 and buf.find(b"\n\n", pos, end) < 0 and buf.find(b"\n\r\n", pos, end) < 0:
+                self.pos = end + 4
+                head = buf[pos:end]
+                return head if head.count(b"\n") == head.count(b"\r\n") else _crlf(head)
+            ends = [(at, length) for at, length in ((buf.find(b"\n\n", pos), 2), (buf.find(b"\n\r\n", pos), 3))
+                    if at >= 0]
+            if ends:
+                at, length = min(ends)
+                self.pos = at + length
+                return _crlf(buf[pos:at].rstrip(b"\r"))
+            if len(buf) - pos > limit:
+                raise _ProtocolError("response line or header block too long")
+            self._fill()
+
     def exact(self, n):
         have = len(self.buf) - self.pos
         if have >= n:
@@ -374,6 +396,11 @@ class _Reader:
         return len(self.buf) - self.pos
 
 
+def _crlf(lines):
+    """Lines ended by CRLF or a bare LF, CRLF-separated."""
+    return lines.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 def _header_value(head, name):
     """The value of header `name` (lowercase bytes, with the leading CRLF
     and trailing colon) in a lowercased header block, or None."""
@@ -400,7 +427,7 @@ def _read_response(sock, method, reused, limit):
         raise _ConnectionLost("connection closed without a response")
     reader = _Reader(sock, data, 0, limit)
     while True:
-        head = reader.until(b"\r\n\r\n", MAX_HEADER_BYTES)
+        head = reader.head(MAX_HEADER_BYTES)
         status_line, _, header_lines = head.partition(b"\r\n")
         version, _, rest = status_line.partition(b" ")
         code, _, reason = rest.partition(b" ")

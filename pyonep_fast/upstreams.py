@@ -39,7 +39,8 @@ UPSTREAMS = {
         # the package holds only `version`; every module path maps one to one
         modules={f"m2x.{name}": f"pyonep_fast.m2x.{name}" for name in (
             "client", "api", "utils", "errors", "v2", "v2.api", "v2.resource", "v2.devices", "v2.streams",
-            "v2.distributions", "v2.collections", "v2.keys", "v2.jobs", "v2.commands", "v2.metadata")},
+            "v2.distributions", "v2.collections", "v2.keys", "v2.jobs", "v2.commands", "v2.metadata",
+            "tests", "tests.common")},
         attributes={},
         constants={"version": "5.5.0"},
         hosts=("api-m2x.att.com",),

@@ -411,3 +411,20 @@ def test_read_timeout_changes_apply_to_a_kept_connection_and_nodelay_is_on():
         assert client.request("GET", "/").data == b"ok"
         sock = client._local.lease.conn.sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: 13\nX-Seen: yes\n\r\n",   # httpretty's
+    b"HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: 13\nX-Seen: yes\n\n",
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\nContent-Length: 13\r\nX-Seen: yes\r\n\r\n",
+])
+def test_header_lines_ended_by_a_bare_lf_are_read(head):
+    """RFC 9112 §2.2 lets a recipient take a bare LF as a line end; test
+    doubles that patch sockets (httpretty, which m2x 5.5.0's own tests use)
+    write their header lines that way."""
+    with ScriptedServer(lambda request: head + b'{"api": "OK"}') as server, Transport(server.url) as client:
+        answer = client.request("GET", "/v2/status")
+        again = client.request("GET", "/v2/status")
+    assert answer.status == 200 and answer.data == again.data == b'{"api": "OK"}'
+    assert answer.headers["x-seen"] == "yes" and answer.headers["content-length"] == "13"
+    assert answer.raw_head.count(b"\n") == answer.raw_head.count(b"\r\n")
