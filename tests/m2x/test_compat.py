@@ -38,3 +38,12 @@ def test_an_unchanged_program_runs_against_the_server(server, new_key):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_m2x_tests_common_serves_a_program_written_for_it():
+    """m2x.tests.common is named by the contract (spec §1): a program using
+    it runs unchanged through compat."""
+    program = os.path.join(os.path.dirname(__file__), "programs", "dummy_client.py")
+    result = subprocess.run([sys.executable, "-m", "pyonep_fast.compat", program], capture_output=True, text=True,
+                            timeout=120)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", "")
