@@ -225,3 +225,51 @@ def test_arrays_and_a_dataframe_into_streams_of_both_types(server, account):
     assert stored(device, "state")[:4] == [(first, "s0"), (first + 1, "s1"), (first + 2, "s2"), (first + 3, "s0")]
     with pytest.raises(ValueError, match="kinds must be among"):
         ingest_m2x(key, device.id, frame, client=client, kinds={"power": "int"})
+
+
+def test_chunks_that_fail_while_the_server_restarts_are_retried(tmp_path):
+    """Transport failures are retried (M2XSink raises Retry for them): the
+    server killed mid-ingest and started again on the same address and
+    database, the ingest completes with every value stored once."""
+    import threading
+
+    import urllib3
+
+    from pyonep_fast.server import spawn
+
+    db, checkpoint = tmp_path / "server.db", tmp_path / "retry.ckpt"
+    rows = 20_000
+    text = "".join(f"{START + 60 * i},{i}\n" for i in range(rows))
+    half = text.index("\n", len(text) // 2) + 1
+    server = spawn(db=str(db))
+    port = int(server.url.rsplit(":", 1)[1])
+    try:
+        with urllib3.PoolManager() as http:
+            key = orjson.loads(http.request("POST", server.url + "/_fixtures/m2x/accounts").data)["key"]
+        client = M2XClient(key, endpoint=server.url)
+        device = client.create_device(name="d", visibility="private")
+        device.create_stream("n")
+        process = subprocess.Popen([*CLI, "ingest", "--api", "m2x", "--key", key, "--device", device.id, "-", "n",
+                                    "--url", server.url, "--checkpoint", str(checkpoint), "--input-name", "n",
+                                    "--chunk-size", "1000", "--retries", "8", "--quiet", "--json"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process.stdin.write(text[:half])
+        process.stdin.flush()
+        assert wait_for_progress(checkpoint, process, time.monotonic() + 30)
+        server.kill()
+        server.wait(10)
+        outcome = {}
+        feeding = threading.Thread(target=lambda: outcome.update(
+            zip(("out", "err"), process.communicate(text[half:], timeout=60))))
+        feeding.start()   # the next chunks meet the dead server: they are retried until it is back
+        server = spawn(db=str(db), port=port)
+        feeding.join(60)
+        report = json.loads(outcome["out"])
+        assert process.returncode == 0, outcome["err"]
+        assert report["complete"] and report["retries"] > 0 and not report["failed_chunks"]
+        client = M2XClient(key, endpoint=server.url)
+        assert stored(client.device(device.id), "n") == [(START + 60 * i, float(i)) for i in range(rows)]
+        client.api.close()
+    finally:
+        server.kill()
+        server.wait(10)
