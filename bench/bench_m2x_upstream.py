@@ -126,7 +126,6 @@ def main():
 
     import urllib3
 
-    from pyonep_fast.ingest.columns import COLUMNS  # noqa: F401  (NumPy loaded before timing, as m2x's imports are)
     from pyonep_fast.m2x.client import M2XClient
     from pyonep_fast.server import spawn
 

@@ -3,7 +3,7 @@
     pyonep-fast m2x --key KEY devices create thermostat --tags home,heat
     pyonep-fast m2x --key KEY streams create DEVICE temperature --unit-label Celsius --unit-symbol C
     pyonep-fast m2x --key KEY values post DEVICE temperature 21.5
-    printf '2020-01-01T00:00:00Z,1\\n2020-01-01T00:01:00Z,2\\n' | pyonep-fast m2x --key KEY values post DEVICE temperature -
+    printf '2020-01-01T00:00:00Z,1\\n-1h,2\\n' | pyonep-fast m2x --key KEY values post DEVICE temperature -
     pyonep-fast m2x --key KEY values read DEVICE temperature --start -1d --limit all
     pyonep-fast m2x --key KEY stats DEVICE temperature --start -1w
     pyonep-fast m2x --key KEY sampling DEVICE temperature --interval 3600 --type max
@@ -25,7 +25,7 @@ import re
 import sys
 import time
 
-from ..ingest.rules import parse_command_ms
+from ..ingest.rules import iso_ms, parse_command_ms
 from . import USAGE, CommandError, add_url_option, int_between, positive_seconds, url_of
 
 KEY_ENV = "PYONEP_FAST_M2X_KEY"
@@ -34,11 +34,6 @@ POST_CHUNK = 100_000     # lines of stdin posted at a time (the client splits th
 PERMISSIONS = ("GET", "POST", "PUT", "DELETE")
 
 _RELATIVE_OR_NUMBER = re.compile(r"^-\d+[smhdw]?$|^-\d*\.\d+$")
-
-
-def iso_ms(ms):
-    """M2X's form of a time: ISO 8601 UTC with milliseconds."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 def m2x_time(text, tz=None, now_ms=None):

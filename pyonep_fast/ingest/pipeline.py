@@ -43,15 +43,16 @@ Decisions worth knowing:
   * The checkpoint belongs to one target (One Platform: the RIDs of the
     CIK's client and of the dataports, so the server moved to another
     address is still the same target, another server or CIK is not; M2X:
-    the server's URL, a digest of the key, the device and the streams) and one input (a file's path, size and modification time,
-    a digest of arrays, or a name given for a stream): resuming it for
-    another is refused (`restart=True` starts over). A stream without a name
+    the server's URL, a digest of the key, the device and the streams)
+    and one input (a file's path, size and modification time, a digest of
+    arrays, or a name given for a stream): resuming it for another is
+    refused (`restart=True` starts over). A stream without a name
     cannot be checkpointed: nothing would tell another stream from it.
   * A chunk with no storable point sends no request: its rows are reported
     at once. Timestamps after the year 3000 are a unit mistake: a chunk made
     only of them stops the ingest with the hint to give time_unit="ms"/"us".
   * Retries: a request that fails in transport, or gets an answer that is
-    not a valid RPC response (overload, restart), is sent again after a
+    not a valid RPC response (overload, restart; M2X: 429 or 5xx), is sent again after a
     growing pause, up to `retries` times; a recordbatch is idempotent, so a
     request that reached the server before the failure does no harm. A
     chunk refused for good (auth, unknown dataport, retries exhausted) stops

@@ -125,6 +125,12 @@ def _iso_moment(s, relative):
 ONE_MILLISECOND = datetime.timedelta(milliseconds=1)
 
 
+def iso_ms(ms):
+    """ISO 8601 of milliseconds since the epoch as M2X writes times: UTC,
+    three fraction digits, Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
 def parse_command_ms(text, tz=None, now_ms=None):
     """A command's time in milliseconds since the epoch, for APIs that keep
     milliseconds (M2X): what parse_timestamp(text, tz=tz, now=...) reads,

@@ -19,16 +19,15 @@ verifies; a sink is the API-specific rest, five things:
     lo..hi (seconds), for verify, in any order.
 """
 import hashlib
-import time
 
 import numpy as np
 import orjson
 
 from .._core.series import Series
 from .._onep_engine import call_encoded
-from ..exceptions import IngestError, JsonRPCRequestException, OnePlatformException, TransportError
+from ..exceptions import HTTPError, IngestError, JsonRPCRequestException, OnePlatformException, TransportError
 from .columns import COLUMNS
-from .rules import FORMAT_KINDS, kind_of_info
+from .rules import FORMAT_KINDS, iso_ms, kind_of_info
 from .sources import resource_of
 
 VERIFY_PAGE = 200_000        # points per One Platform read when verifying
@@ -194,14 +193,10 @@ def key_identity(key):
 
 
 def _m2x_message(error):
+    """M2X's words for an HTTPError (m2x.errors.message, imported only on an error)."""
     from ..m2x.errors import message
 
     return message(error)
-
-
-def iso_second(t):
-    """ISO 8601 of whole seconds t as M2X writes times (UTC, milliseconds)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
 
 
 class M2XSink:
@@ -224,8 +219,6 @@ class M2XSink:
 
     def _get(self, path, **params):
         """GET path: (status, JSON) with 404 as (404, None); other HTTP errors raise IngestError."""
-        from ..m2x.errors import HTTPError
-
         try:
             return 200, self.api.get(path, params=params or None)
         except HTTPError as error:
@@ -245,8 +238,6 @@ class M2XSink:
                 "streams": list(self.targets)}
 
     def kinds(self, targets, create=None):
-        from ..m2x.errors import HTTPError
-
         status, _ = self._get(self.device_path)
         if status == 404:
             raise IngestError(f"device {self.device!r} not found (or not visible to this key)")
@@ -281,8 +272,6 @@ class M2XSink:
         return _Prepared(bodies, sum(len(body) for body, _, _ in bodies))
 
     def send(self, prepared):
-        from ..m2x.errors import HTTPError
-
         url = self.api.url(f"{self.device_path}/updates")
         for body, _, _ in prepared.payload:
             try:
@@ -299,13 +288,12 @@ class M2XSink:
     def read(self, index, kind, lo, hi):
         """Newest first, a page at a time; only points at whole seconds
         (the ones an ingest sends) are given."""
-        from ..m2x.errors import HTTPError
-
         path = f"{self._stream_path(self.targets[index])}/values"
-        end = iso_second(hi)
+        end = hi * 1000
         while True:
             try:
-                page = self.api.get(path, params={"start": iso_second(lo), "end": end, "limit": M2X_READ_PAGE})
+                page = self.api.get(path, params={"start": iso_ms(lo * 1000), "end": iso_ms(end),
+                                                  "limit": M2X_READ_PAGE})
             except HTTPError as error:
                 raise Refused(f"read of t={lo}..{hi} answered {_m2x_message(error)}") from None
             except TransportError as error:
@@ -320,9 +308,7 @@ class M2XSink:
             yield COLUMNS.timestamps(ts), COLUMNS.values(values, kind)
             if len(points) < M2X_READ_PAGE:
                 return
-            oldest = int(ms[-1])
-            end = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((oldest - 1) // 1000)) + \
-                f".{(oldest - 1) % 1000:03d}Z"
+            end = int(ms[-1]) - 1
 
 
 def m2x_client_for_url(key, url=None, timeout=None):

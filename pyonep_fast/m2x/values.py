@@ -317,7 +317,8 @@ def updates_bodies(api, body):
     done = dict.fromkeys(encoded, 0)
     bodies = []
     for number, parts in enumerate(requests):
-        body_bytes = b'{"values":{' + b",".join(part[3] for part in parts) + b"}" + (extra if number == 0 else b"") + b"}"
+        members = b",".join(part[3] for part in parts)
+        body_bytes = b'{"values":{' + members + b"}" + (extra if number == 0 else b"") + b"}"
         accepted = {name: range(0, done[name]) for name in encoded}
         rest = {name: range(done[name], len(values)) for name, values in encoded.items() if done[name] < len(values)}
         bodies.append((body_bytes, accepted, rest))
