@@ -46,8 +46,9 @@ def register(subparsers):
                     "calls (or M2X streams with chunked value lists) over several keep-alive connections.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     # the CIK is there only for One Platform: which positional is what is settled in run()
-    parser.add_argument("cik", nargs="?", metavar="CIK", help="CIK of the client that owns the dataports")
-    parser.add_argument("source", help="CSV file, or - for standard input")
+    parser.add_argument("cik", nargs="?", metavar="CIK", help="CIK of the client that owns the dataports "
+                                                               "(not with --api m2x)")
+    parser.add_argument("source", metavar="SOURCE", help="CSV file, or - for standard input")
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="alias or RID (M2X: stream name) for each value column, in column order")
     parser.add_argument("--api", choices=("onep", "m2x"), default="onep",
