@@ -12,12 +12,12 @@ nothing else. No two APIs claim a path (tests/server/test_composition.py).
 """
 from aiohttp import web
 
-from . import exp, m2x, onep, provision
+from . import exp, m2x, onep, portal, provision
 from .http import CONFIG, ConnectionBudget, body_refusals, client_disconnects
 from .limits import DEFAULT, Limits
 from .storage import Storage
 
-APIS = [onep, provision, exp, m2x]
+APIS = [onep, provision, exp, m2x, portal]   # the portal reads the others' states: last
 
 __all__ = ["APIS", "Limits", "Store", "build_app"]
 

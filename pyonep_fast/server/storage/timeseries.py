@@ -460,6 +460,11 @@ class Series:
             self._tail = (chunk.id, columns)
         return columns
 
+    def columns_of(self, chunk):
+        """The stored Columns of chunk, one the series indexes now (readers
+        outside this module, e.g. the portal's charts)."""
+        return self._load(chunk)
+
     def _insert(self, columns):
         chunk = Chunk(None, columns.first_t(), columns.last_t(), len(columns), columns.size)
         cur = self.db.execute(

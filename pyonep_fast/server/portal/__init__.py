@@ -1,0 +1,164 @@
+"""The web portal at /portal/: what each API stores, seen through that API's
+own credential and access rules.
+
+The page (static/, plain HTML/CSS/JS with the vendored uPlot) talks to
+/portal/api/…: the session endpoints here, and one module per API under
+/portal/api/<name>/ (onep.py). A portal module exposes
+  NAME, TITLE, CREDENTIAL     its API (the store attribute), shown names
+  sign_in(store, credential)  the label of a valid credential, or None
+  routes(portal)              its aiohttp routes (handlers take a Session
+                              through portal.handler)
+and MODULES lists them: adding an API's pages adds a module there.
+"""
+import mimetypes
+from importlib import resources
+
+import orjson
+from aiohttp import web
+
+from ..http import json_response
+from . import onep
+from .downsample import Summaries
+from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_portal, clear_cookie, error,
+                       not_signed_in, same_origin, set_cookie)
+
+NAME = "portal"
+MODULES = [onep]
+MAX_CREDENTIAL = 1024
+
+__all__ = ["MODULES", "NAME", "Portal", "open_state", "routes", "setup"]
+
+
+class Portal:
+    """The portal's state: sessions, chart summaries, open event streams."""
+
+    def __init__(self, store):
+        self.store = store
+        self.sessions = Sessions()
+        self.summaries = Summaries()
+        self.streams = set()          # asyncio.Queue of each open event stream
+        self.modules = {module.NAME: module for module in MODULES}
+        self.static = _static_files()
+
+    def handler(self, api, serve):
+        """An aiohttp handler running serve(request, session) for a signed-in
+        session of API `api`; 401 otherwise."""
+        async def handle(request):
+            session = self.sessions.of(request)
+            if session is None or session.api != api:
+                return not_signed_in()
+            return await serve(request, session)
+        return handle
+
+    def signed_out(self, session):
+        """Ends a session whose credential no longer works: 401."""
+        self.sessions.end(session)
+        return error(401, "Your credential no longer signs in; sign in again.")
+
+    async def close_streams(self, app):
+        for queue in list(self.streams):
+            queue.put_nowait(None)
+
+
+def _static_files():
+    """{name: (bytes, content type)} of the shipped static files (read once)."""
+    files = {}
+    folder = resources.files(__package__) / "static"
+    for name, item in _walk(folder, ""):
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind.endswith("javascript"):
+            kind += "; charset=utf-8"
+        files[name] = (item.read_bytes(), kind)
+    return files
+
+
+def _walk(folder, prefix):
+    for item in folder.iterdir():
+        if item.is_dir():
+            yield from _walk(item, prefix + item.name + "/")
+        else:
+            yield prefix + item.name, item
+
+
+def open_state(store):
+    return Portal(store)
+
+
+def routes(store):
+    portal = store.portal
+
+    async def to_portal(request):
+        raise web.HTTPFound(PREFIX + "/")
+
+    async def page(request):
+        body, kind = portal.static["index.html"]
+        return web.Response(body=body, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
+
+    async def static(request):
+        found = portal.static.get(request.match_info["name"])
+        if found is None or request.match_info["name"] == "index.html":
+            raise web.HTTPNotFound()
+        return web.Response(body=found[0], headers={"Content-Type": found[1], "Cache-Control": "no-cache"})
+
+    async def apis(request):
+        return json_response(orjson.dumps([{"name": m.NAME, "title": m.TITLE, "credential": m.CREDENTIAL}
+                                           for m in MODULES]))
+
+    async def who(request):
+        session = portal.sessions.of(request)
+        if session is None:
+            return not_signed_in()
+        return json_response(orjson.dumps({"api": session.api, "label": session.label}))
+
+    async def sign_in(request):
+        if not same_origin(request):
+            return error(403, "Cross-origin requests are refused.")
+        try:
+            form = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            form = None
+        if not isinstance(form, dict):
+            return error(400, "Send {\"api\": …, \"credential\": …} as JSON.")
+        module = portal.modules.get(form.get("api"))
+        credential = form.get("credential")
+        if module is None:
+            return error(400, "Unknown API.")
+        if not isinstance(credential, str) or not credential.strip() or len(credential) > MAX_CREDENTIAL:
+            return error(400, f"Enter a {module.CREDENTIAL}.")
+        label = module.sign_in(portal.store, credential.strip())
+        if label is None:
+            return error(401, f"That {module.CREDENTIAL} does not sign in to {module.TITLE}.")
+        session = portal.sessions.create(module.NAME, credential.strip(), label)
+        response = json_response(orjson.dumps({"api": session.api, "label": session.label}))
+        set_cookie(response, session)
+        return response
+
+    async def sign_out(request):
+        if not same_origin(request):
+            return error(403, "Cross-origin requests are refused.")
+        session = portal.sessions.of(request)
+        if session is not None:
+            portal.sessions.end(session)
+        response = json_response(b"{}")
+        clear_cookie(response)
+        return response
+
+    found = [
+        web.get(PREFIX, to_portal),
+        web.get(PREFIX + "/", page),
+        web.get(PREFIX + "/static/{name:.+}", static),
+        web.get(PREFIX + "/api/apis", apis),
+        web.get(PREFIX + "/api/session", who),
+        web.post(PREFIX + "/api/session", sign_in),
+        web.post(PREFIX + "/api/signout", sign_out),
+    ]
+    for module in MODULES:
+        found.extend(module.routes(portal))
+    return found
+
+
+def setup(app, store):
+    app.middlewares.append(browsers_to_portal)
+    app.on_response_prepare.append(add_security_headers)
+    app.on_shutdown.append(store.portal.close_streams)
+

@@ -1,0 +1,362 @@
+// pyonep_fast portal. Every piece of data reaches the page as text (textContent,
+// text nodes): nothing from the server is ever parsed as HTML.
+"use strict";
+
+const API = "/portal/api/";
+
+// --- DOM helpers ------------------------------------------------------------------
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("data-") || key === "role" || key === "aria-label") node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function clear(node) { node.replaceChildren(); return node; }
+
+function when(t) { return t === null || t === undefined ? "" : new Date(t * 1000).toISOString().replace(".000Z", "Z"); }
+
+class SignedOut extends Error {}
+
+async function get(path) {
+  const response = await fetch(API + path, { credentials: "same-origin" });
+  if (response.status === 401) { showSignIn((await response.json()).error); throw new SignedOut(); }
+  const answer = await response.json();
+  if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
+  return answer;
+}
+
+async function post(path, body) {
+  const response = await fetch(API + path, {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  return { ok: response.ok, status: response.status, answer: await response.json() };
+}
+
+// --- sign-in ------------------------------------------------------------------------
+const state = { apis: [], session: null, pages: null };
+
+async function start() {
+  state.apis = await (await fetch(API + "apis")).json();
+  const select = clear(document.getElementById("signin-api"));
+  for (const api of state.apis) select.append(el("option", { value: api.name }, api.title));
+  select.addEventListener("change", labelCredential);
+  labelCredential();
+  document.getElementById("signin-form").addEventListener("submit", signIn);
+  document.getElementById("signout").addEventListener("click", signOut);
+  const response = await fetch(API + "session", { credentials: "same-origin" });
+  if (response.ok) enter(await response.json()); else showSignIn("");
+}
+
+function labelCredential() {
+  const api = state.apis.find((a) => a.name === document.getElementById("signin-api").value);
+  document.getElementById("signin-label").textContent = api ? `${api.title} ${api.credential}` : "Credential";
+}
+
+function showSignIn(message) {
+  if (state.pages) state.pages.close();
+  state.pages = null;
+  document.getElementById("app").hidden = true;
+  document.getElementById("signout").hidden = true;
+  document.getElementById("who").textContent = "";
+  document.getElementById("signin").hidden = false;
+  document.getElementById("signin-error").textContent = message || "";
+  document.getElementById("signin-credential").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const input = document.getElementById("signin-credential");
+  const { ok, answer } = await post("session", { api: document.getElementById("signin-api").value,
+                                                  credential: input.value });
+  input.value = "";
+  if (!ok) { document.getElementById("signin-error").textContent = answer.error; return; }
+  enter(answer);
+}
+
+async function signOut() {
+  await post("signout", {});
+  showSignIn("Signed out.");
+}
+
+function enter(session) {
+  state.session = session;
+  document.getElementById("signin").hidden = true;
+  document.getElementById("app").hidden = false;
+  document.getElementById("signout").hidden = false;
+  const api = state.apis.find((a) => a.name === session.api);
+  document.getElementById("who").textContent = `${api ? api.title : session.api}: ${session.label}`;
+  state.pages = new PAGES[session.api](document.getElementById("tree"), document.getElementById("detail"));
+  state.pages.open().catch(report);
+}
+
+function report(error) {
+  if (error instanceof SignedOut) return;
+  const detail = document.getElementById("detail");
+  detail.prepend(el("p", { class: "error", role: "alert" }, error.message));
+}
+
+// --- a chart of one series: uPlot over server-downsampled ranges ------------------------
+const RANGES = [["All", null], ["1 h", 3600], ["1 d", 86400], ["1 w", 7 * 86400], ["30 d", 30 * 86400]];
+
+class SeriesChart {
+  // source(start, end, width) -> {t, v, count, exact, first, last}; first/last bound the data.
+  constructor(container, status, source, meta) {
+    this.container = container;
+    this.status = status;
+    this.source = source;
+    this.first = meta.first;
+    this.last = meta.last;
+    this.requested = 0;     // sequence of range requests; an older answer is dropped
+    this.view = [meta.first, meta.last];
+    this.following = true;  // the view ends at the newest point and moves with it
+    this.applying = false;  // our own setScale (not the user's)
+    this.metrics = [];      // {what, ms, count, points} per range drawn (for tests and bench/)
+    this.plot = new uPlot({
+      width: Math.max(300, container.clientWidth - 2), height: 360,
+      scales: { x: { time: true } },
+      cursor: { drag: { x: true, y: false, setScale: true } },
+      series: [{}, { label: meta.label, stroke: "#1f6feb", width: 1, points: { show: false } }],
+      hooks: { setScale: [(u, key) => { if (key === "x") this.userScaled(u); }] },
+    }, [[], []], container);
+    this.plot.over.addEventListener("wheel", (e) => this.wheel(e), { passive: false });
+    this.resizer = new ResizeObserver(() => this.plot.setSize({ width: Math.max(300, container.clientWidth - 2),
+                                                               height: 360 }));
+    this.resizer.observe(container);
+  }
+
+  async show(start, end, what) {
+    const seq = ++this.requested;
+    const began = performance.now();
+    this.status.textContent = "loading …";
+    const width = Math.round(this.plot.bbox.width / devicePixelRatio) || this.container.clientWidth;
+    const data = await this.source(start, end, width);
+    if (seq !== this.requested) return;
+    this.view = [start, end];
+    this.first = data.first;
+    this.last = data.last;
+    this.following = end >= data.last;
+    this.data = [data.t, data.v];
+    this.applying = true;
+    this.plot.batch(() => {
+      this.plot.setData(this.data, false);
+      this.plot.setScale("x", { min: start, max: Math.max(end, start + 1) });
+    });
+    this.applying = false;
+    await new Promise(requestAnimationFrame);   // drawn: uPlot commits in a microtask, the frame paints it
+    const ms = performance.now() - began;
+    this.metrics.push({ what, ms, count: data.count, points: data.t.length });
+    this.container.dataset.drawn = String(this.metrics.length);
+    this.status.textContent = `${data.count.toLocaleString()} points from ${when(start)} to ${when(end)}` +
+      (data.exact ? "" : ` (min/max of ${data.t.length.toLocaleString()} shown)`) + ` · ${ms.toFixed(0)} ms`;
+  }
+
+  userScaled(u) {
+    if (this.applying) return;
+    const { min, max } = u.scales.x;
+    if (min === null || max === null) return;
+    this.show(Math.floor(min), Math.ceil(max), "zoom").catch(report);
+  }
+
+  wheel(event) {
+    event.preventDefault();
+    const [start, end] = this.view;
+    const at = this.plot.posToVal(event.offsetX, "x");
+    if (event.shiftKey) { this.pan(Math.sign(event.deltaY) * 0.25); return; }
+    const factor = event.deltaY < 0 ? 0.5 : 2;
+    const lo = Math.floor(at - (at - start) * factor), hi = Math.ceil(at + (end - at) * factor);
+    this.show(Math.max(lo, this.first), Math.min(hi, Math.max(this.last, lo + 2)), "zoom").catch(report);
+  }
+
+  pan(fraction) {
+    const [start, end] = this.view;
+    const shift = Math.round((end - start) * fraction) || Math.sign(fraction);
+    this.show(start + shift, end + shift, "pan").catch(report);
+  }
+
+  zoomOut() {
+    const [start, end] = this.view;
+    const half = Math.max(1, Math.round((end - start) / 2));
+    this.show(Math.max(this.first, start - half), Math.min(this.last, end + half), "zoom").catch(report);
+  }
+
+  // The newest points, from the live stream: appended when the view follows the end
+  // and the update holds every point it announces; otherwise the range is read again.
+  live(update) {
+    if (!update.points.length) return;
+    const newest = update.points[update.points.length - 1][0];
+    const wasLast = this.last;
+    this.last = Math.max(this.last, newest);
+    this.container.dataset.liveT = String(newest);
+    this.container.dataset.liveV = String(update.points[update.points.length - 1][1]);
+    if (!this.following || !this.data) return;
+    const start = this.view[0];
+    if (update.count === update.points.length && update.points[0][0] > wasLast &&
+        this.data[0].length + update.count <= 4 * this.plot.bbox.width) {
+      for (const [t, v] of update.points) { this.data[0].push(t); this.data[1].push(v); }
+      this.view = [start, this.last];
+      this.applying = true;
+      this.plot.batch(() => {
+        this.plot.setData(this.data, false);
+        this.plot.setScale("x", { min: start, max: Math.max(this.last, start + 1) });
+      });
+      this.applying = false;
+      this.container.dataset.shownT = String(newest);
+      return;
+    }
+    if (this.reloading) return;
+    this.reloading = true;     // many points at once: one reload at a time, the newest range
+    setTimeout(() => {
+      this.reloading = false;
+      this.show(this.view[0], this.last, "live").then(() => {
+        this.container.dataset.shownT = String(this.last);
+      }).catch(report);
+    }, 250);
+  }
+
+  close() { this.resizer.disconnect(); this.plot.destroy(); }
+}
+
+// --- One Platform ----------------------------------------------------------------------
+class OnepPages {
+  constructor(treeNode, detailNode) {
+    this.treeNode = treeNode;
+    this.detailNode = detailNode;
+    this.nodes = new Map();
+    this.chart = null;
+    this.events = null;
+  }
+
+  async open() {
+    const tree = await get("onep/tree");
+    this.nodes.clear();
+    const list = el("ul");
+    list.append(this.item(tree.root));
+    clear(this.treeNode).append(el("h3", {}, "My resources"), list);
+    if (tree.shared.length) {
+      const shared = el("ul");
+      for (const node of tree.shared) shared.append(this.item(node));
+      this.treeNode.append(el("h3", {}, "Shared with me"), shared);
+    }
+    if (tree.truncated) this.treeNode.append(el("p", { class: "status" }, "(the tree is cut short)"));
+    await this.select(tree.root.rid);
+  }
+
+  item(node) {
+    this.nodes.set(node.rid, node);
+    const label = node.name || node.rid.slice(0, 12) + "…";
+    const button = el("button", { type: "button", class: "node", "data-rid": node.rid, title: node.rid },
+      el("span", { class: "badge" }, node.type), el("span", { class: "name" }, label),
+      node.aliases.length ? el("span", { class: "alias" }, node.aliases.join(", ")) : null);
+    button.addEventListener("click", () => this.select(node.rid).catch(report));
+    const li = el("li", {}, button);
+    if (node.children && node.children.length) {
+      const ul = el("ul");
+      for (const child of node.children) ul.append(this.item(child));
+      li.append(ul);
+    }
+    return li;
+  }
+
+  close() {
+    if (this.chart) this.chart.close();
+    if (this.events) this.events.close();
+    this.chart = this.events = window.portalChart = null;
+  }
+
+  async select(rid) {
+    this.close();
+    for (const b of this.treeNode.querySelectorAll(".node")) b.classList.toggle("selected", b.dataset.rid === rid);
+    const node = this.nodes.get(rid);
+    const detail = clear(this.detailNode);
+    detail.append(el("h2", { id: "resource-name" }, node.name || "(no name)"),
+      el("div", { class: "rid" }, `${node.type} · ${rid}`),
+      node.aliases.length ? el("div", {}, "aliases: ", el("span", { class: "alias" }, node.aliases.join(", "))) : null);
+    if (node.type === "client") await this.clientPage(node, detail);
+    else await this.dataPage(node, detail);
+    const { info } = await get(`onep/info?rid=${rid}`);
+    detail.append(el("h3", {}, "Description"), el("pre", { id: "description" }, JSON.stringify(info.description, null, 2)),
+      el("h3", {}, "Info"), el("pre", { id: "info" }, JSON.stringify(
+        Object.fromEntries(Object.entries(info).filter(([k]) => k !== "description")), null, 2)));
+  }
+
+  async clientPage(node, detail) {
+    const { rows } = await get(`onep/latest?rid=${node.rid}`);
+    detail.append(el("h3", {}, "Latest values"));
+    if (!rows.length) { detail.append(el("p", { class: "status" }, "No dataports, datarules or dispatches.")); return; }
+    const table = el("table", { id: "latest" }, el("tr", {}, el("th", {}, "Resource"), el("th", {}, "Type"),
+      el("th", {}, "Alias"), el("th", {}, "Time"), el("th", {}, "Value")));
+    for (const row of rows) {
+      const open = el("button", { type: "button", class: "node" }, row.name || row.rid.slice(0, 12) + "…");
+      open.addEventListener("click", () => this.select(row.rid).catch(report));
+      table.append(el("tr", {}, el("td", {}, open), el("td", {}, row.type), el("td", { class: "alias" }, row.aliases.join(", ")),
+        el("td", {}, row.point ? when(row.point[0]) : "—"),
+        el("td", { class: "value" }, row.point ? String(row.point[1]) : "—")));
+    }
+    detail.append(table);
+  }
+
+  async dataPage(node, detail) {
+    const rid = node.rid;
+    const meta = await get(`onep/chart?rid=${rid}&width=1`);
+    const status = el("span", { class: "status", id: "chart-status" });
+    const live = el("span", { class: "live", id: "live-value" });
+    const csv = el("a", { class: "button", id: "csv", href: "#" }, "Download CSV");
+    const toolbar = el("div", { class: "toolbar" });
+    const chartNode = el("div", { id: "chart" });
+    detail.append(toolbar, chartNode, el("div", { class: "toolbar" }, status, el("span", { class: "spacer" }), live));
+    if (meta.format === "string" || !meta.total) {
+      chartNode.remove();
+      toolbar.append(csv);
+      status.textContent = meta.total ? `${meta.total.toLocaleString()} text values (no chart)` : "No points yet.";
+      csv.href = `${API}onep/csv?rid=${rid}`;
+      this.listen(rid, null, live);
+      return;
+    }
+    const chart = this.chart = new SeriesChart(chartNode, status,
+      (start, end, width) => get(`onep/chart?rid=${rid}&start=${start}&end=${end}&width=${width}`),
+      { first: meta.first, last: meta.last, label: node.name || rid });
+    window.portalChart = chart;
+    for (const [label, seconds] of RANGES) {
+      const button = el("button", { type: "button", "data-range": label }, label);
+      button.addEventListener("click", () => chart.show(seconds ? Math.max(chart.first, chart.last - seconds) : chart.first,
+                                                         chart.last, "range").catch(report));
+      toolbar.append(button);
+    }
+    const buttons = [["◀", "pan-left", () => chart.pan(-0.5)], ["▶", "pan-right", () => chart.pan(0.5)],
+                     ["zoom out", "zoom-out", () => chart.zoomOut()]];
+    for (const [label, id, act] of buttons) {
+      const button = el("button", { type: "button", id }, label);
+      button.addEventListener("click", act);
+      toolbar.append(button);
+    }
+    csv.addEventListener("click", () => { csv.href = `${API}onep/csv?rid=${rid}&start=${chart.view[0]}&end=${chart.view[1]}`; });
+    toolbar.append(el("span", { class: "spacer" }), csv);
+    await chart.show(meta.first, meta.last, "first");
+    this.listen(rid, chart, live);
+  }
+
+  listen(rid, chart, live) {
+    const events = this.events = new EventSource(`${API}onep/events?rid=${rid}`);
+    events.onmessage = (message) => {
+      const update = JSON.parse(message.data);
+      if (!update.points.length) return;
+      const [t, v] = update.points[update.points.length - 1];
+      live.textContent = `live: ${v} at ${when(t)}`;
+      if (chart) chart.live(update);
+    };
+    events.addEventListener("end", () => { events.close(); live.textContent = "live updates ended"; });
+  }
+}
+
+const PAGES = { onep: OnepPages };
+
+document.addEventListener("DOMContentLoaded", () => start().catch(report));

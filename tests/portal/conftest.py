@@ -1,0 +1,112 @@
+"""Fixtures of the portal's tests: an embedded server with One Platform data
+(a 1,000,000-point dataport, a small one, hostile names) and a headless
+Chromium driven by Playwright (the system's chromium; .ci/run installs it)."""
+import os
+
+import orjson
+import pytest
+import urllib3
+
+from portal_helpers import BIG_START, HOSTILE, RETAIN, big_values
+
+from pyonep_fast.server.portal.browser import chromium_path, launch, sign_in
+
+@pytest.fixture(scope="session")
+def portal_server(tmp_path_factory):
+    from pyonep_fast.server import EmbeddedServer
+
+    with EmbeddedServer(db=str(tmp_path_factory.mktemp("portal") / "portal.db")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def onep_client(portal_server):
+    from pyonep_fast.onep import OnepV1
+
+    host, port = portal_server.url.rsplit("/", 1)[1].rsplit(":", 1)
+    return OnepV1(host=host, port=port, https=False)
+
+
+def new_client(url):
+    with urllib3.PoolManager() as http:
+        return orjson.loads(http.request("GET", url + "/api/create?vendor").data)
+
+
+def create(client, cik, kind, desc, alias=None):
+    ok, rid = client.create(cik, kind, desc)
+    assert ok, rid
+    if alias:
+        assert client.map(cik, rid, alias)[0]
+    return rid
+
+
+@pytest.fixture(scope="session")
+def onep_data(portal_server, onep_client):
+    """A fountain client holding: `temperature` (1,000,000 float points),
+    `counter` (a few ints), a dataport named HOSTILE, and a child client
+    named HOSTILE with its own dataport."""
+    from pyonep_fast.ingest import ingest
+
+    owner = new_client(portal_server.url)
+    cik = owner["cik"]
+    rids = {
+        "temperature": create(onep_client, cik, "dataport", {"format": "float", "name": "temperature",
+                                                             "retention": RETAIN}, "temperature"),
+        "counter": create(onep_client, cik, "dataport", {"format": "integer", "name": "counter",
+                                                         "retention": RETAIN}, "counter"),
+        "hostile": create(onep_client, cik, "dataport", {"format": "string", "name": HOSTILE, "retention": RETAIN},
+                          "hostile"),
+        "child": create(onep_client, cik, "client", {"name": HOSTILE, "limits": {"dataport": "inherit"}}),
+    }
+    ts, vals = big_values()
+    report = ingest(cik, {"temperature": (ts, vals)}, client=onep_client, progress=False)
+    assert report.ok
+    assert onep_client.recordbatch(cik, {"alias": "counter"}, [[BIG_START + i, i * i] for i in range(10)])[0]
+    assert onep_client.write(cik, {"alias": "hostile"}, HOSTILE)[0]
+    ok, child_cik = onep_client.info(cik, rids["child"], {"key": True})
+    assert ok
+    rids["child_cik"] = child_cik["key"]
+    rids["child_port"] = create(onep_client, rids["child_cik"], "dataport",
+                                {"format": "float", "name": "child port", "retention": RETAIN})
+    return {"cik": cik, "rid": owner["rid"], **rids}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if chromium_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs it")
+        pytest.skip("no chromium here: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        running = launch(playwright)
+        yield running
+        running.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context's page; dialogs it opens are recorded (and dismissed)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.dialogs = []
+
+    def on_dialog(dialog):
+        page.dialogs.append(dialog.message)
+        dialog.dismiss()
+    page.on("dialog", on_dialog)
+    problems = []    # uncaught script errors and Content-Security-Policy violations
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda message: problems.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.set_default_timeout(10000)
+    yield page
+    context.close()
+    assert problems == []
+
+
+@pytest.fixture
+def signed_in(page, portal_server, onep_data):
+    sign_in(page, portal_server.url, onep_data["cik"])
+    return page
