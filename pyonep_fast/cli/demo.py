@@ -54,6 +54,8 @@ def register(subparsers):
                         help="keep the temporary database (a --db file is always kept)")
     parser.add_argument("--connections", type=int_between(1, 64), default=4, help="connections of the ingest")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--keep-serving", action="store_true",
+                        help="keep the server up at the end, to look at the data in its web portal, until Ctrl-C")
     parser.set_defaults(func=run)
 
 
@@ -178,6 +180,26 @@ def baseline_send(url, cik, chunks, time_limit):
 
 
 # --- the command -----------------------------------------------------------------
+def print_portal_hint(args, db, url, cik):
+    """How to see the data just ingested in the server's web portal."""
+    if args.keep or args.db:
+        print(f"web portal: pyonep-fast serve --db {db} --port 8080, then open http://127.0.0.1:8080/portal/ "
+              f"and sign in with One Platform CIK {cik}")
+    else:
+        print(f"web portal: {url}/portal/ (CIK {cik}) served this data until the server stopped; "
+              f"--keep-serving keeps it up, --keep keeps the database")
+
+
+def serve_portal(server, cik):
+    """Keeps the server up until Ctrl-C (or until it stops), its portal URL shown."""
+    print(f"\nportal: {server.url}/portal/  (sign in with One Platform CIK {cik}); Ctrl-C stops the server",
+          flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        print("")
+
+
 def run(args):
     from ..ingest import DEFAULT_CHUNK_POINTS, ingest
     from ..onep import OnepV1
@@ -194,6 +216,7 @@ def run(args):
         f"{(max(ts[-1] for ts, _ in history.values()) - START) / DAY:.0f} days, "
         f"{time.perf_counter() - started:.1f} s")
     server = spawn(db=db)
+    cik = None
     try:
         print(f"embedded server {server.url} (pid {server.pid}, database {db})")
         host, port = server.url.rsplit("/", 1)[1].rsplit(":", 1)
@@ -239,11 +262,15 @@ def run(args):
         if not finished:
             print(f"(the baseline ran {seconds:.1f} s on the first {points:,} points; all {args.points:,} would "
                   f"take ~{args.points / baseline_rate:.0f} s)")
+        if args.keep_serving:
+            serve_portal(server, cik)
         return 1 if different else 0
     finally:
         server.terminate()
         server.wait(30)
         if args.keep or args.db:
             print(f"database kept: {db}")
+        if cik and not args.keep_serving:
+            print_portal_hint(args, db, server.url, cik)
         if not args.keep:  # the temporary database lives there; a --db file does not
             shutil.rmtree(workdir, ignore_errors=True)

@@ -15,3 +15,4 @@ def test_demo_ingests_verifies_and_compares_with_the_baseline(capsys):
     out = capsys.readouterr().out
     assert "30,000 points stored" in out and "every point equal" in out
     assert "requests + json baseline" in out and "speed-up:" in out
+    assert "web portal: http://127.0.0.1:" in out and "--keep-serving keeps it up" in out

@@ -306,7 +306,7 @@ class OnepPages {
 
   async dataPage(node, detail) {
     const rid = node.rid;
-    const meta = await get(`onep/chart?rid=${rid}&width=1`);
+    const meta = await get(`onep/chart?rid=${rid}&width=0`);
     const status = el("span", { class: "status", id: "chart-status" });
     const live = el("span", { class: "live", id: "live-value" });
     const csv = el("a", { class: "button", id: "csv", href: "#" }, "Download CSV");
