@@ -1,0 +1,146 @@
+"""The portal over plain HTTP: same-origin POSTs, headers, sessions that end
+with their credential, live streams that end with access or the server."""
+import threading
+
+import orjson
+import pytest
+import urllib3
+from portal_helpers import RETAIN
+
+from pyonep_fast.server import EmbeddedServer
+
+
+@pytest.fixture
+def http():
+    with urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=30)) as pool:
+        yield pool
+
+
+def new_client(http, url):
+    return orjson.loads(http.request("GET", url + "/api/create?vendor").data)
+
+
+def sign_in(http, url, cik):
+    answer = http.request("POST", url + "/portal/api/session", headers={"Origin": url},
+                          body=orjson.dumps({"api": "onep", "credential": cik}))
+    assert answer.status == 200, answer.data
+    return {"Cookie": answer.headers["Set-Cookie"].split(";")[0]}
+
+
+def rpc(http, url, cik, procedure, *arguments):
+    answer = http.request("POST", url + "/onep:v1/rpc/process", body=orjson.dumps(
+        {"auth": {"cik": cik}, "calls": [{"id": 1, "procedure": procedure, "arguments": list(arguments)}]}))
+    [entry] = orjson.loads(answer.data)
+    assert entry["status"] == "ok", entry
+    return entry.get("result")
+
+
+def test_sign_in_only_from_the_portals_own_pages(http, portal_server):
+    url = portal_server.url
+    cik = new_client(http, url)["cik"]
+    body = orjson.dumps({"api": "onep", "credential": cik})
+    for headers in ({}, {"Origin": "http://evil.example"}, {"Origin": url.replace("127.0.0.1", "localhost")}):
+        answer = http.request("POST", url + "/portal/api/session", headers=headers, body=body)
+        assert answer.status == 403 and "Set-Cookie" not in answer.headers
+    answer = http.request("POST", url + "/portal/api/session", headers={"Origin": url}, body=body)
+    assert answer.status == 200
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/portal" in cookie
+    assert cik not in cookie
+
+
+def test_bad_sign_in_bodies_get_clear_errors(http, portal_server):
+    url = portal_server.url
+    for body, status, message in ((b"{", 400, "Send {"), (b'{"api": "nope", "credential": "x"}', 400, "Unknown API"),
+                                  (b'{"api": "onep", "credential": ""}', 400, "Enter a CIK"),
+                                  (b'{"api": "onep", "credential": "' + b"a" * 40 + b'"}', 401, "That CIK does not sign in")):
+        answer = http.request("POST", url + "/portal/api/session", headers={"Origin": url}, body=body)
+        assert answer.status == status and orjson.loads(answer.data)["error"].startswith(message)
+
+
+def test_portal_responses_carry_the_security_headers(http, portal_server):
+    for path in ("/portal/", "/portal/static/portal.js", "/portal/api/apis", "/portal/api/onep/tree"):
+        answer = http.request("GET", portal_server.url + path)
+        assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert http.request("GET", portal_server.url + "/portal/api/onep/tree").headers["Cache-Control"] == "no-store"
+    assert http.request("GET", portal_server.url + "/portal/static/../../../etc/passwd").status == 404
+
+
+def test_the_fountains_bare_cik_still_answers_get_root(http, portal_server):
+    answer = http.request("GET", portal_server.url + "/", redirect=False)
+    assert answer.status == 200 and len(answer.data) == 40      # spec 6.2: a bare CIK as text
+    browser = http.request("GET", portal_server.url + "/", headers={"Accept": "text/html,*/*"}, redirect=False)
+    assert browser.status == 302 and browser.headers["Location"] == "/portal/"
+
+
+def test_a_session_ends_when_its_cik_stops_signing_in(http, portal_server):
+    url = portal_server.url
+    owner = new_client(http, url)
+    child = rpc(http, url, owner["cik"], "create", "client", {"name": "kid", "limits": {}})
+    child_cik = rpc(http, url, owner["cik"], "info", child, {"key": True})["key"]
+    headers = sign_in(http, url, child_cik)
+    assert http.request("GET", url + "/portal/api/onep/tree", headers=headers).status == 200
+    rpc(http, url, owner["cik"], "drop", child)
+    answer = http.request("GET", url + "/portal/api/onep/tree", headers=headers)
+    assert answer.status == 401 and "no longer" in orjson.loads(answer.data)["error"]
+    assert http.request("GET", url + "/portal/api/session", headers=headers).status == 401
+
+
+def read_event(stream):
+    """The next event of a server-sent event stream: (event name, data bytes); comments skipped."""
+    name, data = "message", None
+    while True:
+        line = stream.readline()
+        if not line:
+            return None
+        line = line.rstrip(b"\n")
+        if line.startswith(b":"):
+            continue
+        if not line:
+            if data is not None:
+                return name, data
+            continue
+        field, _, value = line.partition(b": ")
+        if field == b"event":
+            name = value.decode()
+        elif field == b"data":
+            data = value
+
+
+def test_live_events_carry_new_points_and_end_when_access_does(http, portal_server):
+    url = portal_server.url
+    owner = new_client(http, url)
+    child = rpc(http, url, owner["cik"], "create", "client", {"name": "kid", "limits": {"dataport": "inherit"}})
+    child_cik = rpc(http, url, owner["cik"], "info", child, {"key": True})["key"]
+    port = rpc(http, url, child_cik, "create", "dataport", {"format": "integer", "retention": RETAIN})
+    headers = sign_in(http, url, child_cik)
+    stream = http.request("GET", f"{url}/portal/api/onep/events?rid={port}", headers=headers,
+                          preload_content=False)
+    assert stream.status == 200 and stream.headers["Content-Type"] == "text/event-stream"
+    assert stream.readline() == b": live\n"
+    rpc(http, url, child_cik, "record", port, [[100, 1], [101, 2], [102, 3]])
+    name, data = read_event(stream)
+    assert name == "message" and orjson.loads(data) == {"count": 3, "points": [[100, 1], [101, 2], [102, 3]]}
+    rpc(http, url, owner["cik"], "update", child, {"locked": True})    # the CIK no longer gets answers
+    rpc(http, url, owner["cik"], "record", port, [[103, 4]])
+    assert read_event(stream) == ("end", b"{}")
+    assert read_event(stream) is None
+    stream.release_conn()
+
+
+def test_an_open_event_stream_does_not_hold_up_the_servers_stop(http, tmp_path):
+    server = EmbeddedServer(db=str(tmp_path / "stop.db")).start()
+    try:
+        owner = new_client(http, server.url)
+        port = rpc(http, server.url, owner["cik"], "create", "dataport", {"format": "float", "retention": RETAIN})
+        headers = sign_in(http, server.url, owner["cik"])
+        stream = http.request("GET", f"{server.url}/portal/api/onep/events?rid={port}", headers=headers,
+                              preload_content=False)
+        assert stream.readline() == b": live\n"
+    finally:
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        stopping.join(20)       # aiohttp would wait 60 s for a handler that never ends
+    assert not stopping.is_alive()
+    assert read_event(stream) is None
