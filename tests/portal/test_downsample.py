@@ -1,6 +1,7 @@
 """The portal's chart data against brute force over the same points, on a
 real series of the storage (chunks, summaries, edges cut through chunks)."""
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -25,7 +26,10 @@ def stored(kind, ts, vals, pieces=1):
 
 
 def charted(series, start, end, width, summaries=None):
-    return asyncio.run(chart(summaries or Summaries(), series, start, end, width))
+    """chart()'s answer, run on an event loop of its own thread (the browser
+    tests' Playwright keeps a loop running in this one)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, chart(summaries or Summaries(), series, start, end, width)).result()
 
 
 def per_column(ts, vals, start, end, width):

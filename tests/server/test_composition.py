@@ -78,8 +78,8 @@ def test_no_path_drawn_from_a_pattern_is_claimed_twice(data):
 
 def test_the_check_finds_a_new_api_claiming_an_existing_path(monkeypatch):
     """A package with `/api/{collection}` would take the fountain's
-    /api/create (and EXP's collections: EXP names each of its own); a portal
-    under /portal/ takes nothing of anybody's."""
+    /api/create (and EXP's collections: EXP names each of its own), and one
+    with `/portal/{tail}` the portal's pages."""
     future = types.ModuleType(SERVER_PACKAGE + "future")
 
     async def collection(request):
@@ -94,5 +94,9 @@ def test_the_check_finds_a_new_api_claiming_an_existing_path(monkeypatch):
     found = conflicts(composed(Store()), literal_paths)
     exp_collections = {"/api/devices", "/api/things", "/api/experiences", "/api/locations", "/api/content",
                        "/api/data"}
+    portal_pages = {literal for api, method, literal, _ in ROUTES   # the GETs: future's route is one
+                    if api == "portal" and method == "GET" and literal and literal.startswith("/portal/")}
+    assert "/portal/api/session" in portal_pages
     assert {(path, api, other) for path, api, _, other, _ in found} == \
-        {("/api/create", "onep", "future")} | {(path, "exp", "future") for path in exp_collections}
+        {("/api/create", "onep", "future")} | {(path, "exp", "future") for path in exp_collections} | \
+        {(path, "portal", "future") for path in portal_pages}
