@@ -156,7 +156,8 @@ class SeriesChart {
     this.metrics.push({ what, ms, count: data.count, points: data.t.length });
     this.container.dataset.drawn = String(this.metrics.length);
     this.status.textContent = `${data.count.toLocaleString()} points from ${when(start)} to ${when(end)}` +
-      (data.exact ? "" : ` (min/max of ${data.t.length.toLocaleString()} shown)`) + ` · ${ms.toFixed(0)} ms`;
+      (data.t.length < data.count ? ` (min/max per pixel column: ${data.t.length.toLocaleString()} drawn)` : "") +
+      ` · ${ms.toFixed(0)} ms`;
   }
 
   userScaled(u) {
@@ -278,8 +279,8 @@ class OnepPages {
     const node = this.nodes.get(rid);
     const detail = clear(this.detailNode);
     detail.append(el("h2", { id: "resource-name" }, node.name || "(no name)"),
-      el("div", { class: "rid" }, `${node.type} · ${rid}`),
-      node.aliases.length ? el("div", {}, "aliases: ", el("span", { class: "alias" }, node.aliases.join(", "))) : null);
+      el("div", { class: "rid" }, `${node.type} · ${rid}`));
+    if (node.aliases.length) detail.append(el("div", {}, "aliases: ", el("span", { class: "alias" }, node.aliases.join(", "))));
     if (node.type === "client") await this.clientPage(node, detail);
     else await this.dataPage(node, detail);
     const { info } = await get(`onep/info?rid=${rid}`);
