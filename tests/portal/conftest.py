@@ -71,7 +71,7 @@ def onep_data(portal_server, onep_client):
     return {"cik": cik, "rid": owner["rid"], **rids}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")   # Playwright's sync API runs an event loop in this thread: not past the module
 def browser():
     if chromium_path() is None:
         if os.environ.get("CI"):

@@ -1,7 +1,6 @@
 """The portal's chart data against brute force over the same points, on a
 real series of the storage (chunks, summaries, edges cut through chunks)."""
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -26,10 +25,7 @@ def stored(kind, ts, vals, pieces=1):
 
 
 def charted(series, start, end, width, summaries=None):
-    """chart()'s answer, run on an event loop of its own thread (the browser
-    tests' Playwright keeps a loop running in this one)."""
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, chart(summaries or Summaries(), series, start, end, width)).result()
+    return asyncio.run(chart(summaries or Summaries(), series, start, end, width))
 
 
 def per_column(ts, vals, start, end, width):

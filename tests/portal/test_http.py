@@ -51,9 +51,10 @@ def test_sign_in_only_from_the_portals_own_pages(http, portal_server):
 
 def test_bad_sign_in_bodies_get_clear_errors(http, portal_server):
     url = portal_server.url
+    unknown_cik = b'{"api": "onep", "credential": "' + b"a" * 40 + b'"}'
     for body, status, message in ((b"{", 400, "Send {"), (b'{"api": "nope", "credential": "x"}', 400, "Unknown API"),
                                   (b'{"api": "onep", "credential": ""}', 400, "Enter a CIK"),
-                                  (b'{"api": "onep", "credential": "' + b"a" * 40 + b'"}', 401, "That CIK does not sign in")):
+                                  (unknown_cik, 401, "That CIK does not sign in")):
         answer = http.request("POST", url + "/portal/api/session", headers={"Origin": url}, body=body)
         assert answer.status == status and orjson.loads(answer.data)["error"].startswith(message)
 
