@@ -2,14 +2,18 @@
 (a 1,000,000-point dataport, a small one, hostile names) and a headless
 Chromium driven by Playwright (the system's chromium; .ci/run installs it)."""
 import os
+import time
 
+import numpy as np
 import orjson
 import pytest
 import urllib3
 
 from portal_helpers import BIG_START, HOSTILE, RETAIN, big_values
 
+from pyonep_fast.server.onep.points import store_columns
 from pyonep_fast.server.portal.browser import chromium_path, launch, sign_in
+from pyonep_fast.server.storage.timeseries import KIND_FLOAT, Columns
 
 @pytest.fixture(scope="session")
 def portal_server(tmp_path_factory):
@@ -40,13 +44,21 @@ def create(client, cik, kind, desc, alias=None):
     return rid
 
 
+def store_directly(store, rid, ts, vals):
+    """Stores float points in a dataport as a `record` call does, without the
+    client and wire: a million points take seconds through the pure-Python
+    backend's encoder and parser, and the portal is what these tests test."""
+    with store.onep.lock, store.onep.atomic():
+        columns = Columns(KIND_FLOAT, ts.astype(np.int64).tobytes(), vals.astype(np.float64).tobytes())
+        store_columns(store.onep, store.onep.get(rid), columns, int(time.time()))
+    store.commit()
+
+
 @pytest.fixture(scope="session")
 def onep_data(portal_server, onep_client):
     """A fountain client holding: `temperature` (1,000,000 float points),
     `counter` (a few ints), a dataport named HOSTILE, and a child client
     named HOSTILE with its own dataport."""
-    from pyonep_fast.ingest import ingest
-
     owner = new_client(portal_server.url)
     cik = owner["cik"]
     rids = {
@@ -58,9 +70,7 @@ def onep_data(portal_server, onep_client):
                           "hostile"),
         "child": create(onep_client, cik, "client", {"name": HOSTILE, "limits": {"dataport": "inherit"}}),
     }
-    ts, vals = big_values()
-    report = ingest(cik, {"temperature": (ts, vals)}, client=onep_client, progress=False)
-    assert report.ok
+    store_directly(portal_server.store, rids["temperature"], *big_values())
     assert onep_client.recordbatch(cik, {"alias": "counter"}, [[BIG_START + i, i * i] for i in range(10)])[0]
     assert onep_client.write(cik, {"alias": "hostile"}, HOSTILE)[0]
     ok, child_cik = onep_client.info(cik, rids["child"], {"key": True})
