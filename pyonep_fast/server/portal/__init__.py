@@ -16,7 +16,7 @@ from importlib import resources
 import orjson
 from aiohttp import web
 
-from ..http import json_response
+from ..http import json_response, receive_body
 from . import onep
 from .downsample import Summaries
 from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_portal, clear_cookie, error,
@@ -114,7 +114,7 @@ def routes(store):
         if not same_origin(request):
             return error(403, "Cross-origin requests are refused.")
         try:
-            form = orjson.loads(await request.read())
+            form = orjson.loads(await receive_body(request, lambda status: error(status, "The sign-in body was refused.")))
         except orjson.JSONDecodeError:
             form = None
         if not isinstance(form, dict):
