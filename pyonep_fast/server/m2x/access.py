@@ -25,11 +25,19 @@ def scope_of(match_info):
     return ACCOUNT, None
 
 
-def authorize(state, token, method, scope):
-    """The key document allowed to do `method` on `scope`, else a Problem."""
-    key = state.key_for(token)
+def authenticate(state, token, new_accounts=True):
+    """The live key document of a token, else a 401 Problem. new_accounts:
+    an unknown token may become a new account's key (state.auto_accounts);
+    the portal's sign-in, which makes nothing, passes False."""
+    key = state.key_for(token, new_accounts)
     if key is None or state.key_expired(key):
         raise unauthorized()
+    return key
+
+
+def authorize(state, token, method, scope, new_accounts=True):
+    """The key document allowed to do `method` on `scope`, else a Problem."""
+    key = authenticate(state, token, new_accounts)
     verb = "GET" if method in ("GET", "HEAD", "OPTIONS") else method
     if verb not in key["permissions"]:
         raise forbidden(f"Forbidden: this API key may not {verb}")

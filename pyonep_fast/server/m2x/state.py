@@ -111,14 +111,15 @@ class M2XState:
             if token not in self.keys and token not in self.revoked:
                 return token
 
-    def key_for(self, token):
+    def key_for(self, token, new_accounts=True):
         """The key document a request's X-M2X-KEY names, or None (401). An
         unknown token becomes a new account's master key when auto_accounts
-        is on; a regenerated or deleted one never authenticates again."""
+        is on (and new_accounts); a regenerated or deleted one never
+        authenticates again."""
         if not token:
             return None
         doc = self.keys.get(token)
-        if doc is None and self.auto_accounts and token not in self.revoked:
+        if doc is None and new_accounts and self.auto_accounts and token not in self.revoked:
             doc = self.create_account(master_key=token)[1]
         return doc
 
