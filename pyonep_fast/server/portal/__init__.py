@@ -3,7 +3,7 @@ own credential and access rules.
 
 The page (static/, plain HTML/CSS/JS with the vendored uPlot) talks to
 /portal/api/…: the session endpoints here, and one module per API under
-/portal/api/<name>/ (onep.py). A portal module exposes
+/portal/api/<name>/ (onep.py, m2x.py). A portal module exposes
   NAME, TITLE, CREDENTIAL     its API (the store attribute), shown names
   sign_in(store, credential)  the label of a valid credential, or None
   routes(portal)              its aiohttp routes (handlers take a Session
@@ -17,13 +17,13 @@ import orjson
 from aiohttp import web
 
 from ..http import json_response, receive_body
-from . import onep
+from . import m2x, onep
 from .downsample import Summaries
 from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_portal, clear_cookie, error,
                        not_signed_in, same_origin, set_cookie)
 
 NAME = "portal"
-MODULES = [onep]
+MODULES = [onep, m2x]
 MAX_CREDENTIAL = 1024
 
 __all__ = ["MODULES", "NAME", "Portal", "open_state", "routes", "setup"]

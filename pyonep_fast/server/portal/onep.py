@@ -19,7 +19,8 @@ from ..._core.series import Series as CoreSeries
 from ..http import json_response
 from ..onep.rpc import Engine
 from ..storage.timeseries import KIND_INT, KIND_STRING
-from .downsample import MAX_WIDTH, SeriesChanged, chart, points_of
+from .charts import TIME_MAX, BadRange, series_chart
+from .downsample import SeriesChanged, points_of
 from .sessions import PREFIX, error
 
 NAME = "onep"
@@ -32,7 +33,6 @@ RID = re.compile(r"[0-9a-f]{40}\Z")
 TREE_LIMIT = 5000             # resources shown in one tree
 LIVE_POINTS = 200             # an update carries at most these points (more: the page reloads its range)
 KEEPALIVE_SECONDS = 15.0
-TIME_MAX = (1 << 62)
 NODE_INFO = {"basic": True, "description": True, "aliases": True}
 
 
@@ -189,21 +189,13 @@ class Pages:
 
     async def chart(self, request, session):
         res, info = await self.readable_series(session, _rid_arg(request))
-        storage = info["storage"]
-        start = _time_arg(request, "start", storage["first"])
-        end = _time_arg(request, "end", storage["last"])
         try:
-            width = min(max(int(request.query.get("width", "1000")), 0), MAX_WIDTH)
-        except ValueError:
+            drawn = await series_chart(self.portal.summaries, res.series, request.query)
+        except BadRange:
             raise Refused("invalid") from None
-        answer = {"rid": res.rid, "format": info["description"].get("format"), "first": storage["first"],
-                  "last": storage["last"], "total": storage["count"], "start": start, "end": end}
-        if res.series.kind == KIND_STRING or start > end or not width:     # width 0: what is stored, no points
-            return {**answer, "t": [], "v": [], "count": 0, "exact": True}
-        try:
-            return {**answer, **await chart(self.portal.summaries, res.series, start, end, width)}
         except SeriesChanged:
             return error(409, "The data changed while it was read; try again.")
+        return {"rid": res.rid, "format": info["description"].get("format"), **drawn}
 
     async def csv(self, request, session):
         """Points of a range as CSV (timestamp,value), streamed chunk by chunk."""

@@ -1,6 +1,6 @@
 """Portal sign-in sessions and the web hygiene every portal response shares.
 
-A credential (a CIK, later an M2X key or an EXP user) is POSTed once; the
+A credential (a CIK, an M2X key, an EXP user) is POSTed once; the
 server keeps it in a Session under a random id, and the browser holds only
 that id, in an HttpOnly, SameSite=Strict cookie scoped to /portal. Each data
 request resolves the session back to its API's own principal (the API's

@@ -226,6 +226,36 @@ class SeriesChart {
   close() { this.resizer.disconnect(); this.plot.destroy(); }
 }
 
+// The chart area of a series page: toolbar, chart, status line and live value.
+function seriesView(detail) {
+  const view = { toolbar: el("div", { class: "toolbar" }), chartNode: el("div", { id: "chart" }),
+                 status: el("span", { class: "status", id: "chart-status" }),
+                 live: el("span", { class: "live", id: "live-value" }) };
+  detail.append(view.toolbar, view.chartNode,
+    el("div", { class: "toolbar" }, view.status, el("span", { class: "spacer" }), view.live));
+  return view;
+}
+
+// A SeriesChart in a seriesView with its range, pan and zoom buttons (every API's charts).
+function openChart(view, meta, label, source) {
+  const chart = new SeriesChart(view.chartNode, view.status, source, { first: meta.first, last: meta.last, label });
+  window.portalChart = chart;
+  for (const [name, seconds] of RANGES) {
+    const button = el("button", { type: "button", "data-range": name }, name);
+    button.addEventListener("click", () => chart.show(seconds ? Math.max(chart.first, chart.last - seconds) : chart.first,
+                                                       chart.last, "range").catch(report));
+    view.toolbar.append(button);
+  }
+  const buttons = [["◀", "pan-left", () => chart.pan(-0.5)], ["▶", "pan-right", () => chart.pan(0.5)],
+                   ["zoom out", "zoom-out", () => chart.zoomOut()]];
+  for (const [name, id, act] of buttons) {
+    const button = el("button", { type: "button", id }, name);
+    button.addEventListener("click", act);
+    view.toolbar.append(button);
+  }
+  return chart;
+}
+
 // --- One Platform ----------------------------------------------------------------------
 class OnepPages {
   constructor(treeNode, detailNode) {
@@ -308,41 +338,22 @@ class OnepPages {
   async dataPage(node, detail) {
     const rid = node.rid;
     const meta = await get(`onep/chart?rid=${rid}&width=0`);
-    const status = el("span", { class: "status", id: "chart-status" });
-    const live = el("span", { class: "live", id: "live-value" });
+    const view = seriesView(detail);
     const csv = el("a", { class: "button", id: "csv", href: "#" }, "Download CSV");
-    const toolbar = el("div", { class: "toolbar" });
-    const chartNode = el("div", { id: "chart" });
-    detail.append(toolbar, chartNode, el("div", { class: "toolbar" }, status, el("span", { class: "spacer" }), live));
     if (meta.format === "string" || !meta.total) {
-      chartNode.remove();
-      toolbar.append(csv);
-      status.textContent = meta.total ? `${meta.total.toLocaleString()} text values (no chart)` : "No points yet.";
+      view.chartNode.remove();
+      view.toolbar.append(csv);
+      view.status.textContent = meta.total ? `${meta.total.toLocaleString()} text values (no chart)` : "No points yet.";
       csv.href = `${API}onep/csv?rid=${rid}`;
-      this.listen(rid, null, live);
+      this.listen(rid, null, view.live);
       return;
     }
-    const chart = this.chart = new SeriesChart(chartNode, status,
-      (start, end, width) => get(`onep/chart?rid=${rid}&start=${start}&end=${end}&width=${width}`),
-      { first: meta.first, last: meta.last, label: node.name || rid });
-    window.portalChart = chart;
-    for (const [label, seconds] of RANGES) {
-      const button = el("button", { type: "button", "data-range": label }, label);
-      button.addEventListener("click", () => chart.show(seconds ? Math.max(chart.first, chart.last - seconds) : chart.first,
-                                                         chart.last, "range").catch(report));
-      toolbar.append(button);
-    }
-    const buttons = [["◀", "pan-left", () => chart.pan(-0.5)], ["▶", "pan-right", () => chart.pan(0.5)],
-                     ["zoom out", "zoom-out", () => chart.zoomOut()]];
-    for (const [label, id, act] of buttons) {
-      const button = el("button", { type: "button", id }, label);
-      button.addEventListener("click", act);
-      toolbar.append(button);
-    }
+    const chart = this.chart = openChart(view, meta, node.name || rid,
+      (start, end, width) => get(`onep/chart?rid=${rid}&start=${start}&end=${end}&width=${width}`));
     csv.addEventListener("click", () => { csv.href = `${API}onep/csv?rid=${rid}&start=${chart.view[0]}&end=${chart.view[1]}`; });
-    toolbar.append(el("span", { class: "spacer" }), csv);
+    view.toolbar.append(el("span", { class: "spacer" }), csv);
     await chart.show(meta.first, meta.last, "first");
-    this.listen(rid, chart, live);
+    this.listen(rid, chart, view.live);
   }
 
   listen(rid, chart, live) {
@@ -358,6 +369,114 @@ class OnepPages {
   }
 }
 
-const PAGES = { onep: OnepPages };
+// --- M2X --------------------------------------------------------------------------------
+// A table of rows (arrays of text or nodes) under a header row.
+function table(id, headers, rows) {
+  const node = el("table", { id }, el("tr", {}, ...headers.map((h) => el("th", {}, h))));
+  for (const row of rows) node.append(el("tr", {}, ...row.map((cell) => el("td", {}, cell ?? "—"))));
+  return node;
+}
+
+function text(value) { return value === null || value === undefined ? "—" : typeof value === "string" ? value : JSON.stringify(value); }
+
+class M2XPages {
+  constructor(treeNode, detailNode) {
+    this.treeNode = treeNode;
+    this.detailNode = detailNode;
+    this.chart = null;
+  }
+
+  async open() {
+    const { devices, account } = await get("m2x/devices");
+    const list = el("ul");
+    for (const device of devices) {
+      list.append(el("li", {}, this.node({ "data-device": device.id, title: device.id }, "device", device.name || device.id,
+                                         () => this.devicePage(device.id))));
+    }
+    clear(this.treeNode).append(el("h3", {}, "Devices"), list);
+    if (!devices.length) this.treeNode.append(el("p", { class: "status" }, "No devices."));
+    if (account) {
+      this.treeNode.append(el("h3", {}, "Account"), el("ul", {},
+        el("li", {}, this.node({ "data-page": "keys" }, "keys", "Keys", () => this.keysPage())),
+        el("li", {}, this.node({ "data-page": "commands" }, "commands", "Commands", () => this.commandsPage()))));
+    }
+    if (devices.length) await this.devicePage(devices[0].id);
+    else if (account) await this.keysPage();
+  }
+
+  node(data, badge, label, open) {
+    const button = el("button", { type: "button", class: "node", ...data },
+      el("span", { class: "badge" }, badge), el("span", { class: "name" }, label));
+    button.addEventListener("click", () => { this.mark(button); open().catch(report); });
+    return button;
+  }
+
+  mark(button) { for (const b of this.treeNode.querySelectorAll(".node")) b.classList.toggle("selected", b === button); }
+
+  close() {
+    if (this.chart) this.chart.close();
+    this.chart = window.portalChart = null;
+  }
+
+  begin(title, subtitle) {
+    this.close();
+    clear(this.detailNode).append(el("h2", { id: "resource-name" }, title), el("div", { class: "rid" }, subtitle));
+    return this.detailNode;
+  }
+
+  async devicePage(id) {
+    const { device, streams, commands } = await get(`m2x/device?id=${encodeURIComponent(id)}`);
+    this.mark(this.treeNode.querySelector(`.node[data-device="${CSS.escape(id)}"]`));
+    const detail = this.begin(device.name || "(no name)", `device · ${device.id}`);
+    detail.append(table("device-fields", ["Field", "Value"], ["description", "status", "visibility", "serial", "tags",
+      "key", "last_activity", "created"].map((field) => [field, text(device[field])])));
+    detail.append(el("h3", {}, "Streams"));
+    const chartArea = el("div", { id: "stream-chart" });
+    detail.append(table("streams", ["Stream", "Type", "Unit", "Latest value", "At"], streams.map((stream) => {
+      const open = el("button", { type: "button", class: "stream", "data-stream": stream.name }, stream.display_name || stream.name);
+      open.addEventListener("click", () => this.streamChart(device, stream, chartArea).catch(report));
+      return [open, stream.type, text(stream.unit && (stream.unit.symbol || stream.unit.label)), text(stream.value),
+              text(stream.latest_value_at)];
+    })), chartArea);
+    detail.append(el("h3", {}, "Commands"), table("device-commands", ["Command", "Sent", "Status", "Data"],
+      commands.map((c) => [c.name, c.sent_at, c.status, text(c.data)])));
+    const numeric = streams.find((stream) => stream.type === "numeric");
+    if (numeric) await this.streamChart(device, numeric, chartArea);
+  }
+
+  async streamChart(device, stream, area) {
+    this.close();
+    for (const b of this.detailNode.querySelectorAll("button.stream")) b.classList.toggle("active", b.dataset.stream === stream.name);
+    const path = `m2x/chart?device=${encodeURIComponent(device.id)}&stream=${encodeURIComponent(stream.name)}`;
+    const meta = await get(`${path}&width=0`);
+    clear(area).append(el("h3", { id: "stream-name" }, stream.display_name || stream.name));
+    const view = seriesView(area);
+    if (meta.format !== "numeric" || !meta.total) {
+      view.chartNode.remove();
+      view.status.textContent = meta.total ? `${meta.total.toLocaleString()} text values (no chart)` : "No values yet.";
+      return;
+    }
+    this.chart = openChart(view, meta, stream.name,
+      (start, end, width) => get(`${path}&start=${start}&end=${end}&width=${width}`));
+    await this.chart.show(meta.first, meta.last, "first");
+  }
+
+  async keysPage() {
+    const { keys } = await get("m2x/keys");
+    this.begin("Keys", "the account's API keys (secrets shortened)").append(table("keys",
+      ["Name", "Key", "Kind", "Device", "Permissions", "Expires"], keys.map((k) => [
+        text(k.name), k.key, k.master ? "master" : "device", text(k.device), k.permissions.join(" "), text(k.expires_at)])));
+  }
+
+  async commandsPage() {
+    const { commands } = await get("m2x/commands");
+    this.begin("Commands", "sent to the account's devices").append(table("commands",
+      ["Command", "Sent", "Pending", "Processed", "Rejected", "Data"], commands.map((c) => [
+        c.name, c.sent_at, String(c.status_counts.pending), String(c.status_counts.processed),
+        String(c.status_counts.rejected), text(c.data)])));
+  }
+}
+
+const PAGES = { onep: OnepPages, m2x: M2XPages };
 
 document.addEventListener("DOMContentLoaded", () => start().catch(report));
