@@ -60,6 +60,7 @@ class RealtimeNetwork:
         self.sio = _SocketIO(async_mode="aiohttp", logger=False, engineio_logger=False)
         self._identities = {}  # sid -> Identity of the socket's token
         self._collecting = {}  # broadcast id -> (organization, channel id, [response payloads])
+        self._watchers = {}    # organization -> [callback(message)]: observers of its traffic (the portal)
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("subscribe", self._on_subscribe)
@@ -111,11 +112,30 @@ class RealtimeNetwork:
             raise forbidden("Only the server broadcasts on system channels.")
         return channel
 
+    def watch(self, org, callback):
+        """callback(message) runs for every message sent on a channel of
+        organization `org` (and no other), as it is sent; returns a function
+        that stops watching."""
+        callbacks = self._watchers.setdefault(org, [])
+        callbacks.append(callback)
+
+        def cancel():
+            if callback in callbacks:
+                callbacks.remove(callback)
+            if not callbacks and self._watchers.get(org) is callbacks:
+                del self._watchers[org]
+        return cancel
+
     async def _send_to_channel(self, channel, message):
         """The `broadcast` event to every socket subscribed to `channel`:
         encoded once (JSON: one text frame) and queued on each socket's writer in turn.
         (python-socketio's emit also encodes once, but makes an asyncio task
-        per recipient and waits for them all.)"""
+        per recipient and waits for them all.) Watchers of the channel's
+        organization see the message too."""
+        if self._watchers:
+            parsed = parse_channel_id(channel)
+            for callback in list(self._watchers.get(parsed.organization if parsed else None, ())):
+                callback(message)
         encoded = self.sio.packet_class(socketio.packet.EVENT, namespace="/", data=["broadcast", message]).encode()
         frame = engineio.packet.Packet(engineio.packet.MESSAGE, encoded)
         for _, eio_sid in list(self.sio.manager.get_participants("/", channel)):
