@@ -3,9 +3,13 @@ own credential and access rules.
 
 The page (static/, plain HTML/CSS/JS with the vendored uPlot) talks to
 /portal/api/…: the session endpoints here, and one module per API under
-/portal/api/<name>/ (onep.py, m2x.py). A portal module exposes
+/portal/api/<name>/ (onep.py, m2x.py, exp.py). A portal module exposes
   NAME, TITLE, CREDENTIAL     its API (the store attribute), shown names
-  sign_in(store, credential)  the label of a valid credential, or None
+  FIELDS (optional)           [(name, label, input type)] of a credential
+                              made of several fields (else one string)
+  async sign_in(store, credential)
+                              (label, what the session keeps) of a valid
+                              credential, or None
   routes(portal)              its aiohttp routes (handlers take a Session
                               through portal.handler)
 and MODULES lists them: adding an API's pages adds a module there.
@@ -17,13 +21,13 @@ import orjson
 from aiohttp import web
 
 from ..http import json_response, receive_body
-from . import m2x, onep
+from . import exp, m2x, onep
 from .downsample import Summaries
 from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_portal, clear_cookie, error,
                        not_signed_in, same_origin, set_cookie)
 
 NAME = "portal"
-MODULES = [onep, m2x]
+MODULES = [onep, m2x, exp]
 MAX_CREDENTIAL = 1024
 
 __all__ = ["MODULES", "NAME", "Portal", "open_state", "routes", "setup"]
@@ -80,6 +84,20 @@ def _walk(folder, prefix):
             yield prefix + item.name, item
 
 
+def _credential(module, given):
+    """The credential a sign-in form sent, as the module takes it, or None:
+    a non-empty string (stripped), or for a module with FIELDS an object of
+    those non-empty strings."""
+    def fits(text):
+        return isinstance(text, str) and text.strip() and len(text) <= MAX_CREDENTIAL
+    fields = getattr(module, "FIELDS", None)
+    if fields is None:
+        return given.strip() if fits(given) else None
+    if not isinstance(given, dict) or not all(fits(given.get(name)) for name, _, _ in fields):
+        return None
+    return {name: given[name] for name, _, _ in fields}
+
+
 def open_state(store):
     return Portal(store)
 
@@ -101,8 +119,8 @@ def routes(store):
         return web.Response(body=found[0], headers={"Content-Type": found[1], "Cache-Control": "no-cache"})
 
     async def apis(request):
-        return json_response(orjson.dumps([{"name": m.NAME, "title": m.TITLE, "credential": m.CREDENTIAL}
-                                           for m in MODULES]))
+        return json_response(orjson.dumps([{"name": m.NAME, "title": m.TITLE, "credential": m.CREDENTIAL,
+                                            "fields": getattr(m, "FIELDS", None)} for m in MODULES]))
 
     async def who(request):
         session = portal.sessions.of(request)
@@ -120,15 +138,16 @@ def routes(store):
         if not isinstance(form, dict):
             return error(400, "Send {\"api\": …, \"credential\": …} as JSON.")
         module = portal.modules.get(form.get("api"))
-        credential = form.get("credential")
         if module is None:
             return error(400, "Unknown API.")
-        if not isinstance(credential, str) or not credential.strip() or len(credential) > MAX_CREDENTIAL:
+        credential = _credential(module, form.get("credential"))
+        if credential is None:
             return error(400, f"Enter a {module.CREDENTIAL}.")
-        label = module.sign_in(portal.store, credential.strip())
-        if label is None:
+        signed_in = await module.sign_in(portal.store, credential)
+        if signed_in is None:
             return error(401, f"That {module.CREDENTIAL} does not sign in to {module.TITLE}.")
-        session = portal.sessions.create(module.NAME, credential.strip(), label)
+        label, kept = signed_in
+        session = portal.sessions.create(module.NAME, kept, label)
         response = json_response(orjson.dumps({"api": session.api, "label": session.label}))
         set_cookie(response, session)
         return response

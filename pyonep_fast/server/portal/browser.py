@@ -28,11 +28,13 @@ def launch(playwright):
 
 
 def sign_in(page, url, credential, api="onep"):
-    """Opens the portal of the server at url and signs in; returns once the
-    resource tree is shown."""
+    """Opens the portal of the server at url and signs in (credential: a
+    string, or {field: value} for an API whose credential has fields);
+    returns once the resource tree is shown."""
     page.goto(url + "/portal/")
     page.select_option("#signin-api", api)
-    page.fill("#signin-credential", credential)
+    for name, value in (credential.items() if isinstance(credential, dict) else [("credential", credential)]):
+        page.fill(f"#signin-{name}", value)
     page.click("#signin-form button[type=submit]")
     page.wait_for_selector("#tree .node")
 

@@ -33,13 +33,13 @@ def _principal(store, token):
         return access.authenticate(store.m2x, token, new_accounts=False)
 
 
-def sign_in(store, credential):
+async def sign_in(store, credential):
     try:
         key = _principal(store, credential)
     except Problem:
         return None
     kind = "master key" if key["master"] else "device key" if key["device"] else "distribution key"
-    return f"{key['name'] or '(no name)'} ({kind} …{_tail(credential)})"
+    return f"{key['name'] or '(no name)'} ({kind} …{_tail(credential)})", credential
 
 
 def _tail(token):

@@ -36,15 +36,15 @@ KEEPALIVE_SECONDS = 15.0
 NODE_INFO = {"basic": True, "description": True, "aliases": True}
 
 
-def sign_in(store, credential):
-    """A label for the client whose CIK this is, or None (the engine's own
-    authentication: an activated client's CIK)."""
+async def sign_in(store, credential):
+    """(a label for the client whose CIK this is, the CIK), or None (the
+    engine's own authentication: an activated client's CIK)."""
     with store.onep.lock:
         call, _ = Engine(store.onep).authenticate({"cik": credential})
         if call is None:
             return None
         name = call.caller.desc.get("name") or "(no name)"
-        return f"client {name} ({call.caller.rid[:8]}…)"
+        return f"client {name} ({call.caller.rid[:8]}…)", credential
 
 
 class NoLongerSignedIn(Exception):

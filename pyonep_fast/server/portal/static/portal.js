@@ -56,9 +56,31 @@ async function start() {
   if (response.ok) enter(await response.json()); else showSignIn("");
 }
 
+function selectedApi() { return state.apis.find((a) => a.name === document.getElementById("signin-api").value); }
+
+// One password input for a credential that is one string, else an input per field (EXP's user).
 function labelCredential() {
-  const api = state.apis.find((a) => a.name === document.getElementById("signin-api").value);
+  const api = selectedApi();
   document.getElementById("signin-label").textContent = api ? `${api.title} ${api.credential}` : "Credential";
+  const single = document.getElementById("signin-credential");
+  const fields = clear(document.getElementById("signin-fields"));
+  const several = Boolean(api && api.fields);
+  document.getElementById("signin-single").hidden = several;
+  single.required = !several;
+  fields.hidden = !several;
+  for (const [name, label, type] of several ? api.fields : []) {
+    fields.append(el("label", {}, `${api.title} ${label.toLowerCase()}`,
+      el("input", { id: `signin-${name}`, type, spellcheck: false, required: true, "data-field": name })));
+  }
+}
+
+function credentialOf(api) {
+  if (!api || !api.fields) return document.getElementById("signin-credential").value;
+  return Object.fromEntries(api.fields.map(([name]) => [name, document.getElementById(`signin-${name}`).value]));
+}
+
+function clearCredential() {
+  for (const input of document.querySelectorAll("#signin-form input")) input.value = "";
 }
 
 function showSignIn(message) {
@@ -69,15 +91,15 @@ function showSignIn(message) {
   document.getElementById("who").textContent = "";
   document.getElementById("signin").hidden = false;
   document.getElementById("signin-error").textContent = message || "";
-  document.getElementById("signin-credential").focus();
+  const first = document.querySelector("#signin-form label:not([hidden]) input");
+  if (first) first.focus();
 }
 
 async function signIn(event) {
   event.preventDefault();
-  const input = document.getElementById("signin-credential");
-  const { ok, answer } = await post("session", { api: document.getElementById("signin-api").value,
-                                                  credential: input.value });
-  input.value = "";
+  const api = selectedApi();
+  const { ok, answer } = await post("session", { api: api && api.name, credential: credentialOf(api) });
+  clearCredential();
   if (!ok) { document.getElementById("signin-error").textContent = answer.error; return; }
   enter(answer);
 }
@@ -477,6 +499,104 @@ class M2XPages {
   }
 }
 
-const PAGES = { onep: OnepPages, m2x: M2XPages };
+// --- EXP --------------------------------------------------------------------------------
+class ExpPages {
+  constructor(treeNode, detailNode) {
+    this.treeNode = treeNode;
+    this.detailNode = detailNode;
+    this.events = null;
+  }
+
+  async open() {
+    const pages = [["devices", "Devices", () => this.listPage("devices", "Devices", ["name", "uuid", "secret", "subtype"])],
+                   ["experiences", "Experiences", () => this.listPage("experiences", "Experiences", ["name", "uuid"])],
+                   ["content", "Content", () => this.contentPage()],
+                   ["traffic", "Network traffic", () => this.trafficPage()]];
+    const list = el("ul");
+    for (const [id, label, open] of pages) {
+      const button = el("button", { type: "button", class: "node", "data-page": id }, el("span", { class: "name" }, label));
+      button.addEventListener("click", () => { this.mark(button); open().catch(report); });
+      list.append(el("li", {}, button));
+    }
+    clear(this.treeNode).append(el("h3", {}, "Organization"), list);
+    this.mark(list.querySelector(".node"));
+    await pages[0][2]();
+  }
+
+  mark(button) { for (const b of this.treeNode.querySelectorAll(".node")) b.classList.toggle("selected", b === button); }
+
+  close() {
+    if (this.events) this.events.close();
+    this.events = null;
+  }
+
+  begin(title) {
+    this.close();
+    clear(this.detailNode).append(el("h2", { id: "resource-name" }, title));
+    return this.detailNode;
+  }
+
+  async listPage(collection, title, fields) {
+    const { results, total } = await get(`exp/${collection}`);
+    const detail = this.begin(title);
+    detail.append(el("p", { class: "status" }, `${total} in the organization`),
+      table(collection, fields, results.map((doc) => fields.map((field) => text(doc[field])))));
+    detail.append(el("h3", {}, "Documents"), el("pre", {}, JSON.stringify(results, null, 2)));
+  }
+
+  async contentPage() {
+    const { results } = await get("exp/content");
+    const detail = this.begin("Content");
+    const children = new Map();
+    for (const item of results) {
+      if (!children.has(item.parent)) children.set(item.parent, []);
+      children.get(item.parent).push(item);
+    }
+    const branch = (parent) => {
+      const ul = el("ul");
+      for (const item of (children.get(parent) || []).sort((a, b) => a.name.localeCompare(b.name))) {
+        ul.append(el("li", { "data-path": item.path }, el("span", { class: "badge" }, text(item.subtype)), " ",
+          el("span", { class: "name" }, text(item.name)), item.mimeType ? el("span", { class: "alias" }, ` ${item.mimeType}`) : null,
+          branch(item.uuid)));
+      }
+      return ul;
+    };
+    const root = results.filter((item) => !item.parent);
+    const tree = el("div", { id: "content-tree" });
+    for (const item of root) tree.append(el("div", {}, el("span", { class: "name" }, text(item.name))), branch(item.uuid));
+    detail.append(tree);
+  }
+
+  trafficPage() {
+    const detail = this.begin("Network traffic");
+    const counts = new Map();
+    const perChannel = el("table", { id: "traffic-channels" });
+    const log = el("table", { id: "traffic" }, el("tr", {}, ...["Time", "Channel", "Name", "Payload"].map((h) => el("th", {}, h))));
+    const status = el("p", { class: "status", id: "traffic-status" }, "connecting …");
+    detail.append(status, el("h3", {}, "Broadcasts per channel"), perChannel, el("h3", {}, "Latest messages"), log);
+    const drawCounts = () => {
+      clear(perChannel).append(el("tr", {}, el("th", {}, "Channel"), el("th", {}, "Messages")));
+      for (const [channel, count] of [...counts].sort((a, b) => b[1] - a[1])) {
+        perChannel.append(el("tr", { "data-channel": channel }, el("td", {}, channel), el("td", {}, String(count))));
+      }
+    };
+    drawCounts();
+    const events = this.events = new EventSource(`${API}exp/traffic`);
+    events.onopen = () => { status.textContent = "live: messages on your organization's channels appear here"; };
+    events.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      const channel = message.channel_name + (message.system ? " (system)" : message.consumer ? " (consumer)" : "");
+      counts.set(channel, (counts.get(channel) || 0) + 1 + message.skipped);
+      drawCounts();
+      log.firstChild.after(el("tr", { class: "message" }, el("td", {}, when(message.at)), el("td", {}, channel),
+        el("td", {}, message.name), el("td", { class: "value" }, JSON.stringify(message.payload))));
+      while (log.rows.length > 201) log.lastChild.remove();
+    };
+    events.addEventListener("end", () => { events.close(); status.textContent = "live view ended: sign in again"; });
+    return Promise.resolve();
+  }
+}
+
+const PAGES = { onep: OnepPages, m2x: M2XPages, exp: ExpPages };
 
 document.addEventListener("DOMContentLoaded", () => start().catch(report));
