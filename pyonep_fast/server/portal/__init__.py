@@ -12,8 +12,11 @@ The page (static/, plain HTML/CSS/JS with the vendored uPlot) talks to
                               credential, or None
   routes(portal)              its aiohttp routes (handlers take a Session
                               through portal.handler)
-and MODULES lists them: adding an API's pages adds a module there.
+and MODULES lists them: adding an API's pages adds a module there. Any
+signed-in session also sees the server's activity (activity.py: requests
+per second and latency percentiles per API, measured by one middleware).
 """
+import asyncio
 import mimetypes
 from importlib import resources
 
@@ -22,6 +25,7 @@ from aiohttp import web
 
 from ..http import json_response, receive_body
 from . import exp, m2x, onep
+from .activity import Activity
 from .downsample import Summaries
 from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_portal, clear_cookie, error,
                        not_signed_in, same_origin, set_cookie)
@@ -29,6 +33,7 @@ from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_porta
 NAME = "portal"
 MODULES = [onep, m2x, exp]
 MAX_CREDENTIAL = 1024
+ACTIVITY_SECONDS = 1.0      # between two updates of the activity page
 
 __all__ = ["MODULES", "NAME", "Portal", "open_state", "routes", "setup"]
 
@@ -41,6 +46,7 @@ class Portal:
         self.sessions = Sessions()
         self.summaries = Summaries()
         self.streams = set()          # asyncio.Queue of each open event stream
+        self.activity = Activity()
         self.modules = {module.NAME: module for module in MODULES}
         self.static = _static_files()
 
@@ -152,6 +158,36 @@ def routes(store):
         set_cookie(response, session)
         return response
 
+    async def activity(request):
+        if portal.sessions.of(request) is None:
+            return not_signed_in()
+        return json_response(orjson.dumps(portal.activity.snapshot()))
+
+    async def activity_events(request):
+        """Server-sent events: the activity snapshot each second while the session lasts."""
+        session = portal.sessions.of(request)
+        if session is None:
+            return not_signed_in()
+        queue = asyncio.Queue()        # only the shutdown's None arrives here
+        portal.streams.add(queue)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+        try:
+            await response.prepare(request)
+            while portal.sessions.alive(session):
+                await response.write(b"data: " + orjson.dumps(portal.activity.snapshot()) + b"\n\n")
+                try:
+                    if await asyncio.wait_for(queue.get(), ACTIVITY_SECONDS) is None:
+                        break
+                except TimeoutError:
+                    continue
+            else:
+                await response.write(b"event: end\ndata: {}\n\n")
+        except ConnectionResetError:
+            pass
+        finally:
+            portal.streams.discard(queue)
+        return response
+
     async def sign_out(request):
         if not same_origin(request):
             return error(403, "Cross-origin requests are refused.")
@@ -170,6 +206,8 @@ def routes(store):
         web.get(PREFIX + "/api/session", who),
         web.post(PREFIX + "/api/session", sign_in),
         web.post(PREFIX + "/api/signout", sign_out),
+        web.get(PREFIX + "/api/activity", activity),
+        web.get(PREFIX + "/api/activity/events", activity_events),
     ]
     for module in MODULES:
         found.extend(module.routes(portal))
@@ -178,6 +216,7 @@ def routes(store):
 
 def setup(app, store):
     app.middlewares.append(browsers_to_portal)
+    app.middlewares.append(store.portal.activity.middleware())
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(store.portal.close_streams)
 

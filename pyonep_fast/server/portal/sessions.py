@@ -69,6 +69,10 @@ class Sessions:
         self._touch(session)
         return session
 
+    def alive(self, session):
+        """True while a session has neither ended nor expired (for a stream that outlives its request)."""
+        return self._by_id.get(session.id) is session and session.expires >= time.monotonic()
+
     def end(self, session):
         self._by_id.pop(session.id, None)
 

@@ -42,7 +42,7 @@ async function post(path, body) {
 }
 
 // --- sign-in ------------------------------------------------------------------------
-const state = { apis: [], session: null, pages: null };
+const state = { apis: [], session: null, pages: null, activity: null };
 
 async function start() {
   state.apis = await (await fetch(API + "apis")).json();
@@ -52,6 +52,8 @@ async function start() {
   labelCredential();
   document.getElementById("signin-form").addEventListener("submit", signIn);
   document.getElementById("signout").addEventListener("click", signOut);
+  document.getElementById("activity-open").addEventListener("click", () => showActivity().catch(report));
+  document.getElementById("tree").addEventListener("click", closeActivity, true);
   const response = await fetch(API + "session", { credentials: "same-origin" });
   if (response.ok) enter(await response.json()); else showSignIn("");
 }
@@ -85,9 +87,11 @@ function clearCredential() {
 
 function showSignIn(message) {
   if (state.pages) state.pages.close();
+  closeActivity();
   state.pages = null;
   document.getElementById("app").hidden = true;
   document.getElementById("signout").hidden = true;
+  document.getElementById("activity-open").hidden = true;
   document.getElementById("who").textContent = "";
   document.getElementById("signin").hidden = false;
   document.getElementById("signin-error").textContent = message || "";
@@ -114,6 +118,7 @@ function enter(session) {
   document.getElementById("signin").hidden = true;
   document.getElementById("app").hidden = false;
   document.getElementById("signout").hidden = false;
+  document.getElementById("activity-open").hidden = false;
   const api = state.apis.find((a) => a.name === session.api);
   document.getElementById("who").textContent = `${api ? api.title : session.api}: ${session.label}`;
   state.pages = new PAGES[session.api](document.getElementById("tree"), document.getElementById("detail"));
@@ -124,6 +129,53 @@ function report(error) {
   if (error instanceof SignedOut) return;
   const detail = document.getElementById("detail");
   detail.prepend(el("p", { class: "error", role: "alert" }, error.message));
+}
+
+// --- server activity: requests/s and latency percentiles per API, live ---------------------
+function closeActivity() {
+  if (state.activity) state.activity.close();
+  state.activity = null;
+}
+
+async function showActivity() {
+  closeActivity();
+  if (state.pages) state.pages.close();
+  for (const b of document.querySelectorAll("#tree .node")) b.classList.remove("selected");
+  const detail = clear(document.getElementById("detail"));
+  const status = el("p", { class: "status", id: "activity-status" }, "connecting …");
+  const rates = el("div", { id: "activity-chart" });
+  const figures = el("table", { id: "activity" });
+  detail.append(el("h2", { id: "resource-name" }, "Server activity"), status, rates, figures);
+  let plot = null, plotted = "";
+  const draw = (snapshot) => {
+    const apis = Object.keys(snapshot.apis);
+    clear(figures).append(el("tr", {}, ...["API", "requests/s", "requests", "p50 ms", "p90 ms", "p99 ms"].map((h) => el("th", {}, h))));
+    const ms = (value) => value === null ? "—" : value.toFixed(value < 10 ? 2 : 1);
+    for (const api of apis) {
+      const a = snapshot.apis[api];
+      figures.append(el("tr", { "data-api": api }, el("td", {}, api), el("td", { class: "value" }, String(a.rate)),
+        el("td", { class: "value" }, String(a.total)), el("td", { class: "value" }, ms(a.p50)),
+        el("td", { class: "value" }, ms(a.p90)), el("td", { class: "value" }, ms(a.p99))));
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const data = [snapshot.apis[apis[0]] ? snapshot.apis[apis[0]].history.map((_, i) => now - snapshot.seconds + i) : [],
+                  ...apis.map((api) => snapshot.apis[api].history)];
+    if (plotted !== apis.join("\n")) {
+      if (plot) plot.destroy();
+      plotted = apis.join("\n");
+      const colors = ["#1f6feb", "#1a7f37", "#b42318", "#8250df", "#bf8700", "#0a7f8f"];
+      plot = new uPlot({ width: Math.max(300, detail.clientWidth - 40), height: 220, scales: { x: { time: true } },
+        series: [{}, ...apis.map((api, i) => ({ label: `${api} req/s`, stroke: colors[i % colors.length], width: 1 }))] },
+        data, rates);
+    } else plot.setData(data);
+    status.textContent = `live · requests per second over the last ${snapshot.seconds} s; ` +
+      `latency percentiles over the last ${snapshot.window} s`;
+  };
+  draw(await get("activity"));
+  const events = new EventSource(`${API}activity/events`);
+  events.onmessage = (message) => draw(JSON.parse(message.data));
+  events.addEventListener("end", () => { events.close(); status.textContent = "live view ended: sign in again"; });
+  state.activity = { close: () => { events.close(); if (plot) plot.destroy(); } };
 }
 
 // --- a chart of one series: uPlot over server-downsampled ranges ------------------------
