@@ -107,7 +107,8 @@ def test_keys_are_listed_without_their_secrets(page, portal_server, m2x_data):
 def test_hostile_m2x_names_render_as_text(page, portal_server, m2x_data):
     sign_in(page, portal_server.url, m2x_data["master"], api="m2x")
     page.click(f'#tree .node[data-device="{m2x_data["hostile"]["id"]}"]')
-    page.wait_for_function(f"() => document.getElementById('resource-name').textContent === {orjson.dumps(HOSTILE).decode()}")
+    shown = orjson.dumps(HOSTILE).decode()
+    page.wait_for_function(f"() => document.getElementById('resource-name').textContent === {shown}")
     page.wait_for_selector("#device-commands")
     cells = page.eval_on_selector_all("#device-commands td", "cells => cells.map(c => c.textContent)")
     assert cells[0] == HOSTILE
