@@ -192,9 +192,9 @@ def print_portal_hint(args, db, url, cik):
 
 def serve_portal(server, cik):
     """Keeps the server up until Ctrl-C (or until it stops), its portal URL shown."""
-    print(f"\nportal: {server.url}/portal/  (sign in with One Platform CIK {cik}); Ctrl-C stops the server",
-          flush=True)
-    try:
+    try:   # entered before the line is printed: whoever reads it may press Ctrl-C at once
+        print(f"\nportal: {server.url}/portal/  (sign in with One Platform CIK {cik}); Ctrl-C stops the server",
+              flush=True)
         server.wait()
     except KeyboardInterrupt:
         print("")
