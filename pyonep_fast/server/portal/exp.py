@@ -19,6 +19,7 @@ from ...exp._channels import parse_channel_id
 from ..exp import service_for
 from ..exp.state import ExpApiError
 from ..http import json_response
+from .events import event_stream
 from .sessions import PREFIX, error
 
 NAME = "exp"
@@ -28,7 +29,6 @@ FIELDS = [("username", "Username", "text"), ("password", "Password", "password")
           ("organization", "Organization", "text")]
 SECRET_FIELDS = ("secret", "apiKey")     # shortened in what the page shows
 SHOWN_SECRET = 4
-KEEPALIVE_SECONDS = 15.0
 QUEUED_MESSAGES = 1000                   # a live view that falls further behind skips (and says so)
 
 
@@ -108,32 +108,18 @@ class Pages:
                 queue.put_nowait({**message, "channel_name": channel.name, "system": channel.system,
                                   "consumer": channel.consumer, "at": time.time()})
         cancel = self.service.network.watch(org, seen)
-        self.portal.streams.add(queue)
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+
+        async def render(messages):
+            try:    # the token may have expired meanwhile: EXP decides again
+                self.organization(session)
+            except SignedOut:
+                return None
+            messages[0]["skipped"], skipped[0] = skipped[0], 0
+            return [orjson.dumps({"skipped": 0, **message}) for message in messages]
         try:
-            await response.prepare(request)
-            await response.write(b": live\n\n")
-            while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    await response.write(b": keepalive\n\n")
-                    continue
-                if message is None:      # the server is shutting down
-                    break
-                try:                     # the token may have expired meanwhile: EXP decides again
-                    self.organization(session)
-                except SignedOut:
-                    await response.write(b"event: end\ndata: {}\n\n")
-                    break
-                message["skipped"], skipped[0] = skipped[0], 0
-                await response.write(b"data: " + orjson.dumps(message) + b"\n\n")
-        except ConnectionResetError:
-            pass
+            return await event_stream(request, self.portal.streams, queue, render)
         finally:
             cancel()
-            self.portal.streams.discard(queue)
-        return response
 
 
 def routes(portal):

@@ -21,6 +21,7 @@ from ..onep.rpc import Engine
 from ..storage.timeseries import KIND_INT, KIND_STRING
 from .charts import TIME_MAX, BadRange, series_chart
 from .downsample import SeriesChanged, points_of
+from .events import event_stream
 from .sessions import PREFIX, error
 
 NAME = "onep"
@@ -32,7 +33,6 @@ DATA_TYPES = TYPES[1:]
 RID = re.compile(r"[0-9a-f]{40}\Z")
 TREE_LIMIT = 5000             # resources shown in one tree
 LIVE_POINTS = 200             # an update carries at most these points (more: the page reloads its range)
-KEEPALIVE_SECONDS = 15.0
 NODE_INFO = {"basic": True, "description": True, "aliases": True}
 
 
@@ -223,36 +223,17 @@ class Pages:
         await self.readable_series(session, rid)
         queue = asyncio.Queue()
         cancel = self.store.watch(rid, queue.put_nowait)
-        self.portal.streams.add(queue)
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+
+        async def render(batches):
+            try:    # the CIK may have lost access meanwhile: the engine decides again
+                await self.readable_series(session, rid)
+            except (Refused, NoLongerSignedIn):
+                return None
+            return [orjson.dumps(_update(batches))]
         try:
-            await response.prepare(request)
-            await response.write(b": live\n\n")
-            while True:
-                try:
-                    batch = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    await response.write(b": keepalive\n\n")
-                    continue
-                if batch is None:        # the server is shutting down
-                    break
-                batches = [batch]
-                while not queue.empty():
-                    batches.append(queue.get_nowait())
-                if None in batches:
-                    break
-                try:    # the CIK may have lost access meanwhile: the engine decides again
-                    await self.readable_series(session, rid)
-                except (Refused, NoLongerSignedIn):
-                    await response.write(b"event: end\ndata: {}\n\n")
-                    break
-                await response.write(b"data: " + orjson.dumps(_update(batches)) + b"\n\n")
-        except ConnectionResetError:
-            pass
+            return await event_stream(request, self.portal.streams, queue, render)
         finally:
             cancel()
-            self.portal.streams.discard(queue)
-        return response
 
 
 def _update(batches):
