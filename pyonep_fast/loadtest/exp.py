@@ -28,13 +28,11 @@ import time
 from typing import Any, NamedTuple
 
 import gevent
-import orjson
 
 from .. import exp as exp_sdk
-from .. import transport
 from ..exceptions import PyonepFastError
 from . import events
-from .fleet import FleetError, FleetUser, base_url, fleet_failure, proxy_for
+from .fleet import FleetError, FleetUser, base_url, fixture_credential, fleet_failure, proxy_for
 
 ORGANIZATIONS_PATH = "/api/fixtures/organizations"
 CONNECT_WAIT = 30.0  # seconds a user waits for its instance's socket
@@ -47,16 +45,8 @@ class ExpDevice(NamedTuple):
 
 def create_organization(url):
     """The user credentials of a fresh organization (the server's fixture endpoint)."""
-    base = base_url(url)
-    try:
-        with transport.Transport(base, retries=0) as fixtures:
-            response = fixtures.request("POST", ORGANIZATIONS_PATH)
-    except PyonepFastError as exc:
-        raise fleet_failure("create an EXP organization", base, exc) from None
-    if response.status != 200:
-        raise FleetError(f"cannot create an EXP organization at {base}: {ORGANIZATIONS_PATH} answered "
-                         f"HTTP {response.status} (a server started with --no-exp-fixtures has no fixtures)")
-    return orjson.loads(response.data)["user"]
+    return fixture_credential(url, ORGANIZATIONS_PATH, 200, "create an EXP organization", "user",
+                              " (a server started with --no-exp-fixtures has no fixtures)")
 
 
 def _start(url, **credentials):

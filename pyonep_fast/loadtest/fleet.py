@@ -89,6 +89,21 @@ def fleet_failure(what, url, exc):
     return FleetError(f"cannot {what} at {url}: {exc}")
 
 
+def fixture_credential(url, path, status, what, field, hint=""):
+    """`field` of the JSON answer of POST `path`, one of the server's fixture
+    endpoints that make a fresh tenant for a process's devices (`what`, e.g.
+    "create an M2X account"), answered with HTTP `status`; FleetError otherwise."""
+    base = base_url(url)
+    try:
+        with transport.Transport(base, retries=0) as fixtures:
+            response = fixtures.request("POST", path)
+    except PyonepFastError as exc:
+        raise fleet_failure(what, base, exc) from None
+    if response.status != status:
+        raise FleetError(f"cannot {what} at {base}: {path} answered HTTP {response.status}{hint}")
+    return orjson.loads(response.data)[field]
+
+
 class FleetUser(User):
     """A simulated device of one API: `self.device` (its credentials) and
     `self.reporter` (events.Reporter of the run). Subclasses set `record`

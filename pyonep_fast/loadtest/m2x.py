@@ -19,14 +19,13 @@ import contextlib
 import threading
 from typing import NamedTuple
 
-import orjson
 
 from .. import transport
 from ..exceptions import PyonepFastError
 from ..m2x.client import M2XClient
 from ..m2x.v2.devices import Device
 from ..m2x.v2.streams import Stream
-from .fleet import FleetError, FleetUser, base_url, fleet_failure, proxy_for
+from .fleet import FleetUser, base_url, fixture_credential, fleet_failure, proxy_for
 
 STREAM = "value"
 DEVICE_KEY = {"name": "loadtest device", "permissions": ["GET", "POST", "PUT", "DELETE"]}
@@ -41,15 +40,7 @@ class M2XDevice(NamedTuple):
 
 def create_account(url):
     """The master key of a fresh account (the server's fixture endpoint)."""
-    base = base_url(url)
-    try:
-        with transport.Transport(base, retries=0) as fixtures:
-            response = fixtures.request("POST", ACCOUNTS_PATH)
-    except PyonepFastError as exc:
-        raise fleet_failure("create an M2X account", base, exc) from None
-    if response.status != 201:
-        raise FleetError(f"cannot create an M2X account at {base}: {ACCOUNTS_PATH} answered HTTP {response.status}")
-    return orjson.loads(response.data)["key"]
+    return fixture_credential(url, ACCOUNTS_PATH, 201, "create an M2X account", "key")
 
 
 def create_device(master):
