@@ -324,16 +324,27 @@ class PyScanner:
     @staticmethod
     def array_spans(buf, span=None):
         """Element spans of the array that span (default: all of buf) holds."""
+        return PyScanner.counted_array_spans(buf, span)[1]
+
+    @staticmethod
+    def counted_array_spans(buf, span=None, limit=None):
+        """(element count, element spans) of the array that span holds; the
+        whole array is validated, but with more than `limit` elements no span
+        is kept: (count, None)."""
         buf = as_bytes(buf)
         spans = []
+        count = 0
 
         def element(p, end):
+            nonlocal count
             stop = scan_value(buf, p, end, 1)
-            spans.append((p, stop - p))
+            count += 1
+            if limit is None or count <= limit:
+                spans.append((p, stop - p))
             return stop
 
         _members(buf, _whole(buf, span), ord("["), ord("]"), element)
-        return spans
+        return count, (spans if limit is None or count <= limit else None)
 
     @staticmethod
     def object_spans(buf, span=None):
@@ -370,6 +381,10 @@ class CScanner:
 
     @staticmethod
     def array_spans(buf, span=None):
+        return CScanner.counted_array_spans(buf, span)[1]
+
+    @staticmethod
+    def counted_array_spans(buf, span=None, limit=None):
         ffi, lib = native()
         data, size, span = c_span_arguments(ffi, buf, span)
         cap = 16
@@ -378,8 +393,10 @@ class CScanner:
             count = lib.pf_json_array_spans(data, size, span, out, cap)
             if count < 0:
                 raise error(count)
+            if limit is not None and count > limit:
+                return count, None      # counted in C: no span past the limit becomes a Python object
             if count <= cap:
-                return [(out[i].off, out[i].len) for i in range(count)]
+                return count, [(out[i].off, out[i].len) for i in range(count)]
             cap = count
 
     @staticmethod
@@ -410,4 +427,5 @@ def c_span_arguments(ffi, buf, span):
 Scanner = CScanner if backend == "c" else PyScanner
 value_span = Scanner.value_span
 array_spans = Scanner.array_spans
+counted_array_spans = Scanner.counted_array_spans
 object_spans = Scanner.object_spans

@@ -147,6 +147,25 @@ def test_mutated_text_gets_the_same_verdict(text, data):
     assert_agrees_with_orjson(mutated)
 
 
+@given(json_texts(st.lists(json_values, max_size=8)) | garbage, st.integers(0, 10))
+def test_a_counted_array_keeps_spans_only_within_its_limit(text, limit):
+    kind, counted = both("counted_array_spans", text, None, limit)
+    if kind == "ok":
+        count, spans = counted
+        assert count == len(both("array_spans", text)[1])
+        assert spans == (both("array_spans", text)[1] if count <= limit else None)
+    else:
+        assert both("array_spans", text) == (kind, counted)
+
+
+def test_an_array_past_its_limit_is_counted_and_no_span_is_built():
+    body = b'{"calls": [' + b",".join(b'{"id": %d}' % n for n in range(100000)) + b"]}"
+    _, [(_, calls)] = both("object_spans", body)
+    assert both("counted_array_spans", body, calls, 99999) == ("ok", (100000, None))
+    assert both("counted_array_spans", body, calls, 100000)[1][0] == 100000
+    assert both("counted_array_spans", body[:-3], calls, 5) == ("error", _core.ERANGE)
+
+
 @given(json_texts(st.lists(json_values, max_size=4) | st.dictionaries(st.text(max_size=4), json_values, max_size=4)))
 def test_every_truncation_of_a_container_is_reported_as_truncated(text):
     end = len(text.rstrip(b" \t\r\n"))

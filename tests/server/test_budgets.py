@@ -3,6 +3,8 @@ server/limits.py): a request over budget gets the API's own error and
 nothing of it runs; one within budget runs whole, in order, though in
 slices of the event loop. Reads that would return more points, or more
 bytes, than the budgets allow are refused before they are built."""
+import tracemalloc
+
 import orjson
 import pytest
 import urllib3
@@ -135,6 +137,20 @@ def test_calls_past_the_budget_are_not_decoded():
     body = orjson.dumps({"auth": {"cik": "0" * 40}, "calls": [{"id": n} for n in range(200_000)]})
     assert decode_envelope(body, max_calls=DEFAULT.calls_per_request)["calls"] == [{}] * 200_000
     assert decode_envelope(body)["calls"][-1] == {"id": 199_999}
+
+
+def test_calls_past_the_budget_are_counted_without_building_their_spans():
+    """A span tuple per call was ~120 bytes: 200,000 of them held the GIL
+    (and a worker's memory) for nothing; only the list of empty calls is built."""
+    body = orjson.dumps({"auth": {"cik": "0" * 40}, "calls": [{"id": n} for n in range(200_000)]})
+    tracemalloc.start()
+    try:
+        decoded = decode_envelope(body, max_calls=1000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(decoded["calls"]) == 200_000
+    assert peak < 200_000 * 8 + (1 << 20)       # the list of 200,000 references, and little else
 
 
 def test_a_provisioning_body_of_more_items_than_the_budget_is_refused_413_and_stores_nothing():

@@ -275,10 +275,12 @@ class Engine:
         if not isinstance(envelope, dict) or "auth" not in envelope:
             return request_error(400, "auth")
         calls = envelope.get("calls")
-        if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
+        if not isinstance(calls, list):
             return request_error(400, "calls")
-        if len(calls) > limits.calls_per_request:
+        if len(calls) > limits.calls_per_request:     # before any per-call work on the loop
             return request_error(413, "calls")
+        if not all(isinstance(c, dict) for c in calls):
+            return request_error(400, "calls")
         entries = []
         try:
             with self.store.lock:

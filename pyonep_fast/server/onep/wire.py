@@ -35,7 +35,7 @@ import re
 
 import orjson
 
-from ..._core.jscan import array_spans, object_spans
+from ..._core.jscan import array_spans, counted_array_spans, object_spans
 from ...exceptions import CoreError
 
 LARGE_BODY = 64 * 1024
@@ -137,11 +137,8 @@ def _walk(body, max_calls=None):
     for key, value in object_spans(body):      # repeated keys: the last one wins, as in orjson
         name = _load(body, key)
         if name == "calls" and body[value[0]] == _OPEN_ARRAY:
-            spans = array_spans(body, value)
-            if max_calls is not None and len(spans) > max_calls:
-                envelope[name] = [{}] * len(spans)
-            else:
-                envelope[name] = [_call(body, span) for span in spans]
+            count, spans = counted_array_spans(body, value, max_calls)
+            envelope[name] = [{}] * count if spans is None else [_call(body, span) for span in spans]
         else:
             envelope[name] = _load(body, value)
     return envelope
