@@ -197,3 +197,23 @@ def test_m2x_sampling_and_export_over_the_points_budget_are_refused_413_in_m2xs_
     status, sampled = call("GET", stream + "/sampling?interval=60&type=max&start=2015-01-01T00:01:00Z")
     assert status == 200 and sampled["values"][0]["value"] == POINTS + 19
     assert call("GET", f"/devices/{device['id']}/values/export.csv?start=2015-01-01T00:01:00Z")[0] == 202
+
+
+def test_an_hdi_read_past_the_response_budget_is_refused_413_and_its_writes_are_not_stored(small, small_rpc):
+    rpc, cik = small_rpc
+    for alias in ("a", "b", "c"):
+        make_dataport(rpc, cik, "string", alias=alias)
+    pool = urllib3.PoolManager(retries=False)
+    url = small.url + "/onep:v1/stack/alias"
+    form = {"X-Exosite-CIK": cik, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    value = "v" * (RESPONSE_BYTES // 3)         # two of them fit the budget, three do not
+    assert pool.request("POST", url, body=f"a={value}&b={value}", headers=form).status == 204
+    assert pool.request("GET", url + "?a&b", headers={"X-Exosite-CIK": cik}).data == f"b={value}&a={value}".encode()
+    hybrid = pool.request("POST", url + "?a&b&c", body=f"c={value}", headers=form)
+    assert (hybrid.status, hybrid.headers["Content-Type"], hybrid.data) == (
+        413, "text/plain; charset=utf-8", b"response too large")
+    assert ok(rpc, cik, "info", {"alias": "c"}, {"storage": True})["storage"]["count"] == 0
+    assert pool.request("POST", url, body=f"c={value}", headers=form).status == 204
+    read = pool.request("GET", url + "?a&b&c", headers={"X-Exosite-CIK": cik})
+    assert (read.status, read.data) == (413, b"response too large")
+    assert pool.request("GET", url + "?c", headers={"X-Exosite-CIK": cik}).data == f"c={value}".encode()

@@ -1,6 +1,11 @@
 """The HTTP Data Interface (spec 7): device reads and writes by alias, with
 the device's CIK in X-Exosite-CIK, form-encoded bodies and long polls. Every
-alias goes through One Platform's one access check (access.Principal)."""
+alias goes through One Platform's one access check (access.Principal).
+
+A read whose answer would pass the response-bytes budget (limits.Limits) is
+refused `413` `text/plain` "response too large", as HDI answers its other
+errors, after building no more than the budget; a hybrid request so refused
+stores none of its writes."""
 import email.utils
 import time
 from urllib.parse import parse_qsl, quote, unquote_plus
@@ -8,7 +13,7 @@ from urllib.parse import parse_qsl, quote, unquote_plus
 from aiohttp import web
 
 from ..._core.entries import INVALID, convert_value
-from ..http import FORM, read_body, text_response
+from ..http import CONFIG, FORM, read_body, text_response
 from .access import FULL, READ, Principal
 from .entries import entries_columns
 from .errors import CallRefused, body_error
@@ -36,9 +41,11 @@ def _query_names(request):
     return [unquote_plus(part.split("=", 1)[0]) for part in request.query_string.split("&") if part]
 
 
-def _latest_values(store, client, names, at):
-    """`name=value` pairs of the latest points, in the reverse of the request order."""
+def _latest_values(store, client, names, at, budget):
+    """`name=value` pairs of the latest points, in the reverse of the request
+    order; 413 once they pass `budget` bytes."""
     pairs = []
+    size = -1                               # n pairs take n - 1 ampersands
     for name in reversed(names):
         res = _alias_target(store, client, name, "read", READ)
         if res is None:
@@ -47,6 +54,10 @@ def _latest_values(store, client, names, at):
         latest = res.series.latest()
         if latest is not None:
             pairs.append(f"{quote(name, safe='')}={quote(str(latest[1]), safe='')}")
+            size += len(pairs[-1]) + 1      # quoted: ASCII, one byte a character
+            if size > budget:
+                raise web.HTTPRequestEntityTooLarge(budget, size, text="response too large",
+                                                    content_type="text/plain")
     return "&".join(pairs)
 
 
@@ -80,12 +91,14 @@ class HttpDataInterface:
         client = self._device(request)
         at = int(time.time())
         names = _query_names(request)
+        budget = request.app[CONFIG]["limits"].response_bytes
+        text = None
         if request.method == "POST":
             body = await read_body(request, body_error)
             if isinstance(body, web.StreamResponse):
                 return body
             writes = []
-            with store.lock:
+            with store.atomic():            # the writes and the read after them: a refused read stores nothing
                 for alias, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
                     res = _alias_target(store, client, alias, "write", FULL)
                     if res is None:
@@ -98,14 +111,18 @@ class HttpDataInterface:
                     _alias_target(store, client, name, "read", READ)
                 for res, typed in writes:
                     ingest_pairs(store, res, [(at, typed)], at)
+                if names:
+                    text = _latest_values(store, client, names, at, budget)
             await store.durable()
         if not names:
             return web.Response(status=204)
         timeout = request.headers.get("Request-Timeout")
         if request.method == "GET" and timeout is not None and len(names) == 1:
             return await self._long_poll(request, client, names[0], timeout)
-        with store.lock:
-            return _read_response(_latest_values(store, client, names, at))
+        if text is None:
+            with store.lock:
+                text = _latest_values(store, client, names, at, budget)
+        return _read_response(text)
 
     async def _long_poll(self, request, client, name, timeout):
         store = self.store
