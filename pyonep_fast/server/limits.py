@@ -24,10 +24,12 @@ Per request (item 7):
   items_per_request  form fields or CSV lines in one provisioning body (serial
                    numbers, group members): 413 `HTTP/1.1 413 Request Entity Too
                    Large`, counted before anything is parsed; nothing stored.
+                   Also the documents of one EXP find page (413 response.tooLarge).
   points_per_read  points one read may return (RPC read, M2X values/sampling/
                    export); more: refused, not truncated.
   response_bytes   bytes of one response's results (a batch of reads that
-                   would build more refuses the call that would pass it).
+                   would build more refuses the call that would pass it; an
+                   HDI read or an EXP find page over it is refused whole).
   STRING_VALUE_BYTES  one string value (spec 1.8: 64 KB): more is `invalid`.
 """
 import dataclasses

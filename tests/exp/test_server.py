@@ -9,7 +9,7 @@ import pytest
 import pyonep_fast.exp as exp_sdk
 from pyonep_fast.cli.serve import is_loopback
 from pyonep_fast.exp import _jws
-from pyonep_fast.server import EmbeddedServer, spawn
+from pyonep_fast.server import EmbeddedServer, Limits, spawn
 from exp_helpers import SCALA_DEVICE, SCALA_USER, new_organization
 
 
@@ -250,3 +250,30 @@ def test_location_layouts_store_and_serve_image_bytes(call, http, server, org, s
     assert (status, body["message"]) == (404, "Location not found.")
     recreated = call("POST", "/api/locations", {"uuid": location.uuid}, token=token)
     assert recreated[0] == 200 and http.request("GET", url).status == 404  # no bytes left behind
+
+
+def test_a_find_past_the_page_budgets_is_refused_413_and_pages_within_them_answer(http):
+    """No default page limit (spec 3.3), but a page is bounded by the server's
+    items_per_request and response_bytes: past them, EXP's error, not a truncation."""
+    with EmbeddedServer(limits=Limits(items_per_request=5, response_bytes=4000)) as small:
+        def call(method, path, body=None, token=None):
+            response = http.request(method, small.url + path, body=None if body is None else orjson.dumps(body),
+                                    headers={"Authorization": f"Bearer {token}"} if token else {})
+            return response.status, orjson.loads(response.data)
+
+        token = call("POST", "/api/auth/login", new_organization(small, http)["user"])[1]["token"]
+        names = [f"thing {n}" for n in range(6)]
+        for name in names:
+            assert call("POST", "/api/things", {"name": name}, token=token)[0] == 200
+        status, refused = call("GET", "/api/things", token=token)
+        assert (status, refused["code"], refused["status"]) == (413, "response.tooLarge", 413)
+        status, page = call("GET", "/api/things?limit=5&skip=1", token=token)
+        assert status == 200 and page["total"] == 6 and [thing["name"] for thing in page["results"]] == names[1:]
+        assert call("GET", "/api/things?name=thing%205", token=token)[1]["results"][0]["name"] == "thing 5"
+        for key in ("a", "b"):
+            assert call("PUT", f"/api/data/big/{key}", {"text": "x" * 1500}, token=token)[0] == 200
+        assert call("GET", "/api/data?group=big", token=token)[1]["total"] == 2
+        assert call("PUT", "/api/data/big/c", {"text": "x" * 1500}, token=token)[0] == 200
+        status, refused = call("GET", "/api/data?group=big", token=token)
+        assert (status, refused["code"]) == (413, "response.tooLarge")
+        assert call("GET", "/api/data?group=big&limit=2", token=token)[1]["total"] == 3

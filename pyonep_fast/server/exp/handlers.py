@@ -4,6 +4,11 @@ Every path but login and the fixture endpoint goes through `Exp.access`,
 the one access check: the caller's token gives its identity, whose
 organization is the only one its requests read or write. Errors are EXP's
 own body {"code", "message", "status"}.
+
+A find (`GET /api/{c}`, `/api/data`) whose page would hold more than the
+server's `items_per_request` documents, or more than its `response_bytes`,
+is refused 413 `response.tooLarge`, never truncated: the caller pages with
+`limit` and `skip` (there is no default page limit, spec 3.3).
 """
 import asyncio
 import functools
@@ -13,7 +18,7 @@ import math
 import orjson
 from aiohttp import web
 
-from ..http import receive_body
+from ..http import CONFIG, receive_body
 from .network import MAX_BROADCAST_TIMEOUT_MS, RealtimeNetwork
 from .state import COLLECTIONS, DATA, ExpApiError, bad_request, not_found
 
@@ -58,6 +63,31 @@ def _body_error(status):
     """EXP's answer to a body over the server's budgets (http.receive_body)."""
     error = ExpApiError(status, *_BODY_ERRORS[status])
     return json_response(error.body(), status)
+
+
+def listing_response(request, found):
+    """find()'s {"results", "total"} as a response, within the server's
+    budgets (module docstring): each document is encoded once, and encoding
+    stops at the one that passes the bytes budget."""
+    limits = request.app[CONFIG]["limits"]
+    page = found["results"]
+    if len(page) > limits.items_per_request:
+        raise _listing_too_large(f"{len(page)} documents", f"{limits.items_per_request} a page")
+    encoded = []
+    size = 0
+    for document in page:
+        encoded.append(orjson.dumps(document))
+        size += len(encoded[-1]) + 1
+        if size > limits.response_bytes:
+            raise _listing_too_large(f"More than {limits.response_bytes} bytes of documents",
+                                     f"{limits.response_bytes} bytes a page")
+    body = b'{"results":[%b],"total":%d}' % (b",".join(encoded), found["total"])
+    return web.Response(body=body, headers={"Content-Type": JSON})
+
+
+def _listing_too_large(what, budget):
+    return ExpApiError(413, "response.tooLarge", f"{what} would be answered, past the server's {budget}: "
+                                                 "page the find with limit and skip.")
 
 
 def _int64(text):
@@ -170,7 +200,7 @@ class Exp:
     async def collection(self, collection, request):
         if request.method == "GET":
             identity = self.access(request)
-            return json_response(self.state.find(identity.org, collection, dict(request.query)))
+            return listing_response(request, self.state.find(identity.org, collection, dict(request.query)))
         if request.method == "POST" and collection != "content":
             identity = self.access(request, write=True)
             document = await json_body(request)
@@ -232,7 +262,7 @@ class Exp:
         if request.method != "GET":
             raise not_allowed(request)
         identity = self.access(request)
-        return json_response(self.state.find(identity.org, DATA, dict(request.query)))
+        return listing_response(request, self.state.find(identity.org, DATA, dict(request.query)))
 
     @endpoint
     async def data_item(self, request):
