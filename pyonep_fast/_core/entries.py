@@ -241,6 +241,11 @@ class CEntries:
         has_time = self._column("B", self._lib.pf_entries_invalid_has_time, self._lib.pf_entries_invalid_len)
         return [t if flag else None for t, flag in zip(times, has_time)]
 
+    def invalid_count(self):
+        """After normalize: the number of invalid entries (none listed)."""
+        with self._lock:
+            return self._lib.pf_entries_invalid_len(self._handle)
+
     def invalid_positions(self):
         """After normalize: each invalid entry's index in the parsed array."""
         return self._column("Q", self._lib.pf_entries_invalid_positions, self._lib.pf_entries_invalid_len).tolist()
@@ -465,6 +470,10 @@ class PyEntries:
     def invalid(self):
         with self._lock:
             return list(self._invalid)
+
+    def invalid_count(self):
+        with self._lock:
+            return len(self._invalid)
 
     def invalid_positions(self):
         with self._lock:

@@ -37,6 +37,7 @@ def snapshot(cls, text, span=None, port=None, now=0, max_string_bytes=MAX_STRING
             if step is not None:
                 views.append(entries.normalize(step, now, max_string_bytes))
                 views.append(entries.invalid())
+                assert entries.invalid_count() == len(views[-1])
             views += [len(entries), list(entries.timestamps()), list(entries.kinds()), list(entries.ints()),
                       bits(entries.floats()), entries.strings()]
         return views

@@ -10,9 +10,12 @@ import pytest
 import urllib3
 
 from conftest import JSON_HEADERS, RPC_PATH
+from pyonep_fast._core import backend
 from pyonep_fast.server import EmbeddedServer, Limits
 from pyonep_fast.server.limits import DEFAULT
-from pyonep_fast.server.onep.wire import OVERSIZED, decode_envelope
+from pyonep_fast.server.onep.entries import entries_columns
+from pyonep_fast.server.onep.errors import CallRefused, over_budget
+from pyonep_fast.server.onep.wire import OVERSIZED, EntriesSpan, decode_envelope
 from rpc_helpers import make_dataport, ok
 
 
@@ -217,3 +220,22 @@ def test_an_hdi_read_past_the_response_budget_is_refused_413_and_its_writes_are_
     read = pool.request("GET", url + "?a&b&c", headers={"X-Exosite-CIK": cik})
     assert (read.status, read.data) == (413, b"response too large")
     assert pool.request("GET", url + "?c", headers={"X-Exosite-CIK": cik}).data == f"c={value}".encode()
+
+
+def test_invalid_entries_past_the_budget_are_refused_before_their_list_is_built():
+    body = orjson.dumps([[t, "x"] for t in range(1, 300_001)])    # every one invalid for an integer port
+    counted = []
+
+    def admit(count):
+        counted.append(count)
+        raise over_budget("points")
+    tracemalloc.start()
+    try:
+        with pytest.raises(CallRefused):
+            entries_columns("int", EntriesSpan(body, (0, len(body))), 0, admit)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert counted == [300_000]
+    if backend == "c":      # (the Python twin's parser builds its rows as Python objects: traced either way)
+        assert peak < 1 << 20, peak     # a list of 300,000 timestamps was ~12 MB

@@ -30,11 +30,13 @@ def off_loop(entries):
     return isinstance(entries, EntriesSpan) and entries.span[1] >= LARGE_BODY
 
 
-def entries_columns(kind, entries, now):
+def entries_columns(kind, entries, now, admit_invalid=None):
     """(Columns, [t of each invalid entry]) for a series of value kind
     `kind`. t is as given (1.5, 1e30, an integer beyond int64 included),
     None when the entry gave no number as t; an entries argument that is not
-    an array is one invalid entry without a timestamp."""
+    an array is one invalid entry without a timestamp. admit_invalid(count),
+    when given, sees the number of invalid entries before their list or the
+    columns are built, and raises to refuse them."""
     parsed = Entries()
     if isinstance(entries, EntriesSpan):
         parsed.parse(entries.body, entries.span)
@@ -44,8 +46,12 @@ def entries_columns(kind, entries, now):
         except (orjson.JSONEncodeError, DecodeError):   # nested deeper than dumps or the parser go
             parsed.parse(orjson.dumps([_shallow(entry) for entry in entries]))
     else:
+        if admit_invalid is not None:
+            admit_invalid(1)
         return Columns.from_pairs(kind, []), [None]
     parsed.normalize(kind, now)
+    if admit_invalid is not None:
+        admit_invalid(parsed.invalid_count())
     invalid = parsed.invalid()
     if None in invalid:
         given = iter(_timeless(entries))

@@ -74,6 +74,17 @@ def _args(args, low, high=None):
     return args
 
 
+def _invalid_admitter(call, partial):
+    """entries_columns' check on the number of invalid entries, before their
+    list is built: a record with any is `invalid`; a recordbatch whose status
+    list the request's budgets cannot carry is refused whole (none stored)."""
+    def admit(count):
+        if count and not partial:
+            raise refused("invalid")
+        call.within_budget(count, POINT_JSON_BYTES * count)
+    return admit
+
+
 def _stores_columns(res):
     """Entries for res are stored as parsed (no preprocess, no rule)."""
     return res.type == "dataport" and not res.desc["preprocess"]
@@ -424,8 +435,8 @@ class Engine:
         res = call.data_resource(args[0])
         if off_loop(args[1]):
             return self._record_off_loop(call, args, res, partial)
-        columns, invalid = entries_columns(res.series.kind, args[1], call.now)
-        return self._store_record(call, res, columns, invalid, partial)
+        columns, invalid = entries_columns(res.series.kind, args[1], call.now, _invalid_admitter(call, partial))
+        return self._store_record(call, res, columns, invalid)
 
     async def _record_off_loop(self, call, args, res, partial):
         """Large entries are parsed in a worker thread (the C parser releases
@@ -435,8 +446,8 @@ class Engine:
         bulk append's chunk rows are then inserted in slices between other
         requests (Storage.staged) and published by the atomic block."""
         columns, invalid = await asyncio.get_running_loop().run_in_executor(
-            None, entries_columns, res.series.kind, args[1], call.now)
-        if invalid and not partial or not _stores_columns(res):
+            None, entries_columns, res.series.kind, args[1], call.now, _invalid_admitter(call, partial))
+        if not _stores_columns(res):
             staging = contextlib.nullcontext(columns)
         else:   # a bulk append is inserted in slices between other requests first (storage.staged)
             staging = self.store.storage.staged(res.series, columns)
@@ -444,17 +455,14 @@ class Engine:
             with self.store.atomic():   # as run_call's: a failure changes nothing
                 if call.data_resource(args[0]) is not res:
                     raise refused("invalid")
-                return self._store_record(call, res, columns, invalid, partial)
+                return self._store_record(call, res, columns, invalid)
 
-    def _store_record(self, call, res, columns, invalid, partial):
-        if invalid and not partial:
-            raise refused("invalid")
+    def _store_record(self, call, res, columns, invalid):
         if not _stores_columns(res):
             ingest_pairs(self.store, res, columns.view().pairs(), call.now)
         else:
             store_columns(self.store, res, columns, call.now)
         if invalid:   # the valid entries are stored: returned, so atomic() keeps them
-            call.within_budget(len(invalid), POINT_JSON_BYTES * len(invalid))   # else refused: none stored
             return CallRefused([[t, "invalid"] for t in invalid])
         return NO_RESULT
 
