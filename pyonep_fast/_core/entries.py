@@ -317,13 +317,13 @@ def _row_from_text(buf, span):
 def m2x_time(text):
     """Milliseconds of an M2X timestamp string (the rules of m2x_time in
     csrc/entries.c: parse_date's forms over ASCII digits), or None."""
-    from ..m2x.utils import parse_date   # the client's reading of ISO 8601 is the reference
+    from ..m2x.utils import ParseError, parse_date   # the client's reading of ISO 8601 is the reference
 
     if type(text) is not str or not text.isascii():
         return None
     try:
         delta = parse_date(text) - _EPOCH
-    except ValueError:   # ParseError, or a zone of 24 h or more
+    except ParseError:
         return None
     ms = (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000
     return ms if M2X_MIN_MS <= ms <= M2X_MAX_MS else None

@@ -45,17 +45,17 @@ def parse_date(text):
     has_day = parts["day"] is not None or parts["cday"] is not None
     if parts["hour"] is not None and not has_day:
         raise ParseError(f"Unable to parse date string {text!r}")
-    zone = UTC
-    if parts["sign"]:
-        offset = datetime.timedelta(hours=int(parts["zh"]), minutes=int(parts["zm"] or 0))
-        zone = datetime.timezone(-offset if parts["sign"] == "-" else offset)
     fraction = parts["fraction"] or ""
     try:
+        zone = UTC
+        if parts["sign"]:
+            offset = datetime.timedelta(hours=int(parts["zh"]), minutes=int(parts["zm"] or 0))
+            zone = datetime.timezone(-offset if parts["sign"] == "-" else offset)
         return datetime.datetime(
             int(parts["year"]), int(parts["month"] or parts["cmonth"] or 1), int(parts["day"] or parts["cday"] or 1),
             int(parts["hour"] or 0), int(parts["minute"] or 0), int(parts["second"] or 0),
             int(fraction[:6].ljust(6, "0")), tzinfo=zone)
-    except ValueError as exc:  # out of range fields (month 13, year 0000)
+    except ValueError as exc:  # out of range fields (month 13, year 0000, a zone of 24 h or more)
         raise ParseError(exc) from None
 
 

@@ -99,6 +99,15 @@ def test_parse_date_refuses(text):
     assert issubclass(ParseError, ValueError)
 
 
+@pytest.mark.parametrize("text", ["2015-01-01T00:00+24:00", "2015-01-01T00:00-24", "2015-01-01T00:00+2360",
+                                  "2015-01-01T00:00+99:99"])
+def test_a_zone_of_24_hours_or_more_is_a_parse_error_and_from_server_keeps_the_string(text):
+    with pytest.raises(ParseError):
+        parse_date(text)
+    assert from_server("name", text) == text
+    assert attrs_from_server({"name": text}) == {"name": text}
+
+
 def test_attrs_from_server_converts_top_level_only():
     converted = attrs_from_server({"created": "2015-02-04T19:15:02.375Z", "tags": "a,b",
                                    "location": {"timestamp": "2015-02-04T19:15:02.375Z"}})
