@@ -189,14 +189,16 @@ class OnepConnectTimeout(ConnectTimeout, OnepConnectionFailed, OnepTransportTime
     """A ConnectTimeout of OnepV1's transport."""
 
 
+def transport_errors(*classes: type[TransportError]) -> dict[type[TransportError], type[TransportError]]:
+    """A facade's `errors` for its Transport: each of `classes` keyed by the
+    transport failure class it specialises, its first base (so the table
+    follows the declarations and cannot disagree with them)."""
+    return {cls.__bases__[0]: cls for cls in classes}
+
+
 #: How OnepV1's transport names its failures (Transport's `errors`).
-ONEP_TRANSPORT_ERRORS: dict[type[TransportError], type[TransportError]] = {
-    TransportError: OnepTransportError,
-    ResponseTooLarge: OnepResponseTooLarge,
-    ConnectionFailed: OnepConnectionFailed,
-    TransportTimeout: OnepTransportTimeout,
-    ConnectTimeout: OnepConnectTimeout,
-}
+ONEP_TRANSPORT_ERRORS = transport_errors(OnepTransportError, OnepResponseTooLarge, OnepConnectionFailed,
+                                         OnepTransportTimeout, OnepConnectTimeout)
 
 
 class CoreError(PyonepFastError, ValueError):

@@ -20,7 +20,9 @@ Deviations from m2x 5.5.0 (each loses nothing existing code relies on):
     body is returned as a `RawResponse` (requests.Response's common
     attributes: status_code, reason, headers, content, text, url, json()).
     Connection failures raise `m2x.errors.ConnectionError`, a TransportError
-    (and a requests.exceptions.ConnectionError when requests is installed).
+    (and a requests.exceptions.ConnectionError when requests is installed);
+    a refusal or reset is also the builtin ConnectionError, a timeout the
+    builtin TimeoutError.
   * `post_values`, `post_updates`: value lists are encoded in C, and large
     ones are sent in several requests within the server's limits (at most
     MAX_VALUES_PER_REQUEST values and MAX_BODY_BYTES each); the result is

@@ -18,7 +18,7 @@ from .. import transport as _transport
 from .._http import decode_text, text_encoding
 from . import version
 from ..exceptions import TransportError
-from .errors import ConnectionError, HTTPError
+from .errors import TRANSPORT_ERRORS, HTTPError
 from .utils import DateTimeJSONEncoder
 
 PYTHON_VERSION = "{0}.{1}.{2}".format(*sys.version_info[:3])
@@ -213,7 +213,7 @@ class HTTPAPIBase(APIBase):
                     headers = {"X-M2X-KEY": self.apikey, "Content-type": "application/json",
                                "Accept-Encoding": "gzip, deflate", "User-Agent": USER_AGENT}
                     found = self._transports[origin] = _transport.Transport(
-                        origin, headers=headers, errors={TransportError: ConnectionError}, **self._options)
+                        origin, headers=headers, errors=TRANSPORT_ERRORS, **self._options)
         return found
 
     def close(self):

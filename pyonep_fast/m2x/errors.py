@@ -41,7 +41,33 @@ class ValuesNotAccepted(HTTPError):
 
 
 class ConnectionError(exceptions.TransportError, _RequestsConnectionError):  # noqa: A001 (requests' name)
-    """No complete answer: connection refused or reset, timeout, TLS."""
+    """No complete answer: connection refused or reset, timeout, TLS. Every
+    transport failure of the M2X client is one (requests' name for a failure
+    without an answer); the ones below add the builtin ConnectionError or
+    TimeoutError, as the Transport's own classes do."""
+
+
+class ResponseTooLarge(exceptions.ResponseTooLarge, ConnectionError):
+    """A ResponseTooLarge of the M2X client's transport."""
+
+
+class ConnectionFailed(exceptions.ConnectionFailed, ConnectionError):
+    """A ConnectionFailed of the M2X client's transport (also the builtin
+    ConnectionError)."""
+
+
+class TransportTimeout(exceptions.TransportTimeout, ConnectionError):
+    """A TransportTimeout of the M2X client's transport (also the builtin
+    TimeoutError)."""
+
+
+class ConnectTimeout(exceptions.ConnectTimeout, ConnectionFailed, TransportTimeout):
+    """A ConnectTimeout of the M2X client's transport."""
+
+
+#: How the M2X client's transport names its failures (Transport's `errors`).
+TRANSPORT_ERRORS = exceptions.transport_errors(ConnectionError, ResponseTooLarge, ConnectionFailed, TransportTimeout,
+                                               ConnectTimeout)
 
 
 class ValuesNotDelivered(ConnectionError):

@@ -224,3 +224,31 @@ def test_error_classes_in_both_trees(scripted):
         client.status()
     client.api.close()
     assert isinstance(refused.value, M2XConnectionError) and isinstance(refused.value, exceptions.TransportError)
+
+
+def test_transport_failures_are_also_the_builtin_connection_and_timeout_errors():
+    """requests' ConnectionError (what m2x raised) and m2x.errors.ConnectionError
+    as before, plus the builtin a connection failure or a timeout is."""
+    import socket
+
+    from pyonep_fast import exceptions
+    from pyonep_fast.m2x.errors import ConnectionError as M2XConnectionError
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        refused_port = unused.getsockname()[1]
+    client = M2XClient("k", endpoint=f"http://127.0.0.1:{refused_port}", retries=0)
+    with pytest.raises(ConnectionError) as refused:
+        client.status()
+    client.api.close()
+    for cls in (requests.exceptions.ConnectionError, M2XConnectionError, exceptions.ConnectionFailed):
+        assert isinstance(refused.value, cls)
+    assert not isinstance(refused.value, TimeoutError)
+    with socket.create_server(("127.0.0.1", 0)) as silent:   # listens, never accepts: no answer comes
+        client = M2XClient("k", endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.3)
+        with pytest.raises(TimeoutError, match="timed out") as unanswered:
+            client.status()
+        client.api.close()
+    assert isinstance(unanswered.value, requests.exceptions.ConnectionError)
+    assert isinstance(unanswered.value, M2XConnectionError)
+    assert isinstance(unanswered.value, exceptions.TransportTimeout)
+    assert not isinstance(unanswered.value, ConnectionError)
