@@ -64,6 +64,7 @@ import array
 import dataclasses
 import logging
 import queue
+import signal
 import sys
 import threading
 import time
@@ -82,6 +83,7 @@ MAX_MESSAGES = 1000          # error messages kept for the report (all are count
 CHECKPOINT_INTERVAL = 0.5    # seconds between checkpoint writes while running
 MAX_RUNS = 10_000            # timestamp runs kept per dataport for verify (beyond: ranges compared whole)
 MAX_RANGES = 1_000           # chunk ranges kept per dataport (beyond: neighbours merged)
+INTERRUPT_POLL = 0.05        # seconds between looks at a Ctrl-C while waiting for a free worker
 SUMMARY_MESSAGES = 20        # input errors listed in summary() (the report keeps MAX_MESSAGES)
 
 
@@ -303,6 +305,53 @@ class IngestReport:
         return "\n".join(lines)
 
 
+class _Interruption:
+    """Ctrl-C during an ingest's pump, never lost. Python raises
+    KeyboardInterrupt wherever the main thread is, and one raised in a
+    finaliser (__del__, a gc callback) is printed and dropped, so the ingest
+    would carry on; raised while the main thread updates the acknowledged
+    state it would leave that state half done. Here SIGINT only sets
+    `requested`, which the pump and its waits check; it raises at once only
+    inside the input read (which may block on a pipe, and changes nothing
+    of ours). Installed only where Python's default handler is in place, on
+    the main thread."""
+
+    def __init__(self):
+        self.requested = False
+        self._in_read = False
+        self._previous = None
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        if self._in_read:
+            raise KeyboardInterrupt
+
+    def check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def next_chunk(self, chunks):
+        """next(chunks), None at the end; an interrupt raises."""
+        self._in_read = True
+        try:
+            self.check()
+            chunk = next(chunks, None)
+        finally:
+            self._in_read = False
+        self.check()  # one dropped by a finaliser during the read
+        return chunk
+
+
 class _Job:
     __slots__ = ("seq", "chunk", "ranges", "after", "done", "points", "state", "errors")
 
@@ -379,7 +428,9 @@ class _Ingest:
         reader = {"duplicates": state["duplicates"], "error_count": state["error_count"],
                   "extra_fields": state["extra_fields"], "expected": [Expected(**e) for e in state["expected"]]}
         if not state["complete"]:
-            self._pump(reader)
+            with _Interruption() as self.interruption:
+                self._pump(reader)
+            self.interruption.check()
         report.complete = state["complete"]
         report.duplicates = reader["duplicates"]
         report.error_count = reader["error_count"]
@@ -405,8 +456,10 @@ class _Ingest:
         self.bar = _progress_bar(self.progress_wanted, total, unit, self.source.progress_at(state["position"]))
         seq = state["next_seq"]
         read_all = False
+        chunks = self.source.chunks(self.kinds, self.chunk_points, state["position"])
+        interruption = self.interruption
         try:
-            for chunk in self.source.chunks(self.kinds, self.chunk_points, state["position"]):
+            while (chunk := interruption.next_chunk(chunks)) is not None:
                 if self.failed.is_set():
                     break
                 job = self._prepare(seq, chunk, reader)
@@ -422,10 +475,16 @@ class _Ingest:
                     continue
                 with self.lock:
                     self.inflight[job.seq] = job
-                jobs.put(job)
+                while True:
+                    try:
+                        jobs.put(job, timeout=INTERRUPT_POLL)
+                        break
+                    except queue.Full:
+                        interruption.check()
             else:
                 read_all = True
         finally:
+            chunks.close()
             for _ in workers:
                 jobs.put(None)
             for w in workers:
@@ -465,7 +524,7 @@ class _Ingest:
                 return
             for event in job.after:
                 event.wait()
-            if self.failed.is_set():
+            if self.failed.is_set() or self.interruption.requested:
                 self._finish(job, None, sent=False)
                 continue
             try:

@@ -204,6 +204,46 @@ def test_read_streams_pages_survives_any_stored_time_and_a_closed_pipe(setup):
     assert len(points) == 25_001 and points[0] == [10 ** 15, -1] and points[-1] == [1_000_000, 0]
 
 
+# Ctrl-C delivered where Python drops a KeyboardInterrupt ("Exception ignored
+# in ..."): in a gc callback on the main thread, once the first chunk is
+# checkpointed. A collection at almost every allocation makes that happen
+# during the pump, deterministically.
+INTERRUPTED_IN_A_FINALISER = """
+import gc, os, signal, sys, threading
+from pyonep_fast.cli import main
+
+checkpoint, fired = os.environ["TEST_CHECKPOINT"], []
+
+def interrupt(phase, info):
+    if not fired and threading.current_thread() is threading.main_thread() and os.path.exists(checkpoint):
+        fired.append(phase)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)   # handled before this returns
+
+gc.callbacks.append(interrupt)
+gc.set_threshold(1)
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_that_lands_in_a_finaliser_still_ends_the_ingest_resumably(setup, tmp_path):
+    url, cik = setup
+    checkpoint, source = tmp_path / "run.ckpt", tmp_path / "rows.csv"
+    source.write_text("".join(f"{1_400_000_000 + i},{i}\n" for i in range(40_000)))
+    argv = ["ingest", "--url", url, cik, str(source), "n", "--create", "--checkpoint", str(checkpoint),
+            "--chunk-size", "200", "--connections", "1", "--quiet"]
+    interrupted = subprocess.run([sys.executable, "-c", INTERRUPTED_IN_A_FINALISER, *argv], capture_output=True,
+                                 text=True, timeout=300, env={**ENV, "TEST_CHECKPOINT": str(checkpoint)})
+    assert interrupted.returncode == 130, interrupted.stdout + interrupted.stderr
+    assert interrupted.stderr.endswith(f"pyonep-fast ingest: interrupted; the checkpoint {checkpoint} is saved: "
+                                       "the same command resumes\n"), interrupted.stderr
+    assert interrupted.stdout == ""
+    saved = json.loads(checkpoint.read_text())
+    assert not saved["complete"] and saved["next_seq"] > 0
+    resumed = subprocess.run([*CLI, *argv, "--verify"], capture_output=True, text=True, timeout=120, env=ENV)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "40,000 points stored (resumed)" in resumed.stdout and "verify n: ok: 40,000 points" in resumed.stdout
+
+
 def test_ctrl_c_during_an_ingest_saves_the_checkpoint_and_the_same_command_resumes(setup, tmp_path):
     url, cik = setup
     checkpoint = tmp_path / "run.ckpt"
