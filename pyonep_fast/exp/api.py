@@ -380,32 +380,18 @@ class Content(CommonResource):
         raise NotImplementedError("Content cannot be saved.")
 
 
+def _data_field(name):
+    """A Data attribute read from (None until set) and written to its document."""
+    return property(lambda self: self.document.get(name),
+                    lambda self, value: self.document.__setitem__(name, value))
+
+
 class Data(Resource):
     _collection_path = "/api/data"
 
-    @property
-    def group(self):
-        return self.document.get("group")
-
-    @group.setter
-    def group(self, value):
-        self.document["group"] = value
-
-    @property
-    def key(self):
-        return self.document.get("key")
-
-    @key.setter
-    def key(self, value):
-        self.document["key"] = value
-
-    @property
-    def value(self):
-        return self.document.get("value")
-
-    @value.setter
-    def value(self, value):
-        self.document["value"] = value
+    group = _data_field("group")
+    key = _data_field("key")
+    value = _data_field("value")
 
     @staticmethod
     def _path(group, key):
