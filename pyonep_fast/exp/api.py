@@ -157,20 +157,23 @@ class Resource:
         return Collection(cls, sdk.api.get(cls._collection_path, params), sdk)
 
 
+def _document_field(name, writable=True, required=True):
+    """A resource attribute kept in its document: read as document[name]
+    (or None until set, when not `required`), written there when `writable`."""
+    def get(self):
+        return self.document[name] if required else self.document.get(name)
+
+    def put(self, value):
+        self.document[name] = value
+    get.__name__ = put.__name__ = name      # named in AttributeError messages
+    return property(get, put if writable else None)
+
+
 class CommonResource(Resource):
     """A resource with a uuid and a name, at {collection}/{uuid}."""
 
-    @property
-    def uuid(self):
-        return self.document["uuid"]
-
-    @property
-    def name(self):
-        return self.document["name"]
-
-    @name.setter
-    def name(self, value):
-        self.document["name"] = value
+    uuid = _document_field("uuid", writable=False)
+    name = _document_field("name")
 
     def _get_resource_path(self):
         return f"{self._collection_path}/{self.uuid}"
@@ -297,17 +300,8 @@ class Zone(GetDevicesMixin, GetThingsMixin, Resource):
         super().__init__(document, sdk)
         self._location = location
 
-    @property
-    def key(self):
-        return self.document["key"]
-
-    @property
-    def name(self):
-        return self.document["name"]
-
-    @name.setter
-    def name(self, value):
-        self.document["name"] = value
+    key = _document_field("key", writable=False)
+    name = _document_field("name")
 
     def get_location(self):
         return self._location
@@ -380,18 +374,12 @@ class Content(CommonResource):
         raise NotImplementedError("Content cannot be saved.")
 
 
-def _data_field(name):
-    """A Data attribute read from (None until set) and written to its document."""
-    return property(lambda self: self.document.get(name),
-                    lambda self, value: self.document.__setitem__(name, value))
-
-
 class Data(Resource):
     _collection_path = "/api/data"
 
-    group = _data_field("group")
-    key = _data_field("key")
-    value = _data_field("value")
+    group = _document_field("group", required=False)
+    key = _document_field("key", required=False)
+    value = _document_field("value", required=False)
 
     @staticmethod
     def _path(group, key):
