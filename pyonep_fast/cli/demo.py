@@ -5,7 +5,8 @@ Steps: start `pyonep-fast serve` on a free port with a temporary database;
 get a client from the CIK fountain; create its dataports; generate months
 of deterministic multi-sensor history (temperatures and humidities with
 daily cycles and noise every minute, a door counter every five minutes, a
-pump status string every hour); ingest it (pyonep_fast.ingest); read every
+pump status string every hour); ingest it (pyonep_fast.ingest, with a
+checkpoint the server's portal follows on its server-activity page); read every
 dataport back and check each point; then write the same points again, into
 a second client, the way a pyonep program would: one recordbatch request at
 a time, json.dumps, a new requests.Session per call.
@@ -215,7 +216,8 @@ def run(args):
     print(f"  {len(SENSORS)} sensors, {point_counts(args.points)} points each, "
         f"{(max(ts[-1] for ts, _ in history.values()) - START) / DAY:.0f} days, "
         f"{time.perf_counter() - started:.1f} s")
-    server = spawn(db=db)
+    checkpoint = os.path.join(workdir, "demo-ingest.ckpt")
+    server = spawn(db=db, extra_args=["--ingest-progress", checkpoint])
     cik = None
     try:
         print(f"embedded server {server.url} (pid {server.pid}, database {db})")
@@ -229,7 +231,8 @@ def run(args):
         create_dataports(client, baseline_cik, specs)
 
         cpu = time.process_time()   # this process's threads only: the server runs in its own
-        report = ingest(cik, history, client=client, connections=args.connections,
+        report = ingest(cik, history, client=client, connections=args.connections, checkpoint=checkpoint,
+                        input_name=f"sensor history (seed {SEED}, {args.points:,} points)",
                         progress=False if args.quiet else None)
         ours_cpu = (time.process_time() - cpu) / report.sent_points
         print(report.summary())

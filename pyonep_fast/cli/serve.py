@@ -48,6 +48,10 @@ def register(subparsers):
                         help="EXP: seconds an auth token lives (default: %(default)s)")
     parser.add_argument("--synchronous", choices=("normal", "full"), default="normal",
                         help="SQLite synchronous level: normal survives kill -9, full also power loss")
+    parser.add_argument("--ingest-progress", metavar="PATH", action="append", default=[],
+                        help="show the progress of the bulk ingest whose --checkpoint file this is on the portal's "
+                             "server-activity page (to the users its target's API lets read that target); a "
+                             "directory: every checkpoint in it, new ones included. Repeatable")
     parser.set_defaults(func=run)
 
 
@@ -107,7 +111,8 @@ def run(args):
             response_bytes=args.response_bytes)
         await serve(store, args.host, args.port, started, stop, null=args.null, limits=limits,
                     requests_per_connection=args.requests_per_connection,
-                    exp_fixtures=args.exp_fixtures, exp_token_lifetime=args.exp_token_lifetime)
+                    exp_fixtures=args.exp_fixtures, exp_token_lifetime=args.exp_token_lifetime,
+                    ingest_checkpoints=args.ingest_progress)
 
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:

@@ -4,7 +4,9 @@ Chunks are numbered in input order and complete out of order over several
 connections, so the file records
   * the low-water mark: the input position after the longest run of chunks
     0..k that were all acknowledged, with the reader's state there (the
-    expected counts and checksums per dataport for --verify, counters);
+    expected counts and checksums per dataport for --verify, counters),
+    and how far along the input that is (`progress`: done and total in the
+    source's units, as its progress bar counts; the portal shows it);
   * the chunks after k that were acknowledged too, by number, with what
     they reported (points, refused points).
 A resumed ingest reads the input again from the low-water position, cutting

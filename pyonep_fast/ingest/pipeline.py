@@ -389,6 +389,7 @@ class _Ingest:
         self.changed = threading.Event()    # the state moved since the checkpoint was written
         self.closing = threading.Event()
         self.run_errors = []
+        self.progress_total = (None, None)   # the source's (total, unit), once the pump starts
 
     # --- state at the low-water mark -------------------------------------
     def _fresh_state(self):
@@ -450,9 +451,10 @@ class _Ingest:
         workers = [threading.Thread(target=self._work, args=(jobs,), name=f"ingest-{i}", daemon=True)
                    for i in range(self.connections)]
         writer = threading.Thread(target=self._write_checkpoints, name="ingest-checkpoint", daemon=True)
+        self.progress_total = self.source.progress_total()
         for w in [*workers, writer]:
             w.start()
-        total, unit = self.source.progress_total()
+        total, unit = self.progress_total
         self.bar = _progress_bar(self.progress_wanted, total, unit, self.source.progress_at(state["position"]))
         seq = state["next_seq"]
         read_all = False
@@ -607,7 +609,12 @@ class _Ingest:
             self.changed.set()
 
     def _checkpoint_state(self):
-        return dict(self.state, fingerprint=self.fingerprint, chunk_points=self.chunk_points)
+        """What the checkpoint file holds: the state, what it belongs to, and
+        how far along the input the low-water mark is in the source's own
+        units (read by the portal's server-activity page, not by a resume)."""
+        total, unit = self.progress_total
+        progress = {"done": self.source.progress_at(self.state["position"]), "total": total, "unit": unit}
+        return dict(self.state, fingerprint=self.fingerprint, chunk_points=self.chunk_points, progress=progress)
 
     def _write_checkpoints(self):
         """Writes the checkpoint soon after each change, at most every

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
+from collections.abc import Iterable
 from typing import Self
 
 from aiohttp import web
@@ -85,14 +86,17 @@ class _CappedSite(web.TCPSite):
 class EmbeddedServer:
     """The server in a background thread with its own event loop. Budgets
     come from `limits` (limits.Limits), with max_body, body_timeout,
-    header_timeout and max_connections overriding it when given."""
+    header_timeout and max_connections overriding it when given.
+    ingest_checkpoints: checkpoint files of bulk ingests (or directories of
+    them) whose progress the portal's server-activity page shows."""
 
     def __init__(self, db: str = ":memory:", host: str = "127.0.0.1", port: int = 0, null: bool = False,
                  root_cik: str | None = None, max_body: int | None = None,
                  requests_per_connection: int | None = None, synchronous: str = "NORMAL",
                  body_timeout: float | None = None, exp_fixtures: bool = True,
                  exp_token_lifetime: float = 3600.0, limits: Limits = DEFAULT,
-                 header_timeout: float | None = None, max_connections: int | None = None) -> None:
+                 header_timeout: float | None = None, max_connections: int | None = None,
+                 ingest_checkpoints: Iterable[str | os.PathLike[str]] = ()) -> None:
         self.db = db
         self.host = host
         self.requested_port = port
@@ -101,7 +105,8 @@ class EmbeddedServer:
         self.limits = limits.with_options(max_body=max_body, body_timeout=body_timeout,
                                           header_timeout=header_timeout, max_connections=max_connections)
         self.app_options = {"null": null, "limits": self.limits, "requests_per_connection": requests_per_connection,
-                            "exp_fixtures": exp_fixtures, "exp_token_lifetime": exp_token_lifetime}
+                            "exp_fixtures": exp_fixtures, "exp_token_lifetime": exp_token_lifetime,
+                            "ingest_checkpoints": tuple(ingest_checkpoints)}
         self.store: Store | None = None
         self.url: str | None = None
         self._bound_port: int | None = None

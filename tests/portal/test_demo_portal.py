@@ -1,4 +1,4 @@
-"""`pyonep-fast demo --keep-serving`: the portal URL it prints shows the data it ingested."""
+"""`pyonep-fast demo --keep-serving`: the portal URL it prints shows the data it ingested, and its ingest."""
 import re
 import signal
 import subprocess
@@ -29,8 +29,13 @@ def test_demo_keeps_serving_its_data_in_the_portal_until_interrupted(tmp_path):
             assert signed_in.status == 200
             cookie = signed_in.headers["Set-Cookie"].split(";")[0]
             tree = orjson.loads(http.request("GET", url + "/portal/api/onep/tree", headers={"Cookie": cookie}).data)
+            activity = orjson.loads(http.request("GET", url + "/portal/api/activity", headers={"Cookie": cookie}).data)
         aliases = sorted(alias for node in tree["root"]["children"] for alias in node["aliases"])
         assert aliases == sorted(alias for alias, _, _ in SENSORS)
+        # the server follows the demo's ingest through its checkpoint: the activity page shows it finished
+        [demo_ingest] = activity["ingests"]
+        assert demo_ingest["state"] == "finished" and demo_ingest["points"] == 3000
+        assert demo_ingest["input"].startswith("sensor history") and demo_ingest["fraction"] == 1.0
         demo.send_signal(signal.SIGINT)
         assert demo.wait(60) == 0
     finally:

@@ -14,7 +14,9 @@ The page (static/, plain HTML/CSS/JS with the vendored uPlot) talks to
                               through portal.handler)
 and MODULES lists them: adding an API's pages adds a module there. Any
 signed-in session also sees the server's activity (activity.py: requests
-per second and latency percentiles per API, measured by one middleware).
+per second and latency percentiles per API, measured by one middleware),
+and the bulk ingests it may see, followed through the checkpoint files the
+server was told to watch (ingests.py).
 """
 import asyncio
 import mimetypes
@@ -23,10 +25,11 @@ from importlib import resources
 import orjson
 from aiohttp import web
 
-from ..http import json_response, receive_body
+from ..http import CONFIG, json_response, receive_body
 from . import exp, m2x, onep
 from .activity import Activity
 from .downsample import Summaries
+from .ingests import Ingests
 from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_portal, clear_cookie, error,
                        not_signed_in, same_origin, set_cookie)
 
@@ -47,6 +50,7 @@ class Portal:
         self.summaries = Summaries()
         self.streams = set()          # asyncio.Queue of each open event stream
         self.activity = Activity()
+        self.ingests = Ingests(store)
         self.modules = {module.NAME: module for module in MODULES}
         self.static = _static_files()
 
@@ -158,10 +162,16 @@ def routes(store):
         set_cookie(response, session)
         return response
 
+    async def activity_snapshot(session):
+        """The server's activity, and the ingests this session may see."""
+        await portal.ingests.refresh()
+        return orjson.dumps({**portal.activity.snapshot(), "ingests": portal.ingests.visible_to(session)})
+
     async def activity(request):
-        if portal.sessions.of(request) is None:
+        session = portal.sessions.of(request)
+        if session is None:
             return not_signed_in()
-        return json_response(orjson.dumps(portal.activity.snapshot()))
+        return json_response(await activity_snapshot(session))
 
     async def activity_events(request):
         """Server-sent events: the activity snapshot each second while the session lasts."""
@@ -174,7 +184,7 @@ def routes(store):
         try:
             await response.prepare(request)
             while portal.sessions.alive(session):
-                await response.write(b"data: " + orjson.dumps(portal.activity.snapshot()) + b"\n\n")
+                await response.write(b"data: " + await activity_snapshot(session) + b"\n\n")
                 try:
                     if await asyncio.wait_for(queue.get(), ACTIVITY_SECONDS) is None:
                         break
@@ -217,6 +227,7 @@ def routes(store):
 def setup(app, store):
     app.middlewares.append(browsers_to_portal)
     app.middlewares.append(store.portal.activity.middleware())
+    store.portal.ingests.watch(app[CONFIG].get("ingest_checkpoints") or ())
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(store.portal.close_streams)
 

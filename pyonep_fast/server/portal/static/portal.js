@@ -145,7 +145,9 @@ async function showActivity() {
   const status = el("p", { class: "status", id: "activity-status" }, "connecting …");
   const rates = el("div", { id: "activity-chart" });
   const figures = el("table", { id: "activity" });
-  detail.append(el("h2", { id: "resource-name" }, "Server activity"), status, rates, figures);
+  const ingestsTitle = el("h3", { id: "ingests-title", hidden: true }, "Bulk ingests");
+  const ingests = el("table", { id: "ingests", hidden: true });
+  detail.append(el("h2", { id: "resource-name" }, "Server activity"), status, rates, figures, ingestsTitle, ingests);
   let plot = null, plotted = "";
   const draw = (snapshot) => {
     const apis = Object.keys(snapshot.apis);
@@ -170,12 +172,49 @@ async function showActivity() {
     } else plot.setData(data);
     status.textContent = `live · requests per second over the last ${snapshot.seconds} s; ` +
       `latency percentiles over the last ${snapshot.window} s`;
+    drawIngests(ingests, snapshot.ingests);
+    ingestsTitle.hidden = ingests.hidden;
   };
   draw(await get("activity"));
   const events = new EventSource(`${API}activity/events`);
   events.onmessage = (message) => draw(JSON.parse(message.data));
   events.addEventListener("end", () => { events.close(); status.textContent = "live view ended: sign in again"; });
   state.activity = { close: () => { events.close(); if (plot) plot.destroy(); } };
+}
+
+// Bulk ingests followed through their checkpoint files: a row each, or the reason a file is none.
+const INGEST_COLUMNS = ["Checkpoint", "Input", "Target", "Points", "Progress", "Rate", "ETA", "Refused", "Errors", "State"];
+
+function count(n) { return n.toLocaleString("en-US"); }
+
+function duration(seconds) {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor(s / 60) % 60).padStart(2, "0")} min`;
+}
+
+function drawIngests(table, rows) {
+  table.hidden = !rows || rows.length === 0;
+  clear(table).append(el("tr", {}, ...INGEST_COLUMNS.map((h) => el("th", {}, h))));
+  for (const row of rows || []) {
+    if (row.problem !== undefined) {
+      table.append(el("tr", { "data-checkpoint": row.checkpoint, class: "unreadable" }, el("td", {}, row.checkpoint),
+        el("td", { colSpan: INGEST_COLUMNS.length - 1, class: "error" }, `unreadable: ${row.problem}`)));
+      continue;
+    }
+    const api = state.apis.find((a) => a.name === row.api);
+    const bar = el("progress", { max: 1 });
+    if (row.fraction !== null) bar.value = row.fraction;
+    const shown = row.fraction === null ? "—" : `${(row.fraction * 100).toFixed(1)} %`;
+    table.append(el("tr", { "data-checkpoint": row.checkpoint, class: row.state },
+      el("td", {}, row.checkpoint), el("td", {}, row.input), el("td", {}, `${api ? api.title : row.api} ${row.target}`),
+      el("td", { class: "value" }, count(row.points)), el("td", { class: "progress" }, bar, " ", shown),
+      el("td", { class: "value" }, row.rate === null ? "—" : `${count(Math.round(row.rate))} points/s`),
+      el("td", { class: "value" }, row.eta === null ? "—" : duration(row.eta)),
+      el("td", { class: "value" }, count(row.refused)), el("td", { class: "value" }, count(row.errors)),
+      el("td", { class: "state" }, row.state)));
+  }
 }
 
 // --- a chart of one series: uPlot over server-downsampled ranges ------------------------
