@@ -136,14 +136,14 @@ def _read(path, st, member):
             if member and not f.read(PEEK_BYTES).lstrip().startswith(b"{"):
                 return None
             f.seek(0)
-            data = f.read(MAX_BYTES + 1)
+            data = f.read()
     except OSError as exc:
         raise Unreadable(f"cannot be read: {exc.strerror or exc}") from None
     try:
         state = json.loads(data)
     except (ValueError, RecursionError) as exc:      # UnicodeDecodeError is a ValueError
-        raise Unreadable(f"not JSON ({str(exc).splitlines()[0][:120]}): partly written, or not a checkpoint") \
-            from None
+        why = str(exc).partition("\n")[0][:120]
+        raise Unreadable(f"not JSON ({why}): partly written, or not a checkpoint") from None
     return summary_of(state)
 
 
