@@ -587,8 +587,7 @@ def delete_stream_values(ctx):
     if missing:
         raise invalid(missing)
     start, end = _range(ctx, "from", "end")
-    ctx.state.storage.touch()
-    ctx.state.series(stream).delete_between(start - 1, end + 1)
+    ctx.state.delete_values(stream, start, end)
     return no_content()
 
 

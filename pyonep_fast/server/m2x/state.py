@@ -6,6 +6,9 @@ Every object belongs to one account; lookups take the account, so one
 account's ids never resolve in another's (access.py decides what a key may
 do inside its account). Internal fields (account, series id, waypoints,
 metadata) stay here; the *_json methods build the API's shapes.
+
+Watchers (the portal's live charts) are woken after the commit of every
+change of a stream's values (`watch_stream`) and of a key (`watch_key`).
 """
 import collections
 import urllib.parse
@@ -21,6 +24,8 @@ STREAM_TYPES = {"numeric": NUMERIC, "alphanumeric": ALPHANUMERIC}
 LOG_KEPT = 100           # requests kept per device log (memory only)
 DEFAULT_PUBLIC_URL = "http://api-m2x.att.com"
 DEFAULT_PAGE_LIMIT = 100  # pagination's `limit` when none is given
+#: What watchers get when values went away or a key changed (not new values): read again.
+CHANGED = "changed"
 
 
 def now_ms():
@@ -169,12 +174,14 @@ class M2XState:
                 doc[field] = body[field]
         doc["permissions"] = [verb.upper() for verb in doc["permissions"]]
         self._save("key", doc["key"], doc)
+        self.storage.wake(("key", doc["key"]), CHANGED)
 
     def revoke(self, token):
         doc = self.keys.pop(token)
         self.revoked.add(token)
         self.storage.delete("key", token)
         self._save("revoked", token, {})
+        self.storage.wake(("key", token), CHANGED)
         return doc
 
     def regenerate_key(self, doc):
@@ -333,6 +340,7 @@ class M2XState:
                 self.storage.drop_series(doc["series"])
                 doc["series"] = self.storage.allocate_series(STREAM_TYPES[kind])
                 doc["type"] = kind
+                self._wake_stream(doc, CHANGED)
             if "display_name" in body:
                 doc["display_name"] = body["display_name"]
             doc["updated"] = at
@@ -363,6 +371,7 @@ class M2XState:
         self.storage.drop_series(doc["series"])
         del self.streams[doc["device"]][doc["name"]]
         self.storage.delete("stream", f"{doc['device']}/{doc['name']}")
+        self._wake_stream(doc, CHANGED)
 
     def series(self, stream):
         return self.storage.series(stream["series"])
@@ -376,6 +385,29 @@ class M2XState:
         if len(columns):
             self.storage.touch()
             self.series(stream).store(columns)
+            self._wake_stream(stream, columns)
+
+    def delete_values(self, stream, start, end):
+        """Deletes the values with start <= t <= end (ms)."""
+        self.storage.touch()
+        self.series(stream).delete_between(start - 1, end + 1)
+        self._wake_stream(stream, CHANGED)
+
+    # --- watchers --------------------------------------------------------------------
+    def watch_stream(self, device_id, name, callback):
+        """callback(payload) runs in the loop thread after each commit that
+        changed a device's stream: the Columns it stored, or CHANGED (values
+        deleted; the stream retyped, or deleted, with its device too).
+        Returns a function that stops watching."""
+        return self.storage.watch(("stream", device_id, name), callback)
+
+    def watch_key(self, token, callback):
+        """callback(CHANGED) after each commit that updated or deleted the
+        key of token (what it may do changed); returns a function that stops watching."""
+        return self.storage.watch(("key", token), callback)
+
+    def _wake_stream(self, stream, payload):
+        self.storage.wake(("stream", stream["device"], stream["name"]), payload)
 
     def stream_json(self, doc):
         series = self.series(doc)

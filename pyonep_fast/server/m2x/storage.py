@@ -6,6 +6,7 @@
                                                             stream values
   lock, atomic(), touch(), durable(), commit_soon()         transactions
   on_rollback(reload)                                       after a failed atomic block
+  watch(key, callback) / wake(key, payload)                 callbacks run after the commit of a change
 
 Documents live in table m2x_documents (schema component "m2x"); stream
 values in the shared chunked timeseries (server/storage), in series this API
@@ -93,3 +94,14 @@ class M2XStorage:
     def drop_series(self, series_id):
         self.storage.series.drop(self.series(series_id))
         del self._series[series_id]
+
+    # --- watchers -------------------------------------------------------------
+    def watch(self, key, callback):
+        """callback(payload) runs (in the loop thread, after the commit) for
+        every wake of key (a tuple, apart from other APIs' keys); returns a
+        function that stops watching."""
+        return self.storage.watchers.watch((API, *key), callback)
+
+    def wake(self, key, payload):
+        """Wakes key's watchers once the open transaction commits (none if it rolls back)."""
+        self.storage.watchers.wake((API, *key), payload)
