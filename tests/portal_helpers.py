@@ -1,5 +1,6 @@
-"""Data of the portal's tests (tests/portal), shared with their conftest."""
+"""Data and HTTP helpers of the portal's tests (tests/portal), shared with their conftest."""
 import numpy as np
+import orjson
 
 BIG_POINTS = 1_000_000
 BIG_START = 1_600_000_000
@@ -14,3 +15,32 @@ def big_values():
     vals[123_457] = 99.5
     vals[876_543] = -42.25
     return ts, vals
+
+
+def http_sign_in(http, url, credential, api="onep"):
+    """Signs in to the portal over plain HTTP (urllib3); the session's Cookie header."""
+    answer = http.request("POST", url + "/portal/api/session", headers={"Origin": url},
+                          body=orjson.dumps({"api": api, "credential": credential}))
+    assert answer.status == 200, answer.data
+    return {"Cookie": answer.headers["Set-Cookie"].split(";")[0]}
+
+
+def read_event(stream):
+    """The next event of a server-sent event stream: (event name, data bytes); comments skipped."""
+    name, data = "message", None
+    while True:
+        line = stream.readline()
+        if not line:
+            return None
+        line = line.rstrip(b"\n")
+        if line.startswith(b":"):
+            continue
+        if not line:
+            if data is not None:
+                return name, data
+            continue
+        field, _, value = line.partition(b": ")
+        if field == b"event":
+            name = value.decode()
+        elif field == b"data":
+            data = value

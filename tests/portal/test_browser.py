@@ -75,7 +75,7 @@ def test_a_value_written_through_rpc_appears_on_the_open_chart(signed_in, onep_d
     page = signed_in
     open_resource(page, onep_data["counter"])
     wait_drawn(page, 1)
-    page.wait_for_function("() => document.getElementById('live-value') !== null")
+    page.wait_for_selector("#live-value[data-state=open]", state="attached")   # watching from here on
     newest = BIG_START + 10_000
     assert onep_client.record(onep_data["cik"], {"alias": "counter"}, [[newest, 4242]])[0]
     page.wait_for_function(f"() => window.portalChart.data[0].includes({newest})")

@@ -5,7 +5,7 @@ import threading
 import orjson
 import pytest
 import urllib3
-from portal_helpers import RETAIN
+from portal_helpers import RETAIN, http_sign_in, read_event
 
 from pyonep_fast.server import EmbeddedServer
 
@@ -18,13 +18,6 @@ def http():
 
 def new_client(http, url):
     return orjson.loads(http.request("GET", url + "/api/create?vendor").data)
-
-
-def sign_in(http, url, cik):
-    answer = http.request("POST", url + "/portal/api/session", headers={"Origin": url},
-                          body=orjson.dumps({"api": "onep", "credential": cik}))
-    assert answer.status == 200, answer.data
-    return {"Cookie": answer.headers["Set-Cookie"].split(";")[0]}
 
 
 def rpc(http, url, cik, procedure, *arguments):
@@ -80,33 +73,12 @@ def test_a_session_ends_when_its_cik_stops_signing_in(http, portal_server):
     owner = new_client(http, url)
     child = rpc(http, url, owner["cik"], "create", "client", {"name": "kid", "limits": {}})
     child_cik = rpc(http, url, owner["cik"], "info", child, {"key": True})["key"]
-    headers = sign_in(http, url, child_cik)
+    headers = http_sign_in(http, url, child_cik)
     assert http.request("GET", url + "/portal/api/onep/tree", headers=headers).status == 200
     rpc(http, url, owner["cik"], "drop", child)
     answer = http.request("GET", url + "/portal/api/onep/tree", headers=headers)
     assert answer.status == 401 and "no longer" in orjson.loads(answer.data)["error"]
     assert http.request("GET", url + "/portal/api/session", headers=headers).status == 401
-
-
-def read_event(stream):
-    """The next event of a server-sent event stream: (event name, data bytes); comments skipped."""
-    name, data = "message", None
-    while True:
-        line = stream.readline()
-        if not line:
-            return None
-        line = line.rstrip(b"\n")
-        if line.startswith(b":"):
-            continue
-        if not line:
-            if data is not None:
-                return name, data
-            continue
-        field, _, value = line.partition(b": ")
-        if field == b"event":
-            name = value.decode()
-        elif field == b"data":
-            data = value
 
 
 def test_live_events_carry_new_points_and_end_when_access_does(http, portal_server):
@@ -115,14 +87,15 @@ def test_live_events_carry_new_points_and_end_when_access_does(http, portal_serv
     child = rpc(http, url, owner["cik"], "create", "client", {"name": "kid", "limits": {"dataport": "inherit"}})
     child_cik = rpc(http, url, owner["cik"], "info", child, {"key": True})["key"]
     port = rpc(http, url, child_cik, "create", "dataport", {"format": "integer", "retention": RETAIN})
-    headers = sign_in(http, url, child_cik)
+    headers = http_sign_in(http, url, child_cik)
     stream = http.request("GET", f"{url}/portal/api/onep/events?rid={port}", headers=headers,
                           preload_content=False)
     assert stream.status == 200 and stream.headers["Content-Type"] == "text/event-stream"
     assert stream.readline() == b": live\n"
     rpc(http, url, child_cik, "record", port, [[100, 1], [101, 2], [102, 3]])
     name, data = read_event(stream)
-    assert name == "message" and orjson.loads(data) == {"count": 3, "points": [[100, 1], [101, 2], [102, 3]]}
+    assert name == "message" and orjson.loads(data) == {"count": 3, "points": [[100, 1], [101, 2], [102, 3]],
+                                                   "changed": False}
     rpc(http, url, owner["cik"], "update", child, {"locked": True})    # the CIK no longer gets answers
     rpc(http, url, owner["cik"], "record", port, [[103, 4]])
     assert read_event(stream) == ("end", b"{}")
@@ -135,7 +108,7 @@ def test_an_open_event_stream_does_not_hold_up_the_servers_stop(http, tmp_path):
     try:
         owner = new_client(http, server.url)
         port = rpc(http, server.url, owner["cik"], "create", "dataport", {"format": "float", "retention": RETAIN})
-        headers = sign_in(http, server.url, owner["cik"])
+        headers = http_sign_in(http, server.url, owner["cik"])
         stream = http.request("GET", f"{server.url}/portal/api/onep/events?rid={port}", headers=headers,
                               preload_content=False)
         assert stream.readline() == b": live\n"

@@ -10,8 +10,9 @@ The page (static/, plain HTML/CSS/JS with the vendored uPlot) talks to
   async sign_in(store, credential)
                               (label, what the session keeps) of a valid
                               credential, or None
-  routes(portal)              its aiohttp routes (handlers take a Session
-                              through portal.handler)
+  routes(portal)              its aiohttp routes (portal.api_routes: handlers
+                              of a Session, the API's errors mapped to the
+                              page's in one place)
 and MODULES lists them: adding an API's pages adds a module there. Any
 signed-in session also sees the server's activity (activity.py: requests
 per second and latency percentiles per API, measured by one middleware),
@@ -28,7 +29,8 @@ from aiohttp import web
 from ..http import CONFIG, json_response, receive_body
 from . import exp, m2x, onep
 from .activity import Activity
-from .downsample import Summaries
+from .charts import BadRange
+from .downsample import SeriesChanged, Summaries
 from .ingests import Ingests
 from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_portal, clear_cookie, error,
                        not_signed_in, same_origin, set_cookie)
@@ -37,6 +39,8 @@ NAME = "portal"
 MODULES = [onep, m2x, exp]
 MAX_CREDENTIAL = 1024
 ACTIVITY_SECONDS = 1.0      # between two updates of the activity page
+CHART_REFUSALS = {BadRange: lambda refusal: (400, "The range is not valid."),
+                  SeriesChanged: lambda refusal: (409, "The data changed while it was read; try again.")}
 
 __all__ = ["MODULES", "NAME", "Portal", "open_state", "routes", "setup"]
 
@@ -54,15 +58,35 @@ class Portal:
         self.modules = {module.NAME: module for module in MODULES}
         self.static = _static_files()
 
-    def handler(self, api, serve):
+    def handler(self, api, serve, refusals):
         """An aiohttp handler running serve(request, session) for a signed-in
-        session of API `api`; 401 otherwise."""
+        session of API `api` (401 otherwise): JSON of what serve returns, or
+        the Response it returns. refusals: {exception class: describe(exc)
+        -> (status, message)}, how the page sees the API's own errors (and the
+        charts' CHART_REFUSALS); a status 401 (the credential no longer signs
+        in) ends the session."""
+        refusals = {**CHART_REFUSALS, **refusals}
+        caught = tuple(refusals)
+
         async def handle(request):
             session = self.sessions.of(request)
             if session is None or session.api != api:
                 return not_signed_in()
-            return await serve(request, session)
+            try:
+                answer = await serve(request, session)
+            except caught as refusal:
+                describe = next(refusals[kind] for kind in type(refusal).__mro__ if kind in refusals)
+                status, message = describe(refusal)
+                return self.signed_out(session) if status == 401 else error(status, message)
+            if isinstance(answer, web.StreamResponse):
+                return answer
+            return json_response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY))
         return handle
+
+    def api_routes(self, api, pages, names, refusals):
+        """GET /portal/api/<api>/<name> of each name, served by pages.<name> (see handler)."""
+        return [web.get(f"{PREFIX}/api/{api}/{name}", self.handler(api, getattr(pages, name), refusals))
+                for name in names]
 
     def signed_out(self, session):
         """Ends a session whose credential no longer works: 401."""

@@ -13,14 +13,11 @@ import asyncio
 import time
 
 import orjson
-from aiohttp import web
 
 from ...exp._channels import parse_channel_id
 from ..exp import service_for
 from ..exp.state import ExpApiError
-from ..http import json_response
 from .events import event_stream
-from .sessions import PREFIX, error
 
 NAME = "exp"
 TITLE = "EXP"
@@ -64,19 +61,6 @@ class Pages:
         if identity is None or identity.org is None or not self.state.still_valid(identity):
             raise SignedOut
         return identity.org
-
-    def page(self, serve):
-        async def handle(request, session):
-            try:
-                answer = await serve(request, session)
-            except SignedOut:
-                return self.portal.signed_out(session)
-            except ExpApiError as problem:
-                return error(problem.status, f"EXP answered: {problem.message}")
-            if isinstance(answer, web.StreamResponse):
-                return answer
-            return json_response(orjson.dumps(answer))
-        return self.portal.handler(NAME, handle)
 
     def listing(self, session, collection, query=None):
         found = self.state.find(self.organization(session), collection, query or {})
@@ -122,8 +106,9 @@ class Pages:
             cancel()
 
 
+REFUSALS = {SignedOut: lambda refused: (401, None),
+            ExpApiError: lambda problem: (problem.status, f"EXP answered: {problem.message}")}
+
+
 def routes(portal):
-    pages = Pages(portal)
-    base = f"{PREFIX}/api/{NAME}"
-    return [web.get(f"{base}/{name}", pages.page(getattr(pages, name)))
-            for name in ("devices", "experiences", "content", "traffic")]
+    return portal.api_routes(NAME, Pages(portal), ("devices", "experiences", "content", "traffic"), REFUSALS)

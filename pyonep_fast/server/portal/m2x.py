@@ -1,29 +1,34 @@
-"""M2X in the portal: the devices, streams (charted like dataports), keys
-and commands an M2X key may read.
+"""M2X in the portal: the devices, streams (charted like dataports, with
+CSV ranges and live updates), keys and commands an M2X key may read.
 
 Every answer first runs M2X's own access check (m2x/access.py's
 `authorize`, as each /v2 route does) for the scope the matching /v2 GET
 names: the account (GET /v2/keys, /v2/commands) or a device (GET
 /v2/devices/{id}/...); objects are then looked up inside the key's account
 with the API's own lookups. A master key sees its account; a device key
-its device only. Key secrets are never sent whole: the page shows their
-last characters.
+its device only. A live stream runs the check again before each update it
+sends, and is woken when its key changes too, so a key deleted or limited,
+a stream or device deleted, ends it. Key secrets are never sent whole: the
+page shows their last characters.
 """
-import orjson
-from aiohttp import web
+import asyncio
+import re
 
-from ..http import json_response
+import orjson
+
 from ..m2x import access
 from ..m2x.errors import Problem
-from .charts import BadRange, series_chart
-from .downsample import SeriesChanged
-from .sessions import PREFIX, error
+from ..m2x.state import CHANGED
+from .charts import live_update, series_chart, series_range
+from .events import event_stream
+from .export import csv_response
 
 NAME = "m2x"
 TITLE = "M2X"
 CREDENTIAL = "API key"
 SHOWN_SECRET = 4              # trailing characters of a key shown
 MS_PER_SECOND = 1000
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def _principal(store, token):
@@ -60,24 +65,14 @@ class Pages:
         with self.state.lock:
             return access.authorize(self.state, session.credential, "GET", scope, new_accounts=False)
 
-    def device(self, session, device_id):
+    def find_device(self, session, device_id):
         key = self.allowed(session, (access.DEVICE, device_id))
         return self.state.device(key["account"], device_id)
 
-    def page(self, serve):
-        async def handle(request, session):
-            try:
-                answer = await serve(request, session)
-            except Problem as problem:
-                if problem.status == 401:
-                    return self.portal.signed_out(session)
-                return error(problem.status, f"M2X answered: {problem.message}")
-            except BadRange:
-                return error(400, "M2X answered: the range is not valid")
-            except SeriesChanged:
-                return error(409, "The data changed while it was read; try again.")
-            return json_response(orjson.dumps(answer))
-        return self.portal.handler(NAME, handle)
+    def find_stream(self, session, query):
+        """(device, stream) the query names, as GET /v2/devices/{device}/streams/{stream} finds them."""
+        doc = self.find_device(session, query.get("device", ""))
+        return doc, self.state.stream(doc, query.get("stream", ""))
 
     def device_json(self, doc):
         return {**self.state.device_json(doc), "key": _masked(doc.get("key"))}
@@ -99,18 +94,50 @@ class Pages:
                 raise
             return None
 
-    async def device_page(self, request, session):
-        doc = self.device(session, request.query.get("id", ""))
+    async def device(self, request, session):
+        doc = self.find_device(session, request.query.get("id", ""))
         commands = [self.state.command_json(command, doc) for command in self.state.device_commands(doc)]
         return {"device": self.device_json(doc),
                 "streams": [self.state.stream_json(stream) for stream in self.state.device_streams(doc)],
                 "commands": commands}
 
     async def chart(self, request, session):
-        doc = self.device(session, request.query.get("device", ""))
-        stream = self.state.stream(doc, request.query.get("stream", ""))
+        doc, stream = self.find_stream(session, request.query)
         drawn = await series_chart(self.portal.summaries, self.state.series(stream), request.query, MS_PER_SECOND)
         return {"device": doc["id"], "stream": stream["name"], "format": stream["type"], **drawn}
+
+    async def csv(self, request, session):
+        """Values of a range (seconds) as CSV (export.py), times as M2X writes them."""
+        doc, stream = self.find_stream(session, request.query)
+        start, end = series_range(request.query, MS_PER_SECOND)
+        filename = f"{doc['id']}-{UNSAFE_IN_FILENAME.sub('_', stream['name'])}.csv"
+        return await csv_response(request, filename, self.state.series(stream), start, end, iso_ms=True)
+
+    async def events(self, request, session):
+        """Server-sent events: the values stored in the stream, after their
+        commit (the state's watch), as charts.live_update shapes them;
+        `end` once the key may no longer read the stream."""
+        doc, stream = self.find_stream(session, request.query)
+        queue = asyncio.Queue()
+        key_changed = object()
+        cancels = [self.state.watch_stream(doc["id"], stream["name"], queue.put_nowait),
+                   self.state.watch_key(session.credential, lambda _: queue.put_nowait(key_changed))]
+
+        async def render(items):
+            try:    # the key may have changed, the stream or its device gone: M2X decides again
+                self.find_stream(session, request.query)
+            except Problem:
+                return None
+            stored = [item for item in items if item is not CHANGED and item is not key_changed]
+            changed = any(item is CHANGED for item in items)
+            if not stored and not changed:
+                return []
+            return [orjson.dumps(live_update(stored, MS_PER_SECOND, changed))]
+        try:
+            return await event_stream(request, self.portal.streams, queue, render)
+        finally:
+            for cancel in cancels:
+                cancel()
 
     async def keys(self, request, session):
         key = self.allowed(session, (access.ACCOUNT, None))
@@ -122,9 +149,9 @@ class Pages:
         return {"commands": [self.state.command_json(doc) for doc in self.state.account_commands(key["account"])]}
 
 
+REFUSALS = {Problem: lambda problem: (problem.status, f"M2X answered: {problem.message}")}
+
+
 def routes(portal):
-    pages = Pages(portal)
-    base = f"{PREFIX}/api/{NAME}"
-    return [web.get(f"{base}/{name}", pages.page(getattr(pages, attribute)))
-            for name, attribute in (("devices", "devices"), ("device", "device_page"), ("chart", "chart"),
-                                    ("keys", "keys"), ("commands", "commands"))]
+    return portal.api_routes(NAME, Pages(portal), ("devices", "device", "chart", "csv", "events", "keys", "commands"),
+                             REFUSALS)

@@ -8,21 +8,14 @@ CSV and live updates read the series of a resource the engine first let the
 CIK `read`; a live stream asks the engine again before each update it sends.
 """
 import asyncio
-import csv
-import io
 import re
 
 import orjson
-from aiohttp import web
 
-from ..._core.series import Series as CoreSeries
-from ..http import json_response
 from ..onep.rpc import Engine
-from ..storage.timeseries import KIND_INT, KIND_STRING
-from .charts import TIME_MAX, BadRange, series_chart
-from .downsample import SeriesChanged, points_of
+from .charts import TIME_MAX, live_update, series_chart, series_range
 from .events import event_stream
-from .sessions import PREFIX, error
+from .export import csv_response
 
 NAME = "onep"
 TITLE = "One Platform"
@@ -32,7 +25,6 @@ TYPES = ["client", "dataport", "datarule", "dispatch"]
 DATA_TYPES = TYPES[1:]
 RID = re.compile(r"[0-9a-f]{40}\Z")
 TREE_LIMIT = 5000             # resources shown in one tree
-LIVE_POINTS = 200             # an update carries at most these points (more: the page reloads its range)
 NODE_INFO = {"basic": True, "description": True, "aliases": True}
 
 
@@ -63,17 +55,6 @@ def _node(rid, info):
     return {"rid": rid, "type": info["basic"]["type"], "name": desc.get("name", ""),
             "format": desc.get("format"), "aliases": aliases if isinstance(aliases, list) else [],
             "status": info["basic"].get("status")}
-
-
-def _time_arg(request, name, default):
-    text = request.query.get(name)
-    if text is None:
-        return default
-    try:
-        value = int(float(text))
-    except ValueError:
-        raise Refused("invalid") from None
-    return min(max(value, 0), TIME_MAX)
 
 
 def _rid_arg(request):
@@ -108,21 +89,6 @@ class Pages:
         if status != "ok":
             raise Refused(status)
         return result
-
-    def page(self, serve):
-        """A handler answering serve's JSON (or Response) for a signed-in session."""
-        async def handle(request, session):
-            try:
-                answer = await serve(request, session)
-            except NoLongerSignedIn:
-                return self.portal.signed_out(session)
-            except Refused as refusal:
-                status = 400 if refusal.status == "invalid" else 403
-                return error(status, f"One Platform answered {refusal.status}.")
-            if isinstance(answer, web.StreamResponse):
-                return answer
-            return json_response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY))
-        return self.portal.handler(NAME, handle)
 
     # --- resources ------------------------------------------------------------
     async def tree(self, request, session):
@@ -189,36 +155,19 @@ class Pages:
 
     async def chart(self, request, session):
         res, info = await self.readable_series(session, _rid_arg(request))
-        try:
-            drawn = await series_chart(self.portal.summaries, res.series, request.query)
-        except BadRange:
-            raise Refused("invalid") from None
-        except SeriesChanged:
-            return error(409, "The data changed while it was read; try again.")
+        drawn = await series_chart(self.portal.summaries, res.series, request.query)
         return {"rid": res.rid, "format": info["description"].get("format"), **drawn}
 
     async def csv(self, request, session):
-        """Points of a range as CSV (timestamp,value), streamed chunk by chunk."""
-        res, info = await self.readable_series(session, _rid_arg(request))
-        start = _time_arg(request, "start", 0)
-        end = _time_arg(request, "end", TIME_MAX)
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{res.rid}-{start}-{end}.csv"'})
-        await response.prepare(request)
-        await response.write(b"timestamp,value\n")
-        series = res.series
-        for chunk in [c for c in series.chunks if c.t_last >= start and c.t_first <= end]:
-            if not any(c is chunk for c in series.chunks):    # rewritten meanwhile: its points moved
-                break
-            await response.write(_csv_lines(series.columns_of(chunk), start, end))
-        await response.write_eof()
-        return response
+        """Points of a range (seconds) as CSV (export.py)."""
+        res, _ = await self.readable_series(session, _rid_arg(request))
+        start, end = series_range(request.query)
+        return await csv_response(request, f"{res.rid}-{max(start, 0)}-{end}.csv", res.series,
+                                  start, end)
 
     async def events(self, request, session):
-        """Server-sent events: each batch stored in the resource, after its
-        commit (the storage's watch), as {"count", "points"}: the newest
-        LIVE_POINTS points of the batch."""
+        """Server-sent events: the batches stored in the resource, after their
+        commit (the storage's watch), as charts.live_update shapes them."""
         rid = _rid_arg(request)
         await self.readable_series(session, rid)
         queue = asyncio.Queue()
@@ -229,47 +178,17 @@ class Pages:
                 await self.readable_series(session, rid)
             except (Refused, NoLongerSignedIn):
                 return None
-            return [orjson.dumps(_update(batches))]
+            return [orjson.dumps(live_update(batches))]
         try:
             return await event_stream(request, self.portal.streams, queue, render)
         finally:
             cancel()
 
 
-def _update(batches):
-    count = sum(len(columns) for columns in batches)
-    points = []
-    for columns in reversed(batches):
-        view = columns.view()
-        n = len(view)
-        take = min(n, LIVE_POINTS - len(points))
-        points[:0] = [view.point(i) for i in range(n - take, n)]
-        if len(points) >= LIVE_POINTS:
-            break
-    return {"count": count, "points": points}
-
-
-def _csv_lines(columns, start, end):
-    """CSV lines of the points of columns with start <= t <= end: numbers as
-    the RPC spells them (the C encoder), strings quoted as CSV needs."""
-    view = columns.view()
-    if columns.kind == KIND_STRING:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerows((t, v) for t, v in view.pairs() if start <= t <= end)
-        return out.getvalue().encode()
-    ts, _ = points_of(columns)
-    lo, hi = int(ts.searchsorted(start)), int(ts.searchsorted(end, side="right"))
-    if hi <= lo:
-        return b""
-    encoder = CoreSeries("int" if columns.kind == KIND_INT else "float")
-    encoder.append(view.ts[lo:hi], view.vals[lo:hi])
-    entries = bytes(encoder.encode_entries(0, hi - lo, False))   # [[t,v],[t,v],...]
-    return entries[2:-2].replace(b"],[", b"\n") + b"\n"
+REFUSALS = {NoLongerSignedIn: lambda refused: (401, None),
+            Refused: lambda refused: (400 if refused.status == "invalid" else 403,
+                                      f"One Platform answered {refused.status}.")}
 
 
 def routes(portal):
-    pages = Pages(portal)
-    base = f"{PREFIX}/api/{NAME}"
-    return [web.get(f"{base}/{name}", pages.page(getattr(pages, name)))
-            for name in ("tree", "info", "latest", "chart", "csv", "events")]
+    return portal.api_routes(NAME, Pages(portal), ("tree", "info", "latest", "chart", "csv", "events"), REFUSALS)

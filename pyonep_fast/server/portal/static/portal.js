@@ -21,7 +21,7 @@ function el(tag, props, ...children) {
 
 function clear(node) { node.replaceChildren(); return node; }
 
-function when(t) { return t === null || t === undefined ? "" : new Date(t * 1000).toISOString().replace(".000Z", "Z"); }
+function when(t) { return t === null || t === undefined ? "" : new Date(Math.round(t * 1000)).toISOString().replace(".000Z", "Z"); }
 
 class SignedOut extends Error {}
 
@@ -302,19 +302,21 @@ class SeriesChart {
     this.show(Math.max(this.first, start - half), Math.min(this.last, end + half), "zoom").catch(report);
   }
 
-  // The newest points, from the live stream: appended when the view follows the end
-  // and the update holds every point it announces; otherwise the range is read again.
+  // An update of the live stream: its newest points are appended when the view follows the end
+  // and the update holds every point it announces; otherwise the range is read again, as it is
+  // (whether the view follows or not) when values went away.
   live(update) {
-    if (!update.points.length) return;
-    const newest = update.points[update.points.length - 1][0];
     const wasLast = this.last;
-    this.last = Math.max(this.last, newest);
-    this.container.dataset.liveT = String(newest);
-    this.container.dataset.liveV = String(update.points[update.points.length - 1][1]);
-    if (!this.following || !this.data) return;
-    const start = this.view[0];
-    if (update.count === update.points.length && update.points[0][0] > wasLast &&
+    if (update.points.length) {
+      const [t, v] = update.points[update.points.length - 1];
+      this.last = Math.max(this.last, t);
+      this.container.dataset.liveT = String(t);
+      this.container.dataset.liveV = String(v);
+    }
+    if (!this.data || !(update.changed || (this.following && update.points.length))) return;
+    if (!update.changed && update.count === update.points.length && update.points[0][0] > wasLast &&
         this.data[0].length + update.count <= 4 * this.plot.bbox.width) {
+      const start = this.view[0];
       for (const [t, v] of update.points) { this.data[0].push(t); this.data[1].push(v); }
       this.view = [start, this.last];
       this.applying = true;
@@ -323,14 +325,14 @@ class SeriesChart {
         this.plot.setScale("x", { min: start, max: Math.max(this.last, start + 1) });
       });
       this.applying = false;
-      this.container.dataset.shownT = String(newest);
+      this.container.dataset.shownT = String(this.last);
       return;
     }
     if (this.reloading) return;
-    this.reloading = true;     // many points at once: one reload at a time, the newest range
+    this.reloading = true;     // many points or changes at once: one reload at a time, of the newest range
     setTimeout(() => {
       this.reloading = false;
-      this.show(this.view[0], this.last, "live").then(() => {
+      this.show(this.view[0], this.following ? this.last : this.view[1], "live").then(() => {
         this.container.dataset.shownT = String(this.last);
       }).catch(report);
     }, 250);
@@ -369,14 +371,68 @@ function openChart(view, meta, label, source) {
   return chart;
 }
 
+// A series page of any API (a dataport, an M2X stream) in `area`: its chart (a numeric series with
+// points) or a status line, a CSV link of the shown range and live updates. query(what) is the API's
+// path of the series for "chart", "csv" and "events" (e.g. "onep/chart?rid=…").
+class SeriesPage {
+  constructor(area, label, query) {
+    this.area = area;
+    this.label = label;
+    this.query = query;
+    this.chart = this.events = null;
+    this.closed = false;
+  }
+
+  async open() {
+    const query = this.query;
+    const meta = await get(`${query("chart")}&width=0`);
+    if (this.closed) return;
+    const view = seriesView(this.area);
+    const csv = el("a", { class: "button", id: "csv", href: API + query("csv") }, "Download CSV");
+    if (!meta.numeric || !meta.total) {
+      view.chartNode.remove();
+      view.toolbar.append(csv);
+      view.status.textContent = meta.total ? `${meta.total.toLocaleString()} text values (no chart)` : "No points yet.";
+    } else {
+      const chart = this.chart = openChart(view, meta, this.label,
+        (start, end, width) => get(`${query("chart")}&start=${start}&end=${end}&width=${width}`));
+      csv.addEventListener("click", () => { csv.href = `${API}${query("csv")}&start=${chart.view[0]}&end=${chart.view[1]}`; });
+      view.toolbar.append(el("span", { class: "spacer" }), csv);
+      await chart.show(meta.first, meta.last, "first");
+      if (this.closed) return;
+    }
+    const events = this.events = new EventSource(API + query("events"));
+    events.onopen = () => { view.live.dataset.state = "open"; };   // watching: every later write shows
+    events.onmessage = (message) => {
+      const update = JSON.parse(message.data);
+      if (update.points.length) {
+        const [t, v] = update.points[update.points.length - 1];
+        view.live.textContent = `live: ${v} at ${when(t)}`;
+      }
+      if (this.chart) this.chart.live(update);
+    };
+    events.addEventListener("end", () => {
+      events.close();
+      view.live.dataset.state = "ended";
+      view.live.textContent = "live updates ended";
+    });
+  }
+
+  close() {
+    this.closed = true;
+    if (this.chart) this.chart.close();
+    if (this.events) this.events.close();
+    this.chart = this.events = window.portalChart = null;
+  }
+}
+
 // --- One Platform ----------------------------------------------------------------------
 class OnepPages {
   constructor(treeNode, detailNode) {
     this.treeNode = treeNode;
     this.detailNode = detailNode;
     this.nodes = new Map();
-    this.chart = null;
-    this.events = null;
+    this.series = null;
   }
 
   async open() {
@@ -411,9 +467,8 @@ class OnepPages {
   }
 
   close() {
-    if (this.chart) this.chart.close();
-    if (this.events) this.events.close();
-    this.chart = this.events = window.portalChart = null;
+    if (this.series) this.series.close();
+    this.series = null;
   }
 
   async select(rid) {
@@ -449,36 +504,8 @@ class OnepPages {
   }
 
   async dataPage(node, detail) {
-    const rid = node.rid;
-    const meta = await get(`onep/chart?rid=${rid}&width=0`);
-    const view = seriesView(detail);
-    const csv = el("a", { class: "button", id: "csv", href: "#" }, "Download CSV");
-    if (meta.format === "string" || !meta.total) {
-      view.chartNode.remove();
-      view.toolbar.append(csv);
-      view.status.textContent = meta.total ? `${meta.total.toLocaleString()} text values (no chart)` : "No points yet.";
-      csv.href = `${API}onep/csv?rid=${rid}`;
-      this.listen(rid, null, view.live);
-      return;
-    }
-    const chart = this.chart = openChart(view, meta, node.name || rid,
-      (start, end, width) => get(`onep/chart?rid=${rid}&start=${start}&end=${end}&width=${width}`));
-    csv.addEventListener("click", () => { csv.href = `${API}onep/csv?rid=${rid}&start=${chart.view[0]}&end=${chart.view[1]}`; });
-    view.toolbar.append(el("span", { class: "spacer" }), csv);
-    await chart.show(meta.first, meta.last, "first");
-    this.listen(rid, chart, view.live);
-  }
-
-  listen(rid, chart, live) {
-    const events = this.events = new EventSource(`${API}onep/events?rid=${rid}`);
-    events.onmessage = (message) => {
-      const update = JSON.parse(message.data);
-      if (!update.points.length) return;
-      const [t, v] = update.points[update.points.length - 1];
-      live.textContent = `live: ${v} at ${when(t)}`;
-      if (chart) chart.live(update);
-    };
-    events.addEventListener("end", () => { events.close(); live.textContent = "live updates ended"; });
+    this.series = new SeriesPage(detail, node.name || node.rid, (what) => `onep/${what}?rid=${node.rid}`);
+    await this.series.open();
   }
 }
 
@@ -496,7 +523,7 @@ class M2XPages {
   constructor(treeNode, detailNode) {
     this.treeNode = treeNode;
     this.detailNode = detailNode;
-    this.chart = null;
+    this.series = null;
   }
 
   async open() {
@@ -527,8 +554,8 @@ class M2XPages {
   mark(button) { for (const b of this.treeNode.querySelectorAll(".node")) b.classList.toggle("selected", b === button); }
 
   close() {
-    if (this.chart) this.chart.close();
-    this.chart = window.portalChart = null;
+    if (this.series) this.series.close();
+    this.series = null;
   }
 
   begin(title, subtitle) {
@@ -560,18 +587,10 @@ class M2XPages {
   async streamChart(device, stream, area) {
     this.close();
     for (const b of this.detailNode.querySelectorAll("button.stream")) b.classList.toggle("active", b.dataset.stream === stream.name);
-    const path = `m2x/chart?device=${encodeURIComponent(device.id)}&stream=${encodeURIComponent(stream.name)}`;
-    const meta = await get(`${path}&width=0`);
     clear(area).append(el("h3", { id: "stream-name" }, stream.display_name || stream.name));
-    const view = seriesView(area);
-    if (meta.format !== "numeric" || !meta.total) {
-      view.chartNode.remove();
-      view.status.textContent = meta.total ? `${meta.total.toLocaleString()} text values (no chart)` : "No values yet.";
-      return;
-    }
-    this.chart = openChart(view, meta, stream.name,
-      (start, end, width) => get(`${path}&start=${start}&end=${end}&width=${width}`));
-    await this.chart.show(meta.first, meta.last, "first");
+    const target = `device=${encodeURIComponent(device.id)}&stream=${encodeURIComponent(stream.name)}`;
+    this.series = new SeriesPage(area, stream.name, (what) => `m2x/${what}?${target}`);
+    await this.series.open();
   }
 
   async keysPage() {
