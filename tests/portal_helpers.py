@@ -1,4 +1,6 @@
 """Data and HTTP helpers of the portal's tests (tests/portal), shared with their conftest."""
+import time
+
 import numpy as np
 import orjson
 
@@ -25,10 +27,14 @@ def http_sign_in(http, url, credential, api="onep"):
     return {"Cookie": answer.headers["Set-Cookie"].split(";")[0]}
 
 
-def read_event(stream):
-    """The next event of a server-sent event stream: (event name, data bytes); comments skipped."""
+def read_event(stream, seconds=10.0):
+    """The next event of a server-sent event stream: (event name, data bytes),
+    None once it ends; comments skipped. Fails when none came within
+    `seconds` (keepalive comments, every 15 s, stop a wait for one that never comes)."""
+    deadline = time.monotonic() + seconds
     name, data = "message", None
     while True:
+        assert time.monotonic() < deadline, "no event came"
         line = stream.readline()
         if not line:
             return None

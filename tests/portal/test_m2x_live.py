@@ -99,16 +99,24 @@ def test_every_write_path_wakes_the_streams_live_events(http, portal_server, acc
     assert read_event(events) is None
 
 
-def test_a_deleted_key_or_device_ends_the_open_stream(http, portal_server, account):
+def test_a_key_deleted_or_limited_or_a_device_deleted_ends_the_open_stream(http, portal_server, account):
     url = portal_server.url
     device = account.device("meter")
     account.call("PUT", f"/devices/{device['id']}/streams/level/value", {"value": 1})
     reader = account.call("POST", "/keys", {"name": "reader", "permissions": ["GET"]})["key"]
-    by_reader = open_events(http, url, http_sign_in(http, url, reader, "m2x"), device, "level")
+    reader_session = http_sign_in(http, url, reader, "m2x")
+    by_reader = open_events(http, url, reader_session, device, "level")
     by_master = open_events(http, url, http_sign_in(http, url, account.key, "m2x"), device, "level")
+    writer = account.call("POST", "/keys", {"name": "writer", "permissions": ["GET", "POST"]})["key"]
+    by_writer = open_events(http, url, http_sign_in(http, url, writer, "m2x"), device, "level")
+    account.call("PUT", f"/keys/{writer}", {"name": "writer", "permissions": ["POST"]})     # GET taken away
+    assert read_event(by_writer) == ("end", b"{}")
     account.call("DELETE", f"/keys/{reader}")           # no value written: the key's change wakes its streams
     assert read_event(by_reader) == ("end", b"{}")
     assert read_event(by_reader) is None
+    answer = http.request("GET", f"{url}/portal/api/m2x/devices", headers=reader_session)
+    assert answer.status == 401 and "no longer" in orjson.loads(answer.data)["error"]      # M2X's 401 ends it
+    assert http.request("GET", f"{url}/portal/api/session", headers=reader_session).status == 401
     account.call("DELETE", f"/devices/{device['id']}")
     assert read_event(by_master) == ("end", b"{}")
     assert read_event(by_master) is None
