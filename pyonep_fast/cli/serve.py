@@ -14,9 +14,10 @@ from . import CIK, ArgumentParser, CommandError, int_between, positive_seconds, 
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "serve", help="run the embedded One Platform server",
-        description="Serve the One Platform RPC, the CIK fountain and the HTTP Data Interface. Prints one JSON "
-                    "line {url, root_cik, root_rid, db, pid} once listening.")
+        "serve", help="run the embedded server (One Platform, Provisioning, EXP, M2X, the portal)",
+        description="Serve the One Platform RPC, the CIK fountain, the HTTP Data Interface, Provisioning, EXP's "
+                    "REST API and network, the M2X v2 API and the web portal (/portal/) on one port. Prints one "
+                    "JSON line {url, root_cik, root_rid, db, pid} once listening.")
     # defaults that live in the server are filled in by run(): registering
     # this command must not import the server (aiohttp) for every other command
     parser.add_argument("--host", default="127.0.0.1")
