@@ -13,6 +13,12 @@ The page (static/, plain HTML/CSS/JS with the vendored uPlot) talks to
   routes(portal)              its aiohttp routes (portal.api_routes: handlers
                               of a Session, the API's errors mapped to the
                               page's in one place)
+  async ingest_target(portal, session, target) (optional)
+                              a label ("device NAME") of a bulk ingest's
+                              target (its checkpoint's fingerprint target)
+                              if the session may read it, by the same check
+                              as the module's pages; None otherwise. An API
+                              without one shows its sessions no ingests
 and MODULES lists them: adding an API's pages adds a module there. Any
 signed-in session also sees the server's activity (activity.py: requests
 per second and latency percentiles per API, measured by one middleware),
@@ -54,8 +60,8 @@ class Portal:
         self.summaries = Summaries()
         self.streams = set()          # asyncio.Queue of each open event stream
         self.activity = Activity()
-        self.ingests = Ingests(store)
         self.modules = {module.NAME: module for module in MODULES}
+        self.ingests = Ingests(self)
         self.static = _static_files()
 
     def handler(self, api, serve, refusals):
@@ -189,7 +195,7 @@ def routes(store):
     async def activity_snapshot(session):
         """The server's activity, and the ingests this session may see."""
         await portal.ingests.refresh()
-        return orjson.dumps({**portal.activity.snapshot(), "ingests": portal.ingests.visible_to(session)})
+        return orjson.dumps({**portal.activity.snapshot(), "ingests": await portal.ingests.visible_to(session)})
 
     async def activity(request):
         session = portal.sessions.of(request)

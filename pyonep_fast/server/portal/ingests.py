@@ -13,13 +13,13 @@ nothing of its contents. In a directory, hidden files (a checkpoint's
 temporary file while it is written) and files that are not JSON objects
 (the inputs themselves, say) are passed over without a line.
 
-A checkpoint is shown to a session whose credential may read the ingest's
-target through its API's own access check: One Platform, the engine's
-authentication of the CIK then Principal.allows on the target client (the
-CIK's client or one below it); M2X, access.authorize(key, GET, the device)
-then the device looked up in the key's account. A target that is not on
-this server is shown to no one; EXP has no bulk ingest, so its sessions see
-none.
+A checkpoint is shown to a session of the API it ingests into whose
+credential may read the ingest's target: the API's portal module decides
+(its `ingest_target`, the module's own access check; see the package's
+docstring), nothing here knows an API. A target that is not on this server
+is shown to no one; an API whose module has no `ingest_target` (EXP: it has
+no bulk ingest) shows its sessions none; an ingest into an API this server
+has no module for is listed with that reason.
 
 Figures: points acknowledged (the low-water mark's and those acknowledged
 ahead of it); the fraction of the input read, as the source's progress bar
@@ -37,10 +37,6 @@ import stat
 import time
 
 from ...ingest.checkpoint import VERSION
-from ..m2x import access
-from ..m2x.errors import Problem
-from ..onep.access import FULL
-from ..onep.rpc import Engine
 
 POLL_SECONDS = 1.0        # between two looks at the files
 STALLED_SECONDS = 30.0    # an unfinished checkpoint unchanged this long is stalled (retries pause up to 10 s)
@@ -108,8 +104,6 @@ def summary_of(state):
     fingerprint = _field(state, "fingerprint", dict)
     target = _field(fingerprint, "target", dict)
     api = _field(target, "api", str)
-    if api not in TARGET_CHECKS:
-        raise Unreadable(f"an ingest into {api!r}, which this server does not know")
     ahead = list(_field(state, "acked", dict).values())     # [points, refused] of chunks acknowledged ahead
     if not all(isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], int)
                and isinstance(entry[1], list) for entry in ahead):
@@ -204,48 +198,12 @@ def scan(paths, previous):
     return found
 
 
-# --- who sees a checkpoint: each API's own access check -------------------------------------
-
-def _onep_target(store, engine, credential, target):
-    """'client NAME' if the CIK may read the ingest's client (it or one above
-    it), else None."""
-    rid = target.get("client")
-    if not isinstance(rid, str):
-        return None
-    with store.onep.lock:
-        call, _ = engine.authenticate({"cik": credential})
-        client = store.onep.get(rid)
-        if call is None or client is None or not client.is_client or not call.allows("read", client, FULL):
-            return None
-        return f"client {client.desc.get('name') or '(no name)'}"
-
-
-def _m2x_target(store, engine, credential, target):
-    """'device NAME' if the key may GET the ingest's device, else None."""
-    device_id = target.get("device")
-    if not isinstance(device_id, str):
-        return None
-    state = store.m2x
-    with state.lock:
-        try:
-            key = access.authorize(state, credential, "GET", (access.DEVICE, device_id), new_accounts=False)
-            device = state.device(key["account"], device_id)
-        except Problem:
-            return None
-    return f"device {device.get('name') or '(no name)'}"
-
-
-#: The API of a checkpoint's target -> its check; the session must be of that API.
-TARGET_CHECKS = {"onep": _onep_target, "m2x": _m2x_target}
-
-
 class Ingests:
     """The followed checkpoint files of a server, and what each session sees of them."""
 
-    def __init__(self, store, clock=time.time):
-        self.store = store
+    def __init__(self, portal, clock=time.time):
+        self.portal = portal
         self.clock = clock
-        self.engine = Engine(store.onep)
         self.paths = ()
         self.watched = {}              # path -> Watched, as of the last look
         self.looked = None             # time.monotonic() of the last look
@@ -265,7 +223,7 @@ class Ingests:
             self.watched = await asyncio.to_thread(scan, self.paths, self.watched)
             self.looked = time.monotonic()
 
-    def visible_to(self, session):
+    async def visible_to(self, session):
         """[row] of the followed files this session may see: a checkpoint's
         figures ({"checkpoint", "input", "api", "target", "points", "fraction",
         "done", "total", "unit", "rate", "eta", "refused", "errors", "state",
@@ -274,13 +232,16 @@ class Ingests:
         rows = []
         for watched in self.watched.values():
             name = os.path.basename(watched.path)
-            if watched.problem is not None:
-                rows.append({"checkpoint": name, "problem": watched.problem})
+            summary, problem = watched.summary, watched.problem
+            if summary is not None and summary["api"] not in self.portal.modules:
+                problem = f"an ingest into {summary['api']!r}, which this server does not know"
+            if problem is not None:
+                rows.append({"checkpoint": name, "problem": problem})
                 continue
-            summary = watched.summary
             if summary is None or summary["api"] != session.api:
                 continue
-            target = TARGET_CHECKS[summary["api"]](self.store, self.engine, session.credential, summary["target"])
+            check = getattr(self.portal.modules[session.api], "ingest_target", None)
+            target = None if check is None else await check(self.portal, session, summary["target"])
             if target is not None:
                 rows.append({"checkpoint": name, "input": summary["input"], "api": summary["api"], "target": target,
                              **_figures(summary, watched.readings, now)})

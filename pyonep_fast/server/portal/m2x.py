@@ -149,6 +149,19 @@ class Pages:
         return {"commands": [self.state.command_json(doc) for doc in self.state.account_commands(key["account"])]}
 
 
+async def ingest_target(portal, session, target):
+    """'device NAME' of an ingest's target device the session's key may GET
+    (find_device's check, as the device page's), else None."""
+    device_id = target.get("device")
+    if not isinstance(device_id, str):
+        return None
+    try:
+        device = Pages(portal).find_device(session, device_id)
+    except Problem:
+        return None
+    return f"device {device.get('name') or '(no name)'}"
+
+
 REFUSALS = {Problem: lambda problem: (problem.status, f"M2X answered: {problem.message}")}
 
 

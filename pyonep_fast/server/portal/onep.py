@@ -165,6 +165,16 @@ class Pages:
         return await csv_response(request, f"{res.rid}-{max(start, 0)}-{end}.csv", res.series,
                                   start, end)
 
+    async def client_label(self, session, rid):
+        """'client NAME' if the CIK may list the client's resources (its own
+        client or one below it: the engine's full access), else None."""
+        try:
+            (status, _), (_, info) = await self.rpc(session, [("listing", [rid, DATA_TYPES, {"owned": True}]),
+                                                              ("info", [rid, {"description": True}])])
+        except NoLongerSignedIn:
+            return None
+        return f"client {info['description'].get('name') or '(no name)'}" if status == "ok" else None
+
     async def events(self, request, session):
         """Server-sent events: the batches stored in the resource, after their
         commit (the storage's watch), as charts.live_update shapes them."""
@@ -183,6 +193,15 @@ class Pages:
             return await event_stream(request, self.portal.streams, queue, render)
         finally:
             cancel()
+
+
+async def ingest_target(portal, session, target):
+    """The label of an ingest's target client the session's CIK may list (see
+    the package's docstring), else None."""
+    rid = target.get("client")
+    if not isinstance(rid, str) or not RID.match(rid):
+        return None
+    return await Pages(portal).client_label(session, rid)
 
 
 REFUSALS = {NoLongerSignedIn: lambda refused: (401, None),
