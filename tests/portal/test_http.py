@@ -5,6 +5,7 @@ import threading
 import orjson
 import pytest
 import urllib3
+from exp_helpers import SCALA_USER
 from portal_helpers import RETAIN, http_sign_in, read_event
 
 from pyonep_fast.server import EmbeddedServer
@@ -101,6 +102,26 @@ def test_live_events_carry_new_points_and_end_when_access_does(http, portal_serv
     assert read_event(stream) == ("end", b"{}")
     assert read_event(stream) is None
     stream.release_conn()
+
+
+def test_idle_streams_whose_access_holds_send_keepalives_only(http, portal_server, monkeypatch):
+    """Each view checks its access again at every keepalive (with nothing to send): while it holds,
+    the stream stays open, sends no update, and still carries the next one."""
+    monkeypatch.setattr(portal_server.store.portal, "keepalive_seconds", 0.05)
+    url = portal_server.url
+    owner = new_client(http, url)
+    port = rpc(http, url, owner["cik"], "create", "dataport", {"format": "integer", "retention": RETAIN})
+    streams = {path: http.request("GET", url + path, headers=http_sign_in(http, url, credential, api),
+                                  preload_content=False)
+               for path, credential, api in ((f"/portal/api/onep/events?rid={port}", owner["cik"], "onep"),
+                                             ("/portal/api/exp/traffic", SCALA_USER, "exp"))}
+    for stream in streams.values():
+        assert [stream.readline() for _ in range(6)] == [b": live\n", b"\n"] + [b": keepalive\n", b"\n"] * 2
+    rpc(http, url, owner["cik"], "record", port, [[100, 1]])
+    assert read_event(streams[f"/portal/api/onep/events?rid={port}"]) == (
+        "message", orjson.dumps({"count": 1, "points": [[100, 1]], "changed": False}))
+    for stream in streams.values():
+        stream.close()
 
 
 def test_an_open_event_stream_does_not_hold_up_the_servers_stop(http, tmp_path):

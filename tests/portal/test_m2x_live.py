@@ -6,6 +6,7 @@ a device deleted, another device's stream: no events, no CSV)."""
 import csv
 import datetime
 import io
+import time
 
 import orjson
 import pytest
@@ -17,6 +18,7 @@ from pyonep_fast.server.portal.browser import sign_in, wait_drawn
 
 START_MS = 1_600_000_000_000
 STEP_MS = 1250               # not whole seconds: times keep their milliseconds
+KEEPALIVE_SECONDS = 0.2      # of the portal's event streams, in the test that waits for one
 
 
 def iso(ms):
@@ -120,6 +122,40 @@ def test_a_key_deleted_or_limited_or_a_device_deleted_ends_the_open_stream(http,
     account.call("DELETE", f"/devices/{device['id']}")
     assert read_event(by_master) == ("end", b"{}")
     assert read_event(by_master) is None
+
+
+def stream_of_a_key_expiring_soon(http, url, account, device, stream):
+    """(open live stream of the device's stream, signed in with a GET key that
+    expires a second after it was made; the key's expires_at in epoch ms). On a
+    machine too slow to sign in and open the stream within that second, again
+    with a key given twice as long."""
+    ahead_ms = 1000
+    while True:
+        expires_ms = int(time.time() * 1000) + ahead_ms
+        key = account.call("POST", "/keys", {"name": "brief", "permissions": ["GET"],
+                                             "expires_at": iso(expires_ms)})["key"]
+        signed_in = http.request("POST", url + "/portal/api/session", headers={"Origin": url},
+                                 body=orjson.dumps({"api": "m2x", "credential": key}))
+        if signed_in.status == 200:
+            cookie = {"Cookie": signed_in.headers["Set-Cookie"].split(";")[0]}
+            events = http.request("GET", f"{url}/portal/api/m2x/events?device={device['id']}&stream={stream}",
+                                  headers=cookie, preload_content=False)
+            if events.status == 200:
+                assert events.readline() == b": live\n"
+                return events, expires_ms
+        assert time.time() * 1000 >= expires_ms, "refused before the key expired"
+        ahead_ms *= 2
+
+
+def test_a_key_that_expires_ends_its_open_stream_within_the_keepalive(http, portal_server, account, monkeypatch):
+    """Nothing is written and the key is not changed: only the clock takes its access away."""
+    monkeypatch.setattr(portal_server.store.portal, "keepalive_seconds", KEEPALIVE_SECONDS)
+    device = account.device("meter")
+    account.call("PUT", f"/devices/{device['id']}/streams/level/value", {"value": 1})
+    events, expires_ms = stream_of_a_key_expiring_soon(http, portal_server.url, account, device, "level")
+    assert read_event(events) == ("end", b"{}")      # read_event fails after 10 s without it
+    assert time.time() * 1000 >= expires_ms
+    assert read_event(events) is None
 
 
 def test_a_device_key_opens_neither_events_nor_csv_of_another_device(http, portal_server, account):

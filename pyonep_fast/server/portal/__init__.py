@@ -37,6 +37,7 @@ from . import exp, m2x, onep
 from .activity import Activity
 from .charts import BadRange
 from .downsample import SeriesChanged, Summaries
+from .events import KEEPALIVE_SECONDS
 from .ingests import Ingests
 from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_portal, clear_cookie, error,
                        not_signed_in, same_origin, set_cookie)
@@ -59,6 +60,7 @@ class Portal:
         self.sessions = Sessions()
         self.summaries = Summaries()
         self.streams = set()          # asyncio.Queue of each open event stream
+        self.keepalive_seconds = KEEPALIVE_SECONDS   # an idle event stream checks access again this often
         self.activity = Activity()
         self.modules = {module.NAME: module for module in MODULES}
         self.ingests = Ingests(self)

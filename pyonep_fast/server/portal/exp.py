@@ -98,10 +98,13 @@ class Pages:
                 self.organization(session)
             except SignedOut:
                 return None
+            if not messages:
+                return []
             messages[0]["skipped"], skipped[0] = skipped[0], 0
             return [orjson.dumps({"skipped": 0, **message}) for message in messages]
         try:
-            return await event_stream(request, self.portal.streams, queue, render)
+            return await event_stream(request, self.portal.streams, queue, render,
+                                      self.portal.keepalive_seconds)
         finally:
             cancel()
 

@@ -134,7 +134,8 @@ class Pages:
                 return []
             return [orjson.dumps(live_update(stored, MS_PER_SECOND, changed))]
         try:
-            return await event_stream(request, self.portal.streams, queue, render)
+            return await event_stream(request, self.portal.streams, queue, render,
+                                      self.portal.keepalive_seconds)
         finally:
             for cancel in cancels:
                 cancel()

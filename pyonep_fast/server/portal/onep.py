@@ -188,9 +188,10 @@ class Pages:
                 await self.readable_series(session, rid)
             except (Refused, NoLongerSignedIn):
                 return None
-            return [orjson.dumps(live_update(batches))]
+            return [orjson.dumps(live_update(batches))] if batches else []
         try:
-            return await event_stream(request, self.portal.streams, queue, render)
+            return await event_stream(request, self.portal.streams, queue, render,
+                                      self.portal.keepalive_seconds)
         finally:
             cancel()
 
