@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 import orjson
+import urllib3
 
 BIG_POINTS = 1_000_000
 BIG_START = 1_600_000_000
@@ -17,6 +18,21 @@ def big_values():
     vals[123_457] = 99.5
     vals[876_543] = -42.25
     return ts, vals
+
+
+def new_client(url):
+    """A fountain client of the server at url: {"cik", "rid"}."""
+    with urllib3.PoolManager() as http:
+        return orjson.loads(http.request("GET", url + "/api/create?vendor").data)
+
+
+def create(client, cik, kind, desc, alias=None):
+    """The RID of a resource created (and mapped to alias) through the OnepV1 client."""
+    ok, rid = client.create(cik, kind, desc)
+    assert ok, rid
+    if alias:
+        assert client.map(cik, rid, alias)[0]
+    return rid
 
 
 def http_sign_in(http, url, credential, api="onep"):

@@ -5,11 +5,9 @@ import os
 import time
 
 import numpy as np
-import orjson
 import pytest
-import urllib3
 
-from portal_helpers import BIG_START, HOSTILE, RETAIN, big_values
+from portal_helpers import BIG_START, HOSTILE, RETAIN, big_values, create, new_client
 
 from pyonep_fast.server.onep.points import store_columns
 from pyonep_fast.server.portal.browser import chromium_path, launch, sign_in
@@ -29,19 +27,6 @@ def onep_client(portal_server):
 
     host, port = portal_server.url.rsplit("/", 1)[1].rsplit(":", 1)
     return OnepV1(host=host, port=port, https=False)
-
-
-def new_client(url):
-    with urllib3.PoolManager() as http:
-        return orjson.loads(http.request("GET", url + "/api/create?vendor").data)
-
-
-def create(client, cik, kind, desc, alias=None):
-    ok, rid = client.create(cik, kind, desc)
-    assert ok, rid
-    if alias:
-        assert client.map(cik, rid, alias)[0]
-    return rid
 
 
 def store_directly(store, rid, ts, vals):

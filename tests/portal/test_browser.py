@@ -4,7 +4,7 @@ import csv
 import io
 
 import numpy as np
-from portal_helpers import BIG_POINTS, BIG_START, HOSTILE, big_values
+from portal_helpers import BIG_POINTS, BIG_START, HOSTILE, RETAIN, big_values, create, new_client
 
 from pyonep_fast.server.portal.browser import open_resource, sign_in, wait_drawn
 
@@ -82,6 +82,22 @@ def test_a_value_written_through_rpc_appears_on_the_open_chart(signed_in, onep_d
     shown_t, shown_v = page.evaluate("() => window.portalChart.data")
     assert shown_t[-1] == newest and shown_v[-1] == 4242
     assert page.text_content("#live-value").startswith("live: 4242 at ")
+
+
+def test_the_first_value_written_to_an_empty_dataport_draws_its_chart(page, portal_server, onep_client):
+    cik = new_client(portal_server.url)["cik"]
+    rid = create(onep_client, cik, "dataport", {"format": "float", "name": "empty", "retention": RETAIN})
+    sign_in(page, portal_server.url, cik)
+    open_resource(page, rid)
+    page.wait_for_selector("#live-value[data-state=open]", state="attached")      # watching from here on
+    assert page.text_content("#chart-status") == "No points yet." and page.is_hidden("#chart")
+    assert onep_client.record(cik, rid, [[BIG_START, 21.5]])[0]
+    page.wait_for_function(f"() => window.portalChart && window.portalChart.data && "
+                           f"window.portalChart.data[0].includes({BIG_START})")
+    assert page.evaluate("() => window.portalChart.data") == [[BIG_START], [21.5]] and page.is_visible("#chart")
+    assert onep_client.record(cik, rid, [[BIG_START + 60, -3.25]])[0]             # and the next values follow
+    page.wait_for_function(f"() => window.portalChart.data[0].includes({BIG_START + 60})")
+    assert page.evaluate("() => window.portalChart.data") == [[BIG_START, BIG_START + 60], [21.5, -3.25]]
 
 
 def test_csv_download_of_the_shown_range(signed_in, onep_data):

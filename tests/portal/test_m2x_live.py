@@ -212,6 +212,22 @@ def test_a_value_posted_through_the_m2x_client_appears_on_the_open_stream_chart(
     assert page.text_content("#live-value") == f"live: 42.5 at {iso(newest)}"
 
 
+def test_the_first_value_posted_to_an_empty_stream_draws_its_chart(page, portal_server, account):
+    device = account.device("meter")
+    base = f"/devices/{device['id']}/streams/power"
+    account.call("PUT", base, {"type": "numeric"})
+    sign_in(page, portal_server.url, account.key, api="m2x")
+    page.wait_for_selector("#live-value[data-state=open]", state="attached")      # watching from here on
+    assert page.text_content("#chart-status") == "No points yet." and page.is_hidden("#chart")
+    account.call("PUT", base + "/value", {"timestamp": iso(START_MS), "value": 7.5})
+    page.wait_for_function(f"() => window.portalChart && window.portalChart.data && "
+                           f"window.portalChart.data[0].includes({START_MS / 1000})")
+    assert page.evaluate("() => window.portalChart.data") == [[START_MS / 1000], [7.5]] and page.is_visible("#chart")
+    account.call("PUT", base + "/value", {"timestamp": iso(START_MS + STEP_MS), "value": 8})   # the next ones follow
+    page.wait_for_function(f"() => window.portalChart.data[0].includes({(START_MS + STEP_MS) / 1000})")
+    assert page.evaluate("() => window.portalChart.data") == [[START_MS / 1000, (START_MS + STEP_MS) / 1000], [7.5, 8]]
+
+
 def test_csv_download_of_the_shown_range_equals_get_values(page, portal_server, account):
     device = account.device("meter")
     points = [(START_MS + STEP_MS * i, round(i * 0.1 - 20, 3)) for i in range(3000)]

@@ -221,7 +221,8 @@ function drawIngests(table, rows) {
 const RANGES = [["All", null], ["1 h", 3600], ["1 d", 86400], ["1 w", 7 * 86400], ["30 d", 30 * 86400]];
 
 class SeriesChart {
-  // source(start, end, width) -> {t, v, count, exact, first, last}; first/last bound the data.
+  // source(start, end, width) -> {t, v, count, exact, first, last, start, end}; first/last bound the data,
+  // a start or end of null is the first or newest point (start and end say which).
   constructor(container, status, source, meta) {
     this.container = container;
     this.status = status;
@@ -246,6 +247,7 @@ class SeriesChart {
     this.resizer.observe(container);
   }
 
+  // Draws start..end (null: from the first point, to the newest, as stored when it is read).
   async show(start, end, what) {
     const seq = ++this.requested;
     const began = performance.now();
@@ -253,6 +255,8 @@ class SeriesChart {
     const width = Math.round(this.plot.bbox.width / devicePixelRatio) || this.container.clientWidth;
     const data = await this.source(start, end, width);
     if (seq !== this.requested) return;
+    if (start === null) start = data.start;
+    if (end === null) end = data.end;
     this.view = [start, end];
     this.first = data.first;
     this.last = data.last;
@@ -271,6 +275,7 @@ class SeriesChart {
     this.status.textContent = `${data.count.toLocaleString()} points from ${when(start)} to ${when(end)}` +
       (data.t.length < data.count ? ` (min/max per pixel column: ${data.t.length.toLocaleString()} drawn)` : "") +
       ` · ${ms.toFixed(0)} ms`;
+    if (this.missed) { this.missed = false; this.reload(); }
   }
 
   userScaled(u) {
@@ -304,7 +309,8 @@ class SeriesChart {
 
   // An update of the live stream: its newest points are appended when the view follows the end
   // and the update holds every point it announces; otherwise the range is read again, as it is
-  // (whether the view follows or not) when values went away.
+  // (whether the view follows or not) when values went away, or once the first range is drawn
+  // when it came before that.
   live(update) {
     const wasLast = this.last;
     if (update.points.length) {
@@ -313,7 +319,8 @@ class SeriesChart {
       this.container.dataset.liveT = String(t);
       this.container.dataset.liveV = String(v);
     }
-    if (!this.data || !(update.changed || (this.following && update.points.length))) return;
+    if (!this.data) { this.missed = true; return; }
+    if (!(update.changed || (this.following && update.points.length))) return;
     if (!update.changed && update.count === update.points.length && update.points[0][0] > wasLast &&
         this.data[0].length + update.count <= 4 * this.plot.bbox.width) {
       const start = this.view[0];
@@ -328,11 +335,16 @@ class SeriesChart {
       this.container.dataset.shownT = String(this.last);
       return;
     }
+    this.reload();
+  }
+
+  // Many points or changes at once: one reload at a time, to the newest point when the view follows the end.
+  reload() {
     if (this.reloading) return;
-    this.reloading = true;     // many points or changes at once: one reload at a time, of the newest range
+    this.reloading = true;
     setTimeout(() => {
       this.reloading = false;
-      this.show(this.view[0], this.following ? this.last : this.view[1], "live").then(() => {
+      this.show(this.view[0], this.following ? null : this.view[1], "live").then(() => {
         this.container.dataset.shownT = String(this.last);
       }).catch(report);
     }, 250);
@@ -355,25 +367,27 @@ function seriesView(detail) {
 function openChart(view, meta, label, source) {
   const chart = new SeriesChart(view.chartNode, view.status, source, { first: meta.first, last: meta.last, label });
   window.portalChart = chart;
+  const buttons = [];
   for (const [name, seconds] of RANGES) {
     const button = el("button", { type: "button", "data-range": name }, name);
     button.addEventListener("click", () => chart.show(seconds ? Math.max(chart.first, chart.last - seconds) : chart.first,
                                                        chart.last, "range").catch(report));
-    view.toolbar.append(button);
+    buttons.push(button);
   }
-  const buttons = [["◀", "pan-left", () => chart.pan(-0.5)], ["▶", "pan-right", () => chart.pan(0.5)],
-                   ["zoom out", "zoom-out", () => chart.zoomOut()]];
-  for (const [name, id, act] of buttons) {
+  for (const [name, id, act] of [["◀", "pan-left", () => chart.pan(-0.5)], ["▶", "pan-right", () => chart.pan(0.5)],
+                                 ["zoom out", "zoom-out", () => chart.zoomOut()]]) {
     const button = el("button", { type: "button", id }, name);
     button.addEventListener("click", act);
-    view.toolbar.append(button);
+    buttons.push(button);
   }
+  view.toolbar.prepend(...buttons, el("span", { class: "spacer" }));
   return chart;
 }
 
 // A series page of any API (a dataport, an M2X stream) in `area`: its chart (a numeric series with
-// points) or a status line, a CSV link of the shown range and live updates. query(what) is the API's
-// path of the series for "chart", "csv" and "events" (e.g. "onep/chart?rid=…").
+// points: from the page's opening, or from its first live value) or a status line, a CSV link of the
+// shown range and live updates. query(what) is the API's path of the series for "chart", "csv" and
+// "events" (e.g. "onep/chart?rid=…").
 class SeriesPage {
   constructor(area, label, query) {
     this.area = area;
@@ -387,20 +401,15 @@ class SeriesPage {
     const query = this.query;
     const meta = await get(`${query("chart")}&width=0`);
     if (this.closed) return;
-    const view = seriesView(this.area);
-    const csv = el("a", { class: "button", id: "csv", href: API + query("csv") }, "Download CSV");
-    if (!meta.numeric || !meta.total) {
-      view.chartNode.remove();
-      view.toolbar.append(csv);
+    const view = this.view = seriesView(this.area);
+    this.csv = el("a", { class: "button", id: "csv", href: API + query("csv") }, "Download CSV");
+    view.toolbar.append(this.csv);
+    if (meta.numeric && meta.total) await this.showChart(meta.first, meta.last);
+    else {
+      view.chartNode.hidden = true;
       view.status.textContent = meta.total ? `${meta.total.toLocaleString()} text values (no chart)` : "No points yet.";
-    } else {
-      const chart = this.chart = openChart(view, meta, this.label,
-        (start, end, width) => get(`${query("chart")}&start=${start}&end=${end}&width=${width}`));
-      csv.addEventListener("click", () => { csv.href = `${API}${query("csv")}&start=${chart.view[0]}&end=${chart.view[1]}`; });
-      view.toolbar.append(el("span", { class: "spacer" }), csv);
-      await chart.show(meta.first, meta.last, "first");
-      if (this.closed) return;
     }
+    if (this.closed) return;
     const events = this.events = new EventSource(API + query("events"));
     events.onopen = () => { view.live.dataset.state = "open"; };   // watching: every later write shows
     events.onmessage = (message) => {
@@ -410,12 +419,27 @@ class SeriesPage {
         view.live.textContent = `live: ${v} at ${when(t)}`;
       }
       if (this.chart) this.chart.live(update);
+      else if (meta.numeric && update.points.length) this.showChart(null, null).catch(report);   // its first values
     };
     events.addEventListener("end", () => {
       events.close();
       view.live.dataset.state = "ended";
       view.live.textContent = "live updates ended";
     });
+  }
+
+  // The chart from first to last (null: the first point, the newest one, as stored when it is read),
+  // its range buttons, and the CSV link following its range.
+  async showChart(first, last) {
+    const { view, csv, query } = this;
+    const range = (name, value) => value === null ? "" : `&${name}=${value}`;
+    view.chartNode.hidden = false;
+    const chart = this.chart = openChart(view, { first, last }, this.label,
+      (start, end, width) => get(`${query("chart")}${range("start", start)}${range("end", end)}&width=${width}`));
+    csv.addEventListener("click", () => {
+      csv.href = `${API}${query("csv")}${range("start", chart.view[0])}${range("end", chart.view[1])}`;
+    });
+    await chart.show(first, last, "first");
   }
 
   close() {
