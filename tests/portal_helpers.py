@@ -1,4 +1,5 @@
 """Data and HTTP helpers of the portal's tests (tests/portal), shared with their conftest."""
+import datetime
 import time
 
 import numpy as np
@@ -33,6 +34,21 @@ def create(client, cik, kind, desc, alias=None):
     if alias:
         assert client.map(cik, rid, alias)[0]
     return rid
+
+
+def rpc(http, url, cik, procedure, *arguments):
+    """The result of one RPC call by the CIK, which must succeed."""
+    answer = http.request("POST", url + "/onep:v1/rpc/process", body=orjson.dumps(
+        {"auth": {"cik": cik}, "calls": [{"id": 1, "procedure": procedure, "arguments": list(arguments)}]}))
+    [entry] = orjson.loads(answer.data)
+    assert entry["status"] == "ok", entry
+    return entry.get("result")
+
+
+def iso(ms):
+    """M2X's spelling of a time in epoch milliseconds: ISO 8601 in UTC with milliseconds."""
+    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(milliseconds=ms)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def http_sign_in(http, url, credential, api="onep"):

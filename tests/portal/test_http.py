@@ -6,7 +6,7 @@ import orjson
 import pytest
 import urllib3
 from exp_helpers import SCALA_USER
-from portal_helpers import RETAIN, http_sign_in, read_event
+from portal_helpers import RETAIN, http_sign_in, new_client, read_event, rpc
 
 from pyonep_fast.server import EmbeddedServer
 
@@ -17,21 +17,9 @@ def http():
         yield pool
 
 
-def new_client(http, url):
-    return orjson.loads(http.request("GET", url + "/api/create?vendor").data)
-
-
-def rpc(http, url, cik, procedure, *arguments):
-    answer = http.request("POST", url + "/onep:v1/rpc/process", body=orjson.dumps(
-        {"auth": {"cik": cik}, "calls": [{"id": 1, "procedure": procedure, "arguments": list(arguments)}]}))
-    [entry] = orjson.loads(answer.data)
-    assert entry["status"] == "ok", entry
-    return entry.get("result")
-
-
 def test_sign_in_only_from_the_portals_own_pages(http, portal_server):
     url = portal_server.url
-    cik = new_client(http, url)["cik"]
+    cik = new_client(url)["cik"]
     body = orjson.dumps({"api": "onep", "credential": cik})
     for headers in ({}, {"Origin": "http://evil.example"}, {"Origin": url.replace("127.0.0.1", "localhost")}):
         answer = http.request("POST", url + "/portal/api/session", headers=headers, body=body)
@@ -71,7 +59,7 @@ def test_the_fountains_bare_cik_still_answers_get_root(http, portal_server):
 
 def test_a_session_ends_when_its_cik_stops_signing_in(http, portal_server):
     url = portal_server.url
-    owner = new_client(http, url)
+    owner = new_client(url)
     child = rpc(http, url, owner["cik"], "create", "client", {"name": "kid", "limits": {}})
     child_cik = rpc(http, url, owner["cik"], "info", child, {"key": True})["key"]
     headers = http_sign_in(http, url, child_cik)
@@ -84,7 +72,7 @@ def test_a_session_ends_when_its_cik_stops_signing_in(http, portal_server):
 
 def test_live_events_carry_new_points_and_end_when_access_does(http, portal_server):
     url = portal_server.url
-    owner = new_client(http, url)
+    owner = new_client(url)
     child = rpc(http, url, owner["cik"], "create", "client", {"name": "kid", "limits": {"dataport": "inherit"}})
     child_cik = rpc(http, url, owner["cik"], "info", child, {"key": True})["key"]
     port = rpc(http, url, child_cik, "create", "dataport", {"format": "integer", "retention": RETAIN})
@@ -109,7 +97,7 @@ def test_idle_streams_whose_access_holds_send_keepalives_only(http, portal_serve
     the stream stays open, sends no update, and still carries the next one."""
     monkeypatch.setattr(portal_server.store.portal, "keepalive_seconds", 0.05)
     url = portal_server.url
-    owner = new_client(http, url)
+    owner = new_client(url)
     port = rpc(http, url, owner["cik"], "create", "dataport", {"format": "integer", "retention": RETAIN})
     streams = {path: http.request("GET", url + path, headers=http_sign_in(http, url, credential, api),
                                   preload_content=False)
@@ -127,7 +115,7 @@ def test_idle_streams_whose_access_holds_send_keepalives_only(http, portal_serve
 def test_an_open_event_stream_does_not_hold_up_the_servers_stop(http, tmp_path):
     server = EmbeddedServer(db=str(tmp_path / "stop.db")).start()
     try:
-        owner = new_client(http, server.url)
+        owner = new_client(server.url)
         port = rpc(http, server.url, owner["cik"], "create", "dataport", {"format": "float", "retention": RETAIN})
         headers = http_sign_in(http, server.url, owner["cik"])
         stream = http.request("GET", f"{server.url}/portal/api/onep/events?rid={port}", headers=headers,

@@ -1,13 +1,11 @@
 """M2X in the portal, in headless Chromium: a master key sees its account's
 devices, a stream chart (milliseconds charted in seconds), keys and
 commands; a device key only its device; a wrong key nothing."""
-import datetime
-
 import numpy as np
 import orjson
 import pytest
 import urllib3
-from portal_helpers import HOSTILE
+from portal_helpers import HOSTILE, iso
 
 from pyonep_fast.server.portal.browser import sign_in, wait_drawn
 
@@ -21,10 +19,6 @@ def stream_points():
     values = np.round(10 + 3 * np.sin(np.arange(POINTS) / 300.0), 3)
     values[4321] = 77.5
     return ms, values
-
-
-def iso(ms):
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,13 @@ value posted through the m2x client, a CSV range equals what GET values
 answers, and M2X's access check decides before each update (a key deleted,
 a device deleted, another device's stream: no events, no CSV)."""
 import csv
-import datetime
 import io
 import time
 
 import orjson
 import pytest
 import urllib3
-from portal_helpers import HOSTILE, http_sign_in, read_event
+from portal_helpers import HOSTILE, http_sign_in, iso, read_event
 
 from pyonep_fast.m2x.client import M2XClient
 from pyonep_fast.server.portal.browser import sign_in, wait_drawn
@@ -19,11 +18,6 @@ from pyonep_fast.server.portal.browser import sign_in, wait_drawn
 START_MS = 1_600_000_000_000
 STEP_MS = 1250               # not whole seconds: times keep their milliseconds
 KEEPALIVE_SECONDS = 0.2      # of the portal's event streams, in the test that waits for one
-
-
-def iso(ms):
-    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(milliseconds=ms)
-    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from .activity import Activity
 from .charts import BadRange
 from .downsample import SeriesChanged, Summaries
 from .events import KEEPALIVE_SECONDS
+from .export import Exports
 from .ingests import Ingests
 from .sessions import (PREFIX, Sessions, add_security_headers, browsers_to_portal, clear_cookie, error,
                        not_signed_in, same_origin, set_cookie)
@@ -53,7 +54,7 @@ __all__ = ["MODULES", "NAME", "Portal", "open_state", "routes", "setup"]
 
 
 class Portal:
-    """The portal's state: sessions, chart summaries, open event streams."""
+    """The portal's state: sessions, chart summaries, open event streams, CSV downloads."""
 
     def __init__(self, store):
         self.store = store
@@ -61,6 +62,7 @@ class Portal:
         self.summaries = Summaries()
         self.streams = set()          # asyncio.Queue of each open event stream
         self.keepalive_seconds = KEEPALIVE_SECONDS   # an idle event stream checks access again this often
+        self.exports = Exports()
         self.activity = Activity()
         self.modules = {module.NAME: module for module in MODULES}
         self.ingests = Ingests(self)

@@ -7,9 +7,10 @@ names: the account (GET /v2/keys, /v2/commands) or a device (GET
 /v2/devices/{id}/...); objects are then looked up inside the key's account
 with the API's own lookups. A master key sees its account; a device key
 its device only. A live stream runs the check again before each update it
-sends, and is woken when its key changes too, so a key deleted or limited,
-a stream or device deleted, ends it. Key secrets are never sent whole: the
-page shows their last characters.
+sends (and at each keepalive: a key that expires), and is woken when its key
+changes too, so a key deleted, limited or expired, a stream or device
+deleted, ends it; a CSV download runs it before each step it writes. Key
+secrets are never sent whole: the page shows their last characters.
 """
 import asyncio
 import re
@@ -21,7 +22,6 @@ from ..m2x.errors import Problem
 from ..m2x.state import CHANGED
 from .charts import live_update, series_chart, series_range
 from .events import event_stream
-from .export import csv_response
 
 NAME = "m2x"
 TITLE = "M2X"
@@ -107,11 +107,19 @@ class Pages:
         return {"device": doc["id"], "stream": stream["name"], "format": stream["type"], **drawn}
 
     async def csv(self, request, session):
-        """Values of a range (seconds) as CSV (export.py), times as M2X writes them."""
+        """Values of a range (seconds) as CSV (export.py), times as M2X writes them; M2X's access
+        check runs again before each step."""
         doc, stream = self.find_stream(session, request.query)
         start, end = series_range(request.query, MS_PER_SECOND)
         filename = f"{doc['id']}-{UNSAFE_IN_FILENAME.sub('_', stream['name'])}.csv"
-        return await csv_response(request, filename, self.state.series(stream), start, end, iso_ms=True)
+
+        async def readable():
+            try:
+                return self.state.series(self.find_stream(session, request.query)[1])
+            except Problem:
+                return None
+        return await self.portal.exports.csv_response(request, filename, self.state.series(stream), start, end,
+                                                      readable, iso_ms=True)
 
     async def events(self, request, session):
         """Server-sent events: the values stored in the stream, after their

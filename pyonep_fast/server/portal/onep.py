@@ -5,7 +5,8 @@ Everything a page shows comes from One Platform's own RPC engine run with
 the session's CIK (`listing`, `info`, `read`, ...): what a CIK sees here is
 exactly what its RPC calls return, refused where they are refused. Charts,
 CSV and live updates read the series of a resource the engine first let the
-CIK `read`; a live stream asks the engine again before each update it sends.
+CIK `read`; a live stream asks the engine again before each update it sends
+(and at each keepalive), a CSV download before each step it writes.
 """
 import asyncio
 import re
@@ -15,7 +16,6 @@ import orjson
 from ..onep.rpc import Engine
 from .charts import TIME_MAX, live_update, series_chart, series_range
 from .events import event_stream
-from .export import csv_response
 
 NAME = "onep"
 TITLE = "One Platform"
@@ -159,11 +159,17 @@ class Pages:
         return {"rid": res.rid, "format": info["description"].get("format"), **drawn}
 
     async def csv(self, request, session):
-        """Points of a range (seconds) as CSV (export.py)."""
+        """Points of a range (seconds) as CSV (export.py), the engine asked again before each step."""
         res, _ = await self.readable_series(session, _rid_arg(request))
         start, end = series_range(request.query)
-        return await csv_response(request, f"{res.rid}-{max(start, 0)}-{end}.csv", res.series,
-                                  start, end)
+
+        async def readable():
+            try:
+                return (await self.readable_series(session, res.rid))[0].series
+            except (Refused, NoLongerSignedIn):
+                return None
+        return await self.portal.exports.csv_response(request, f"{res.rid}-{max(start, 0)}-{end}.csv", res.series,
+                                                      start, end, readable)
 
     async def client_label(self, session, rid):
         """'client NAME' if the CIK may list the client's resources (its own
