@@ -14,12 +14,14 @@ traffic.
 """
 import argparse
 import os
+import re
 import tempfile
 import threading
 
 import numpy as np
 import orjson
 import urllib3
+from playwright.sync_api import expect, sync_playwright
 
 import pyonep_fast.exp as exp_sdk
 from pyonep_fast.cli.demo import DAY, SENSORS, START, create_dataports, generate
@@ -41,8 +43,6 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "screenshots"))
     parser.add_argument("--points", type=int, default=1_000_000)
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     os.makedirs(args.out, exist_ok=True)
     with tempfile.TemporaryDirectory() as workdir, \
             EmbeddedServer(db=os.path.join(workdir, "shots.db"), ingest_checkpoints=[workdir]) as server:
@@ -92,7 +92,7 @@ def main():
             page.wait_for_selector("#devices")
             shot(page, args.out, "exp-devices")
             page.click('#tree .node[data-page="traffic"]')
-            page.wait_for_function("() => document.getElementById('traffic-status').textContent.startsWith('live')")
+            expect(page.locator("#traffic-status")).to_have_text(re.compile("^live"))
             exp_traffic(server.url)
             page.wait_for_function("() => document.querySelectorAll('#traffic tr.message').length >= 6")
             shot(page, args.out, "exp-traffic")
@@ -127,7 +127,7 @@ def activity_during_ingest(page, client, cik, workdir, points, folder):
 
     worker = threading.Thread(target=run, name="screenshot-ingest")
     page.click("#activity-open")
-    page.wait_for_function("() => document.getElementById('activity-status').textContent.startsWith('live')")
+    expect(page.locator("#activity-status")).to_have_text(re.compile("^live"))
     worker.start()
     page.wait_for_function("""() => {
         const bar = document.querySelector('#ingests tr[data-checkpoint="again.ckpt"] progress');

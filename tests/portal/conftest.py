@@ -6,12 +6,17 @@ import time
 
 import numpy as np
 import pytest
-
+from playwright.sync_api import expect
 from portal_helpers import BIG_START, HOSTILE, RETAIN, big_values, create, new_client
 
 from pyonep_fast.server.onep.points import store_columns
 from pyonep_fast.server.portal.browser import chromium_path, launch, sign_in
 from pyonep_fast.server.storage.timeseries import KIND_FLOAT, Columns
+
+DEADLINE_MS = 10000     # of every wait on the page, and of expect(...) assertions, which poll until it
+
+expect.set_options(timeout=DEADLINE_MS)
+
 
 @pytest.fixture(scope="session")
 def portal_server(tmp_path_factory):
@@ -95,7 +100,7 @@ def page(browser):
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.on("console", lambda message: problems.append(message.text)
             if "Content Security Policy" in message.text else None)
-    page.set_default_timeout(10000)
+    page.set_default_timeout(DEADLINE_MS)
     yield page
     context.close()
     assert problems == []

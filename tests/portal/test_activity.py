@@ -1,7 +1,10 @@
 """Server activity: the middleware's figures per API, and the live page."""
+import re
+
 import numpy as np
 import orjson
 import urllib3
+from playwright.sync_api import expect
 
 from pyonep_fast.server.portal.activity import HISTORY, WINDOW, Activity
 from pyonep_fast.server.portal.browser import sign_in
@@ -51,7 +54,7 @@ def test_the_activity_page_shows_requests_as_they_happen(page, portal_server):
         assert http.request("GET", url + "/portal/api/activity").status == 401      # nothing without a session
         sign_in(page, url, cik)
         page.click("#activity-open")
-        page.wait_for_function("() => document.getElementById('activity-status').textContent.startsWith('live')")
+        expect(page.locator("#activity-status")).to_have_text(re.compile("^live"))
         before = page.evaluate("() => Number(document.querySelector('#activity tr[data-api=onep] td:nth-child(3)')"
                                "?.textContent || 0)")
         calls = 25

@@ -4,6 +4,7 @@ import csv
 import io
 
 import numpy as np
+from playwright.sync_api import expect
 from portal_helpers import BIG_POINTS, BIG_START, HOSTILE, RETAIN, big_values, create, new_client
 
 from pyonep_fast.server.portal.browser import open_resource, sign_in, wait_drawn
@@ -22,7 +23,7 @@ def test_a_wrong_cik_is_refused_with_a_message(page, portal_server):
     page.goto(portal_server.url + "/portal/")
     page.fill("#signin-credential", "0" * 40)
     page.click("#signin-form button[type=submit]")
-    page.wait_for_function("() => document.getElementById('signin-error').textContent.length > 0")
+    expect(page.locator("#signin-error")).not_to_be_empty()
     assert page.text_content("#signin-error") == "That CIK does not sign in to One Platform."
     assert page.is_hidden("#app")
     assert page.context.cookies() == []

@@ -2,10 +2,13 @@
 organization signs in with username, password and organization, sees its
 devices and content, and watches its network traffic live; another
 organization's broadcasts never reach that view."""
+import re
+
 import orjson
 import pytest
 import urllib3
 from exp_helpers import SCALA_DEVICE, SCALA_USER, network_threads
+from playwright.sync_api import expect
 from portal_helpers import HOSTILE
 
 import pyonep_fast.exp as exp_sdk
@@ -53,7 +56,7 @@ def test_a_user_sees_the_fixture_devices_and_content(page, portal_server):
 def test_broadcasts_of_the_organization_appear_live_and_no_other(page, portal_server, sdk, other_organization):
     sign_in(page, portal_server.url, SCALA_USER, api="exp")
     page.click('#tree .node[data-page="traffic"]')
-    page.wait_for_function("() => document.getElementById('traffic-status').textContent.startsWith('live')")
+    expect(page.locator("#traffic-status")).to_have_text(re.compile("^live"))
     scala = sdk(**SCALA_DEVICE)
     other = sdk(**other_organization["device"])
     other.get_channel("portal channel").broadcast("secret-plan", {"from": "elsewhere"}, timeout=0)
@@ -77,7 +80,7 @@ def test_a_wrong_password_or_organization_is_refused(page, portal_server, other_
         page.fill("#signin-password", password)
         page.fill("#signin-organization", organization)
         page.click("#signin-form button[type=submit]")
-        page.wait_for_function("() => document.getElementById('signin-error').textContent.length > 0")
+        expect(page.locator("#signin-error")).not_to_be_empty()
         assert page.text_content("#signin-error") == "That user does not sign in to EXP."
         page.evaluate("document.getElementById('signin-error').textContent = ''")
     assert page.is_hidden("#app") and page.context.cookies() == []

@@ -5,6 +5,7 @@ import numpy as np
 import orjson
 import pytest
 import urllib3
+from playwright.sync_api import expect
 from portal_helpers import HOSTILE, iso
 
 from pyonep_fast.server.portal.browser import sign_in, wait_drawn
@@ -79,7 +80,7 @@ def test_a_master_key_sees_its_devices_and_a_stream_chart(page, portal_server, m
     assert [row[:3] for row in rows[1:]] == [["temperature", "numeric", "C"], ["status", "alphanumeric", "—"]]
     assert rows[2][3] == "on"
     page.click("button.stream[data-stream=status]")
-    page.wait_for_function("() => document.getElementById('chart-status').textContent === '1 text values (no chart)'")
+    expect(page.locator("#chart-status")).to_have_text("1 text values (no chart)")
 
 
 def test_keys_are_listed_without_their_secrets(page, portal_server, m2x_data):
@@ -101,8 +102,7 @@ def test_keys_are_listed_without_their_secrets(page, portal_server, m2x_data):
 def test_hostile_m2x_names_render_as_text(page, portal_server, m2x_data):
     sign_in(page, portal_server.url, m2x_data["master"], api="m2x")
     page.click(f'#tree .node[data-device="{m2x_data["hostile"]["id"]}"]')
-    shown = orjson.dumps(HOSTILE).decode()
-    page.wait_for_function(f"() => document.getElementById('resource-name').textContent === {shown}")
+    expect(page.locator("#resource-name")).to_have_text(HOSTILE)
     page.wait_for_selector("#device-commands")
     cells = page.eval_on_selector_all("#device-commands td", "cells => cells.map(c => c.textContent)")
     assert cells[0] == HOSTILE
@@ -139,7 +139,7 @@ def test_a_wrong_key_is_refused_and_makes_no_account(page, portal_server, m2x_da
     page.select_option("#signin-api", "m2x")
     page.fill("#signin-credential", wrong)
     page.click("#signin-form button[type=submit]")
-    page.wait_for_function("() => document.getElementById('signin-error').textContent.length > 0")
+    expect(page.locator("#signin-error")).not_to_be_empty()
     assert page.text_content("#signin-error") == "That API key does not sign in to M2X."
     assert page.is_hidden("#app") and page.context.cookies() == []
     assert wrong not in portal_server.store.m2x.keys
