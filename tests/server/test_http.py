@@ -60,6 +60,28 @@ def test_oversized_body_gets_413_and_server_keeps_serving(rpc):
         assert orjson.loads(pool.request("POST", small.url + RPC, body=orjson.dumps(read)).data)[0]["result"] == []
 
 
+def test_an_oversized_hdi_body_gets_hdis_own_413_text_and_stores_nothing():
+    with EmbeddedServer(max_body=1000) as small:
+        pool = urllib3.PoolManager(retries=False)
+        cik = orjson.loads(pool.request("GET", small.url + "/api/create?vendor").data)["cik"]
+
+        def rpc(auth, calls):
+            return orjson.loads(pool.request("POST", small.url + RPC, body=orjson.dumps(
+                {"auth": {"cik": auth}, "calls": calls})).data)
+        make_dataport(rpc, cik, "string", alias="a")
+        form = {"X-Exosite-CIK": cik, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        big = "a=" + "x" * 2000
+        for path, body in (("/onep:v1/stack/alias", big), ("/onep:v1/stack/alias?a", big),
+                           ("/onep:v1/stack/record", "alias=a&1=" + "x" * 2000)):
+            for chunked in (False, True):      # declared too large, or found so as it arrives
+                sent = iter([body[:600].encode(), body[600:].encode()]) if chunked else body
+                refused = pool.request("POST", small.url + path, body=sent, headers=form, chunked=chunked)
+                assert (refused.status, refused.headers["Content-Type"], refused.data) == (
+                    413, "text/plain; charset=utf-8", b"request body too large"), (path, chunked)
+        assert ok(rpc, cik, "info", {"alias": "a"}, {"storage": True})["storage"]["count"] == 0
+        assert pool.request("POST", small.url + "/onep:v1/stack/alias", body="a=x", headers=form).status == 204
+
+
 def test_body_that_never_finishes_is_closed_cleanly():
     with EmbeddedServer(body_timeout=0.5) as quick:
         host = urlsplit(quick.url)

@@ -40,5 +40,5 @@ def refused(status):
 
 
 def body_error(status):
-    """A request body that is too large (413), too slow (408) or cut short (400)."""
+    """The RPC's answer to a request body that is too large (413), too slow (408) or cut short (400)."""
     return json_response(request_error(status, "body"), status)

@@ -16,10 +16,17 @@ from ..._core.entries import INVALID, convert_value
 from ..http import CONFIG, FORM, read_body, text_response
 from .access import FULL, READ, Principal
 from .entries import entries_columns
-from .errors import CallRefused, body_error
+from .errors import CallRefused
 from .points import apply_retention, ingest_pairs, typed_value
 from .rpc import next_point
 from .state import ACTIVATED
+
+
+_BODY_REFUSALS = {413: "request body too large", 408: "request body timed out", 400: "request body cut short"}
+
+
+def _body_error(status):
+    return text_response(_BODY_REFUSALS[status], status)
 
 
 def _alias_target(store, client, alias, procedure, level):
@@ -94,7 +101,7 @@ class HttpDataInterface:
         budget = request.app[CONFIG]["limits"].response_bytes
         text = None
         if request.method == "POST":
-            body = await read_body(request, body_error)
+            body = await read_body(request, _body_error)
             if isinstance(body, web.StreamResponse):
                 return body
             writes = []
@@ -150,7 +157,7 @@ class HttpDataInterface:
     async def stack_record(self, request):
         store = self.store
         client = self._device(request)
-        body = await read_body(request, body_error)
+        body = await read_body(request, _body_error)
         if isinstance(body, web.StreamResponse):
             return body
         at = int(time.time())
