@@ -16,6 +16,7 @@ Rows:
   serials   a 57 MB provisioning form adding serial numbers (sn[]=...)
   read      `read` of limit 10**7 over a 2,000,000-point series
   reads     one request of 12 reads of 100,000 string points of 1 KB each (1.2 GB of results)
+  hdi       an HTTP Data Interface read of 1,000 aliases whose values quote to 60 KB each (60 MB)
   headers   500 connections that send part of their headers and then nothing;
             "open" is how many the server still holds after --hold seconds
   body      100 connections that send a provisioning form body a byte per second
@@ -59,12 +60,14 @@ class Target:
     def connection(self, timeout):
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
-    def request(self, method, path, body=None, headers=None, timeout=600):
-        """(status, the body's first 200 bytes, after its size when longer)."""
+    def request(self, method, path, body=None, headers=None, timeout=600, whole=False):
+        """(status, the body's first 200 bytes, after its size when longer; all of it when whole)."""
         connection = self.connection(timeout)
         try:
             connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
+            if whole:
+                return response.status, response.read()
             head = response.read(200)
             size = len(head)
             while True:
@@ -80,11 +83,17 @@ class Target:
         return orjson.dumps({"auth": {"cik": self.cik}, "calls": calls})
 
     def call(self, procedure, *arguments):
-        status, body = self.request("POST", RPC, self.rpc_body([{"id": 1, "procedure": procedure,
-                                                                 "arguments": list(arguments)}]), JSON)
-        entry, = orjson.loads(body)
-        assert entry["status"] == "ok", entry
-        return entry.get("result")
+        result, = self.calls([(procedure, *arguments)])
+        return result
+
+    def calls(self, calls):
+        """The results of [(procedure, *arguments)], run in one request."""
+        status, body = self.request("POST", RPC, self.rpc_body([
+            {"id": n, "procedure": procedure, "arguments": list(arguments)}
+            for n, (procedure, *arguments) in enumerate(calls)]), JSON, whole=True)
+        entries = orjson.loads(body)
+        assert all(entry["status"] == "ok" for entry in entries), entries[:3]
+        return [entry.get("result") for entry in entries]
 
     def peak_rss(self):
         with open(f"/proc/{self.server.pid}/status") as status:
@@ -178,6 +187,23 @@ def many_reads(target, timeout, hold, port):
     return target.request("POST", RPC, body, JSON, timeout)
 
 
+HDI_ALIASES = 1000
+HDI_VALUE = "a " * 15_000       # 30,000 characters, quoted `a%20` each pair: 60 KB
+
+
+def hdi_aliases(target):
+    """The query of a read of HDI_ALIASES aliases, each holding HDI_VALUE."""
+    rids = target.calls([("create", "dataport", {"format": "string"})] * HDI_ALIASES)
+    target.calls([("map", "alias", rid, f"a{n}") for n, rid in enumerate(rids)])
+    target.calls([("write", rid, HDI_VALUE, {}) for rid in rids])
+    return "?" + "&".join(f"a{n}" for n in range(HDI_ALIASES))
+
+
+def hdi_read(target, timeout, hold, query):
+    return target.request("GET", "/onep:v1/stack/alias" + query, headers={"X-Exosite-CIK": target.cik},
+                          timeout=timeout)
+
+
 def held(sockets, hold, trickle=None):
     """Watches sockets for `hold` seconds (sending a byte of `trickle` on
     each every second); what the server did with them."""
@@ -252,6 +278,7 @@ ROWS = {
              lambda target: series_of(target, "integer", 2_000_000, int, 500_000)),
     "reads": ("12 reads of 100 MB each in one request", many_reads,
               lambda target: series_of(target, "string", 100_000, lambda t: "v" * 1000, 20_000)),
+    "hdi": ("HDI read of 1,000 aliases, 60 MB", hdi_read, hdi_aliases),
     "headers": ("500 slow-header connections", slow_headers, None),
     "body": ("100 slow-body provisioning requests", slow_body, None),
 }
