@@ -14,6 +14,7 @@ JSON = "application/json; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 LARGE_JOIN = 1 << 20           # bodies from this size are joined off the event loop
+WRITE_PIECE = 1 << 20          # a large response body is written a piece this size at a time
 
 CONFIG = web.AppKey("config", dict)   # null, limits (limits.Limits), requests_per_connection, API options
 
@@ -24,6 +25,23 @@ def json_response(body, status=200):
 
 def text_response(text, status=200, headers=None):
     return web.Response(text=text, status=status, headers={"Content-Type": TEXT, **(headers or {})})
+
+
+async def body_response(request, body, headers):
+    """A response of `body` (bytes). One of WRITE_PIECE bytes or more is
+    sent a piece at a time, each once the previous one has drained: written
+    whole, all of it past what the socket takes at once would be copied into
+    the transport's buffer on the event loop (about 100 ms for 60 MB here)."""
+    if len(body) < WRITE_PIECE:
+        return web.Response(body=body, headers=headers)
+    response = web.StreamResponse(headers=headers)
+    response.content_length = len(body)
+    await response.prepare(request)
+    view = memoryview(body)
+    for start in range(0, len(body), WRITE_PIECE):
+        await response.write(view[start:start + WRITE_PIECE])
+    await response.write_eof()
+    return response
 
 
 def closing(response):

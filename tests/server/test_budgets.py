@@ -220,6 +220,12 @@ def test_an_hdi_read_past_the_response_budget_is_refused_413_and_its_writes_are_
     read = pool.request("GET", url + "?a&b&c", headers={"X-Exosite-CIK": cik})
     assert (read.status, read.data) == (413, b"response too large")
     assert pool.request("GET", url + "?c", headers={"X-Exosite-CIK": cik}).data == f"c={value}".encode()
+    large = "w" * 40_000                        # two: past the size from which the answer is counted off the loop
+    for alias in ("d", "e"):
+        make_dataport(rpc, cik, "string", alias=alias)
+        assert pool.request("POST", url, body=f"{alias}={large}", headers=form).status == 204
+    read = pool.request("GET", url + "?d&e", headers={"X-Exosite-CIK": cik})
+    assert (read.status, read.headers["Content-Type"], read.data) == (413, "text/plain; charset=utf-8", b"response too large")
 
 
 def test_invalid_entries_past_the_budget_are_refused_before_their_list_is_built():

@@ -2,7 +2,7 @@
 timeouts, keep-alive, --null mode, HTTP Data Interface (spec 1, 6.2, 7)."""
 import socket
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import pytest
@@ -164,6 +164,19 @@ def test_http_data_interface(server, http, rpc, fresh_client):
     for bad in ("alias=a&x=1", f"alias=a&{1 << 63}=1"):       # not an integer, outside int64
         refused = http.request("POST", server.url + "/onep:v1/stack/record", body=bad, headers=form)
         assert refused.status == 400 and refused.data.startswith(b"bad timestamp")
+
+
+def test_an_hdi_answer_of_megabytes_arrives_whole(server, http, rpc, fresh_client):
+    cik = fresh_client["cik"]
+    values = {f"p{n}": f"{n} " * 20_000 for n in range(20)}      # 20 x 60 KB quoted: written in pieces
+    calls = []
+    for alias, value in values.items():
+        make_dataport(rpc, cik, "string", alias=alias)
+        calls.append({"id": alias, "procedure": "write", "arguments": [{"alias": alias}, value, {}]})
+    assert all(entry["status"] == "ok" for entry in rpc(cik, calls))
+    read = http.request("GET", server.url + "/onep:v1/stack/alias?" + "&".join(values), headers={"X-Exosite-CIK": cik})
+    assert read.status == 200 and int(read.headers["Content-Length"]) == len(read.data) > 1 << 20
+    assert dict(parse_qsl(read.data.decode())) == values
 
 
 def test_timestamp_and_ip(server, http):

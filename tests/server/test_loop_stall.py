@@ -8,6 +8,7 @@ import concurrent.futures
 import sqlite3
 import threading
 import time
+import urllib.parse
 
 import orjson
 import pytest
@@ -173,3 +174,37 @@ def test_staged_rows_left_by_a_crash_are_deleted_at_start(tmp_path):
     assert reopened.db.execute("SELECT count(*) FROM staged_chunks").fetchone()[0] == 0
     assert reopened.series.open(series.id).count() == 0
     reopened.close()
+
+
+def test_a_large_hdi_read_is_quoted_while_other_requests_are_served(monkeypatch):
+    """The quoting of a large HTTP Data Interface answer is held until another
+    request has been answered: on the event loop that request could not be."""
+    from pyonep_fast.server.onep import hdi
+    value = "a " * 20_000               # two of these: 80 KB of values, 160 KB quoted
+    quoting = threading.Event()
+    other_answered = threading.Event()
+    waited = []
+
+    def quote_after_another_request(text, safe):
+        if text == value and not quoting.is_set():
+            quoting.set()
+            waited.append(other_answered.wait(30))
+        return urllib.parse.quote(text, safe=safe)
+    monkeypatch.setattr(hdi, "quote", quote_after_another_request)
+    with EmbeddedServer() as server, urllib3.PoolManager(retries=False, timeout=60, maxsize=2) as pool:
+        cik = orjson.loads(pool.request("GET", server.url + "/api/create?vendor").data)["cik"]
+        for alias in ("a", "b"):
+            port = ok(pool, server, cik, "create", "dataport", {"format": "string"})
+            ok(pool, server, cik, "map", "alias", port, alias)
+            ok(pool, server, cik, "write", port, value, {})
+        answers = []
+        reader = threading.Thread(target=lambda: answers.append(pool.request(
+            "GET", server.url + "/onep:v1/stack/alias?a&b", headers={"X-Exosite-CIK": cik})))
+        reader.start()
+        assert quoting.wait(30)
+        assert pool.request("GET", server.url + "/timestamp").status == 200
+        other_answered.set()
+        reader.join(60)
+    assert waited == [True]
+    quoted = urllib.parse.quote(value, safe="")
+    assert answers[0].status == 200 and answers[0].data == f"b={quoted}&a={quoted}".encode()

@@ -4,24 +4,31 @@ alias goes through One Platform's one access check (access.Principal).
 
 A read whose answer would pass the response-bytes budget (limits.Limits) is
 refused `413` `text/plain` "response too large", as HDI answers its other
-errors, after building no more than the budget; a hybrid request so refused
-stores none of its writes."""
+errors: its size is counted before it is built; a hybrid request so refused
+stores none of its writes. An answer of LARGE_BODY bytes of values or more
+is counted (plain reads) and quoted in a worker thread: quoting tens of
+megabytes takes a second, which the event loop owes the other requests;
+it is then written a piece at a time (http.body_response)."""
+import asyncio
 import email.utils
+import string
 import time
 from urllib.parse import parse_qsl, quote, unquote_plus
 
 from aiohttp import web
 
 from ..._core.entries import INVALID, convert_value
-from ..http import CONFIG, FORM, read_body, text_response
+from ..http import CONFIG, FORM, body_response, read_body, text_response
 from .access import FULL, READ, Principal
 from .entries import entries_columns
 from .errors import CallRefused
 from .points import apply_retention, ingest_pairs, typed_value
 from .rpc import next_point
 from .state import ACTIVATED
+from .wire import LARGE_BODY
 
 
+_UNQUOTED = (string.ascii_letters + string.digits + "_.-~").encode()    # the bytes quote(safe="") keeps
 _BODY_REFUSALS = {413: "request body too large", 408: "request body timed out", 400: "request body cut short"}
 
 
@@ -48,11 +55,9 @@ def _query_names(request):
     return [unquote_plus(part.split("=", 1)[0]) for part in request.query_string.split("&") if part]
 
 
-def _latest_values(store, client, names, at, budget):
-    """`name=value` pairs of the latest points, in the reverse of the request
-    order; 413 once they pass `budget` bytes."""
+def _latest_values(store, client, names, at):
+    """(name, value text) of the latest points, in the reverse of the request order."""
     pairs = []
-    size = -1                               # n pairs take n - 1 ampersands
     for name in reversed(names):
         res = _alias_target(store, client, name, "read", READ)
         if res is None:
@@ -60,16 +65,48 @@ def _latest_values(store, client, names, at, budget):
         apply_retention(res, at)
         latest = res.series.latest()
         if latest is not None:
-            pairs.append(f"{quote(name, safe='')}={quote(str(latest[1]), safe='')}")
-            size += len(pairs[-1]) + 1      # quoted: ASCII, one byte a character
-            if size > budget:
-                raise web.HTTPRequestEntityTooLarge(budget, size, text="response too large",
-                                                    content_type="text/plain")
-    return "&".join(pairs)
+            pairs.append((name, str(latest[1])))
+    return pairs
 
 
-def _read_response(text):
-    return text_response(text, headers={"Content-Type": FORM}) if text else web.Response(status=204)
+def _quoted_size(text):
+    """len(quote(text, safe="")), without building it: a byte it does not keep takes three."""
+    data = text.encode()
+    return len(data) + 2 * len(data.translate(None, _UNQUOTED))
+
+
+def _within_budget(pairs, budget):
+    """413 when the `name=value` form of pairs would pass `budget` bytes
+    (counted up to the budget, nothing built)."""
+    size = -1                               # n pairs take n - 1 ampersands
+    for name, value in pairs:
+        size += _quoted_size(name) + 1 + _quoted_size(value) + 1
+        if size > budget:
+            raise web.HTTPRequestEntityTooLarge(budget, size, text="response too large",
+                                                content_type="text/plain")
+
+
+def _form(pairs):
+    return "&".join(f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in pairs).encode()
+
+
+async def _read_response(request, pairs, budget=None):
+    """The answer to a read of `pairs`: 204 without any, else their form,
+    counted against `budget` first when given (a hybrid counted its own
+    while it could still undo its writes). Large ones are counted and built
+    in a worker thread."""
+    if not pairs:
+        return web.Response(status=204)
+
+    def build():
+        if budget is not None:
+            _within_budget(pairs, budget)
+        return _form(pairs)
+    if sum(len(value) for _, value in pairs) >= LARGE_BODY:
+        body = await asyncio.get_running_loop().run_in_executor(None, build)
+    else:
+        body = build()
+    return await body_response(request, body, {"Content-Type": FORM})
 
 
 def _since(header):
@@ -99,7 +136,6 @@ class HttpDataInterface:
         at = int(time.time())
         names = _query_names(request)
         budget = request.app[CONFIG]["limits"].response_bytes
-        text = None
         if request.method == "POST":
             body = await read_body(request, _body_error)
             if isinstance(body, web.StreamResponse):
@@ -119,17 +155,19 @@ class HttpDataInterface:
                 for res, typed in writes:
                     ingest_pairs(store, res, [(at, typed)], at)
                 if names:
-                    text = _latest_values(store, client, names, at, budget)
+                    pairs = _latest_values(store, client, names, at)
+                    _within_budget(pairs, budget)
             await store.durable()
+            if names:
+                return await _read_response(request, pairs)
         if not names:
             return web.Response(status=204)
         timeout = request.headers.get("Request-Timeout")
         if request.method == "GET" and timeout is not None and len(names) == 1:
             return await self._long_poll(request, client, names[0], timeout)
-        if text is None:
-            with store.lock:
-                text = _latest_values(store, client, names, at, budget)
-        return _read_response(text)
+        with store.lock:
+            pairs = _latest_values(store, client, names, at)
+        return await _read_response(request, pairs, budget)
 
     async def _long_poll(self, request, client, name, timeout):
         store = self.store
@@ -152,7 +190,7 @@ class HttpDataInterface:
             if point is None:
                 return web.Response(status=304)
         headers = {"Content-Type": FORM, "Last-Modified": email.utils.formatdate(point[0], usegmt=True)}
-        return web.Response(text=f"{quote(name, safe='')}={quote(str(point[1]), safe='')}", headers=headers)
+        return web.Response(body=_form([(name, str(point[1]))]), headers=headers)
 
     async def stack_record(self, request):
         store = self.store
