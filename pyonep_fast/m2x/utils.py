@@ -26,7 +26,7 @@ _ISO_8601 = re.compile(r"""
         )?
         (?P<zone>Z|(?P<sign>[-+])(?P<zh>\d{2}):?(?P<zm>\d{2})?)?
     )?
-    \Z""", re.VERBOSE)
+    \Z""", re.VERBOSE | re.ASCII)   # \d: ASCII digits only (int() would read any script's)
 
 
 class ParseError(ValueError):

@@ -1,5 +1,6 @@
 """m2x.utils (spec §3), with the upstream tests' expectations of §6."""
 import datetime
+import re
 import json
 
 import pytest
@@ -124,3 +125,11 @@ def test_json_encoder_writes_nested_datetimes_with_microseconds(local_zone):
     with pytest.raises(TypeError):
         json.dumps({"a": object()}, cls=DateTimeJSONEncoder)
     assert utils.UTC is UTC
+
+
+@pytest.mark.parametrize("text", ["٢٠١٥-٠٤-١٥", "2015-04-1٥", "２０１５", "2015-04-15T12:3०", "2015-04-15T12:00+0٥"])
+def test_digits_outside_ascii_are_malformed_dates(text):
+    """Arabic-Indic, fullwidth or Devanagari digits are refused as any other malformed date."""
+    with pytest.raises(ParseError, match=f"^Unable to parse date string {re.escape(repr(text))}$"):
+        parse_date(text)
+    assert from_server("name", text) == text
