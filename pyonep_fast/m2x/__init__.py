@@ -28,8 +28,9 @@ Deviations from m2x 5.5.0 (each loses nothing existing code relies on):
     MAX_VALUES_PER_REQUEST values and MAX_BODY_BYTES each); the result is
     the last response. A refused request raises `ValuesNotAccepted` (an
     HTTPError) naming exactly the values not stored; a connection failure
-    raises `ValuesNotDelivered` (a TransportError) naming the values whose
-    storage is not confirmed. Values are also accepted as NumPy arrays (a
+    raises `ValuesNotDelivered` (a TransportError, of the failure's kind:
+    also the builtin ConnectionError or TimeoutError as that failure was)
+    naming the values whose storage is not confirmed. Values are also accepted as NumPy arrays (a
     `(timestamps, values)` pair with datetime64 timestamps, or a structured
     array with fields `timestamp` and `value`) and as a pandas Series with a
     DatetimeIndex; those timestamps are UTC (naive ones too) and converted

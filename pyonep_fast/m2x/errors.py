@@ -74,12 +74,46 @@ class ValuesNotDelivered(ConnectionError):
     """The connection failed while a value list was being sent: `accepted`
     were confirmed stored, `not_accepted` were not (the request in flight may
     or may not have been stored; sending those values again is harmless, a
-    value at an existing timestamp replaces it)."""
+    value at an existing timestamp replaces it). Raised as the subclass of
+    the failure's kind (values_not_delivered), so that it is what the failure
+    was: the builtin ConnectionError after a refusal or reset, TimeoutError
+    after a timeout."""
 
     def __init__(self, message, accepted, not_accepted):
         super().__init__(message)
         self.accepted = accepted
         self.not_accepted = not_accepted
+
+
+class ConnectionFailedValuesNotDelivered(ValuesNotDelivered, ConnectionFailed):
+    """Values not delivered for a ConnectionFailed (also the builtin ConnectionError)."""
+
+
+class TimeoutValuesNotDelivered(ValuesNotDelivered, TransportTimeout):
+    """Values not delivered for a TransportTimeout (also the builtin TimeoutError)."""
+
+
+class ConnectTimeoutValuesNotDelivered(ValuesNotDelivered, ConnectTimeout):
+    """Values not delivered for a ConnectTimeout."""
+
+
+class ResponseTooLargeValuesNotDelivered(ValuesNotDelivered, ResponseTooLarge):
+    """Values not delivered for a ResponseTooLarge (`limit` is its limit)."""
+
+
+_NOT_DELIVERED = {cls.__bases__[1]: cls for cls in (ConnectionFailedValuesNotDelivered, TimeoutValuesNotDelivered,
+                                                    ConnectTimeoutValuesNotDelivered,
+                                                    ResponseTooLargeValuesNotDelivered)}
+
+
+def values_not_delivered(failure, message, accepted, not_accepted):
+    """The ValuesNotDelivered for the transport failure `failure` (one of
+    TRANSPORT_ERRORS' classes): of its kind too."""
+    kind = next((kind for kind in type(failure).__mro__ if kind in _NOT_DELIVERED), None)
+    error = _NOT_DELIVERED.get(kind, ValuesNotDelivered)(message, accepted, not_accepted)
+    if isinstance(failure, ResponseTooLarge):
+        error.limit = failure.limit
+    return error
 
 
 def message(error):

@@ -27,7 +27,7 @@ import numpy as np
 from .._core.series import Series
 from .._core import ERANGE
 from ..exceptions import CoreError, TransportError
-from .errors import HTTPError, ValuesNotAccepted, ValuesNotDelivered
+from .errors import HTTPError, ValuesNotAccepted, values_not_delivered
 
 #: A request carries at most this many values ...
 MAX_VALUES_PER_REQUEST = 50_000
@@ -268,7 +268,8 @@ def _send_piece(api, url, body, accepted, rest, several):
     except TransportError as error:
         if not several:
             raise
-        raise ValuesNotDelivered(f"{_count(rest)} values not confirmed stored: {error}", accepted, rest) from error
+        raise values_not_delivered(error, f"{_count(rest)} values not confirmed stored: {error}", accepted, rest) \
+            from error
 
 
 def _count(rest):

@@ -2,6 +2,7 @@
 NumPy arrays and pandas Series; large ones split within the limits; a
 failure names exactly the values not stored."""
 import datetime
+import threading
 import zoneinfo
 
 import numpy as np
@@ -14,7 +15,10 @@ from hypothesis import strategies as st
 from pyonep_fast.exceptions import TransportError
 from pyonep_fast.m2x import values as m2x_values
 from pyonep_fast.m2x.client import M2XClient
+from pyonep_fast.m2x.errors import ConnectionError as M2XConnectionError
+from pyonep_fast.m2x.errors import ConnectionFailed as M2XConnectionFailed
 from pyonep_fast.m2x.errors import HTTPError, ValuesNotAccepted, ValuesNotDelivered
+from pyonep_fast.m2x.errors import TransportTimeout as M2XTransportTimeout
 from scripted_http import ScriptedServer, http_response
 
 
@@ -152,6 +156,34 @@ def test_a_dropped_connection_names_the_values_not_confirmed(small_requests):
         client.api.close()
     assert isinstance(caught.value, TransportError)
     assert caught.value.accepted == range(0, 2000) and caught.value.not_accepted == range(2000, 3500)
+    # what the failure was, as the client's other transport failures are (m2x.errors.TRANSPORT_ERRORS)
+    assert all(isinstance(caught.value, cls) for cls in (ConnectionError, M2XConnectionFailed, M2XConnectionError))
+    assert not isinstance(caught.value, TimeoutError)
+
+
+def test_a_timeout_while_values_are_sent_is_also_a_timeout_error(small_requests):
+    answered = iter([http_response(b'{"status": "accepted"}', "202 Accepted")])
+    released = threading.Event()
+
+    def respond(request):
+        answer = next(answered, None)
+        if answer is None:
+            released.wait(30)    # the second request is not answered before the client gives up
+        return answer
+    with ScriptedServer(respond) as server:
+        client = M2XClient("k", endpoint=server.url, timeout=2)   # the first answer comes well within it
+        from pyonep_fast.m2x.v2.streams import Stream
+
+        class Parent:
+            id = "d1"
+        stamps = np.datetime64("2015-01-01", "ms") + np.arange(1500) * np.timedelta64(1, "ms")
+        with pytest.raises(ValuesNotDelivered) as caught:
+            Stream(client.api, Parent(), name="s").post_values((stamps, np.ones(1500)))
+        released.set()
+        client.api.close()
+    assert all(isinstance(caught.value, cls) for cls in (TimeoutError, M2XTransportTimeout, M2XConnectionError))
+    assert not isinstance(caught.value, ConnectionError)
+    assert caught.value.accepted == range(0, 1000) and caught.value.not_accepted == range(1000, 1500)
 
 
 def test_post_updates_split_across_streams(device, small_requests, requests_seen):
