@@ -8,7 +8,7 @@ import orjson
 import pytest
 import urllib3
 
-from pyonep_fast.server import EmbeddedServer
+from pyonep_fast.server import EmbeddedServer, Limits
 from pyonep_fast.server.onep.routes import ip_text
 from rpc_helpers import make_dataport, ok
 
@@ -128,6 +128,21 @@ def test_null_mode():
         assert orjson.loads(pool.request("POST", null.url + RPC, body=b"[").data)["error"]["code"] == -1
         assert orjson.loads(pool.request("POST", null.url + RPC, body=b'{"auth": {}}').data)["error"]["code"] == 400
         assert null.store.onep.get(null.root_rid).children == {}
+
+
+def test_null_mode_counts_calls_against_the_budget():
+    """--null refuses a request of more calls than calls_per_request as the
+    server does without it (413 "calls"), however the body was decoded."""
+    with EmbeddedServer(null=True, limits=Limits(calls_per_request=5)) as null:
+        pool = urllib3.PoolManager()
+
+        def answer(calls):
+            body = orjson.dumps({"auth": {"cik": "0" * 40}, "calls": calls})
+            return orjson.loads(pool.request("POST", null.url + RPC, body=body).data)
+        assert answer([{"id": n} for n in range(5)]) == [{"id": n, "status": "ok"} for n in range(5)]
+        too_many = {"error": {"code": 413, "message": "Request Entity Too Large", "context": "calls"}}
+        assert answer([{"id": n} for n in range(6)]) == too_many
+        assert answer([{"id": n, "procedure": "write", "arguments": ["x" * 100]} for n in range(20000)]) == too_many
 
 
 def test_http_data_interface(server, http, rpc, fresh_client):

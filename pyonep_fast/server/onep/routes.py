@@ -11,7 +11,7 @@ from ..http import CONFIG, json_response, read_body, text_response
 from .errors import body_error, request_error
 from .fountain import Fountain
 from .hdi import HttpDataInterface
-from .rpc import Engine
+from .rpc import Engine, envelope_error
 from .wire import LARGE_BODY, decode_envelope
 
 
@@ -32,18 +32,20 @@ class RpcEndpoint:
         if envelope is None:
             return json_response(request_error(-1, "request"))
         if config["null"]:
-            return json_response(null_answer(envelope))
+            return json_response(null_answer(envelope, config["limits"]))
         return json_response(await self.engine.process(envelope, config["limits"]))
 
 
-def null_answer(envelope):
-    """--null mode: every call with an id is acknowledged, nothing runs."""
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("auth"), dict):
+def null_answer(envelope, limits):
+    """--null mode: every call with an id is acknowledged, nothing runs; a
+    request refused for its shape or its number of calls is refused as
+    without --null (a non-object auth too, as authentication would)."""
+    error = envelope_error(envelope, limits)
+    if error is not None:
+        return error
+    if not isinstance(envelope["auth"], dict):
         return request_error(400, "auth")
-    calls = envelope.get("calls")
-    if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
-        return request_error(400, "calls")
-    entries = [orjson.dumps({"id": c["id"], "status": "ok"}) for c in calls if c.get("id") is not None]
+    entries = [orjson.dumps({"id": c["id"], "status": "ok"}) for c in envelope["calls"] if c.get("id") is not None]
     return b"[" + b",".join(entries) + b"]" if entries else b""
 
 

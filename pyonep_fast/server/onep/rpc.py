@@ -217,6 +217,21 @@ def _entry(has_id, call_id, result):
     return _result_entry(has_id, call_id, result)
 
 
+def envelope_error(envelope, limits):
+    """The whole-request error of a decoded envelope whose shape or number
+    of calls is refused (None when it is not): --null mode answers these too."""
+    if not isinstance(envelope, dict) or "auth" not in envelope:
+        return request_error(400, "auth")
+    calls = envelope.get("calls")
+    if not isinstance(calls, list):
+        return request_error(400, "calls")
+    if len(calls) > limits.calls_per_request:     # before any per-call work on the loop
+        return request_error(413, "calls")
+    if not all(isinstance(c, dict) for c in calls):
+        return request_error(400, "calls")
+    return None
+
+
 def _refusal_entry(has_id, call_id, refusal):
     if not has_id:
         return None
@@ -283,15 +298,10 @@ class Engine:
         waits (`wait`), a coroutine that runs the rest and returns the body
         after its own commit.
         """
-        if not isinstance(envelope, dict) or "auth" not in envelope:
-            return request_error(400, "auth")
-        calls = envelope.get("calls")
-        if not isinstance(calls, list):
-            return request_error(400, "calls")
-        if len(calls) > limits.calls_per_request:     # before any per-call work on the loop
-            return request_error(413, "calls")
-        if not all(isinstance(c, dict) for c in calls):
-            return request_error(400, "calls")
+        error = envelope_error(envelope, limits)
+        if error is not None:
+            return error
+        calls = envelope["calls"]
         entries = []
         try:
             with self.store.lock:
