@@ -169,7 +169,7 @@ class RequestEvent(NamedTuple):
     elapsed: float  # seconds, wall clock, from start to last byte or failure
     request_size: int  # body bytes sent
     response_size: int  # body bytes received
-    exception: BaseException | None
+    exception: BaseException | None  # the TransportError, or what interrupted the request (gevent's GreenletExit)
 
 
 class Response:
@@ -698,7 +698,7 @@ class Transport:
             status = response.status
             data = response.data
             return response
-        except TransportError as exc:
+        except BaseException as exc:      # a hook must not take an interrupted request for an answered one
             error = exc
             raise
         finally:

@@ -26,7 +26,9 @@ the request's first byte to the response's last.
 A call fails in Locust's statistics when it raises (the exception is
 recorded, then re-raised: the client keeps its own API's contract) or when
 the API's judge finds a failure in what it returned (One Platform answers a
-refused call with HTTP 200 and a status).
+refused call with HTTP 200 and a status). A request abandoned midway by a
+BaseException that is no error (GreenletExit when Locust stops a user,
+KeyboardInterrupt) is not reported at all, as Locust's own clients do.
 """
 import contextvars
 import re
@@ -152,6 +154,8 @@ class Reporter:
                   response=result, context=context, exception=exception)
 
     def on_transport_request(self, event):
+        if event.exception is not None and not isinstance(event.exception, Exception):
+            return    # abandoned, not answered (a user stopped mid-request): Locust's own clients report none
         scope = _scope.get()
         if scope is not None:
             scope.events.append(event)

@@ -77,6 +77,23 @@ def _assert_reports(report, summary, request_type, name):
     return row
 
 
+def _assert_stored(stored, reported, per_request, users):
+    """What the server stored of a run is what it reported, request for
+    request, give or take one request per user: Locust stops a user that was
+    between tasks by killing it, which can land once the next task has sent
+    its request (Locust's own race between a user's state and the kill), and
+    an abandoned request is reported by no Locust client; the server may have
+    stored it."""
+    assert stored % per_request == 0, (stored, per_request)
+    assert reported * per_request <= stored <= (reported + users) * per_request, (stored, reported)
+
+
+@pytest.fixture
+def assert_stored():
+    """assert_stored(points stored, requests reported, points per request, users)."""
+    return _assert_stored
+
+
 @pytest.fixture
 def assert_reports():
     """assert_reports(report dir, summary, request type, name) -> the summary's row."""

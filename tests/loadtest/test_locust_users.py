@@ -81,6 +81,38 @@ print(json.dumps({"requests": total.num_requests, "failures": total.num_failures
 '''
 
 
+ABANDONED_SCRIPT = '''
+import json, socket, sys
+from pyonep_fast.loadtest import events  # Locust first: gevent patches the standard library
+import gevent
+from locust.env import Environment
+from pyonep_fast.transport import Transport
+
+environment = Environment()
+events.install(environment)
+seen = []
+environment.events.request.add_listener(lambda name, exception, **_: seen.append([name, exception is not None]))
+silent = socket.create_server(("127.0.0.1", 0))    # takes the request, never answers
+with Transport(f"http://127.0.0.1:{silent.getsockname()[1]}") as stalled, Transport(sys.argv[1]) as answered:
+    pending = gevent.spawn(stalled.request, "GET", "/stalled")
+    connection, _ = silent.accept()                  # the request is in flight
+    pending.kill()                                    # as Locust stops a user: GreenletExit inside the request
+    answered.request("GET", "/answered")
+print(json.dumps(seen))
+'''
+
+
+def test_a_request_abandoned_when_a_user_is_stopped_is_not_reported(run_python, tmp_path):
+    """Locust kills a user's greenlet mid-request when the run stops: the
+    request was neither answered nor failed, and Locust's own clients report
+    nothing for it (it once counted as a success with no status)."""
+    (tmp_path / "abandoned.py").write_text(ABANDONED_SCRIPT)
+    with ScriptedServer(lambda request: http_response(b"ok")) as server:
+        done = run_python(["abandoned.py", server.url], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["GET /answered", False]]
+
+
 def test_200_users_in_one_process_are_in_flight_at_once(run_python, tmp_path):
     """The server answers no request until all 200 are in: one user blocking
     its process in a call (I/O outside gevent's sockets) would leave the

@@ -28,14 +28,14 @@ def test_devices_against_an_embedded_server_it_starts(loadtest, request_row, ass
     assert sum(summary["throughput"]["series"]["onep write"]["requests"]) == write["requests"]
 
 
-def test_ingest_stores_every_point_it_reported(loadtest, server, rpc, make_fleet, request_row, assert_reports):
+def test_ingest_stores_every_point_it_reported(loadtest, server, rpc, make_fleet, assert_reports, assert_stored):
     path, devices = make_fleet(2)
     done, report, summary = loadtest("ingest", "--url", server.url, "--users", 2, "--run-time", "2s",
                                      "--fleet", path, "--points", 50)
     assert done.returncode == 0, done.stderr
     row = assert_reports(report, summary, "onep", "recordbatch")
     assert row["requests"] > 0 and row["failures"] == 0 and row["min_ms"] > 0
-    assert sum(stored_points(rpc, device) for device in devices) == row["requests"] * 50
+    assert_stored(sum(stored_points(rpc, device) for device in devices), row["requests"], 50, users=2)
 
 
 def test_deferred_batches_are_one_request_each(loadtest, server, rpc, make_fleet, request_row, assert_reports):

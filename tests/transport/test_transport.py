@@ -1,5 +1,6 @@
 """pyonep_fast.transport against real loopback servers whose answers the tests script."""
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -196,6 +197,37 @@ def test_hooks_see_every_request_with_sizes_and_errors():
     assert ok.elapsed > 0
     assert (failed.status, failed.request_size, failed.response_size) == (None, 2, 0)
     assert isinstance(failed.exception, TransportError)
+
+
+class Interrupted(BaseException):
+    """What stops a request from outside (as gevent's GreenletExit does when Locust stops a user)."""
+
+
+def test_hooks_see_a_request_interrupted_midway_as_interrupted_not_answered():
+    events = []
+    release = threading.Event()
+
+    def interrupt(signum, frame):
+        raise Interrupted()
+
+    def respond(request):
+        release.wait(10)
+        return http_response(b"too late")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with ScriptedServer(respond) as server, Transport(server.url, hooks=[events.append]) as client:
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            with pytest.raises(Interrupted):
+                client.request("GET", "/stalled")
+            release.set()
+            assert client.request("GET", "/next").status == 200      # on a fresh connection
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    stalled, answered = events
+    assert stalled.status is None and isinstance(stalled.exception, Interrupted)
+    assert answered.status == 200 and answered.exception is None
 
 
 def test_request_many_runs_concurrently_and_keeps_order():
