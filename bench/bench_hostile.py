@@ -16,6 +16,7 @@ Rows:
   serials   a 57 MB provisioning form adding serial numbers (sn[]=...)
   read      `read` of limit 10**7 over a 2,000,000-point series
   reads     one request of 12 reads of 100,000 string points of 1 KB each (1.2 GB of results)
+  answer    one request of 2 reads of 1,000,000 float points each (a 60 MB answer)
   hdi       an HTTP Data Interface read of 1,000 aliases whose values quote to 60 KB each (60 MB)
   headers   500 connections that send part of their headers and then nothing;
             "open" is how many the server still holds after --hold seconds
@@ -187,6 +188,26 @@ def many_reads(target, timeout, hold, port):
     return target.request("POST", RPC, body, JSON, timeout)
 
 
+ANSWER_READS = 2
+ANSWER_POINTS = 1_000_000                     # points_per_read
+ANSWER_T0 = 1_420_070_400
+
+
+def answer_series(target):
+    """A float dataport whose 1,000,000 points read as about 30 MB of JSON
+    (`[1420070400,0.14285714285714285],`), recorded before the row is timed."""
+    port = target.call("create", "dataport", {"format": "float"})
+    for start in range(0, ANSWER_POINTS, 250_000):
+        target.call("record", port, [[ANSWER_T0 + t, t / 7] for t in range(start + 1, start + 250_001)], {})
+    return port
+
+
+def large_answer(target, timeout, hold, port):
+    body = target.rpc_body([{"id": n, "procedure": "read", "arguments": [
+        port, {"starttime": 0, "limit": ANSWER_POINTS, "sort": "asc"}]} for n in range(ANSWER_READS)])
+    return target.request("POST", RPC, body, JSON, timeout)
+
+
 HDI_ALIASES = 1000
 HDI_VALUE = "a " * 15_000       # 30,000 characters, quoted `a%20` each pair: 60 KB
 
@@ -278,6 +299,7 @@ ROWS = {
              lambda target: series_of(target, "integer", 2_000_000, int, 500_000)),
     "reads": ("12 reads of 100 MB each in one request", many_reads,
               lambda target: series_of(target, "string", 100_000, lambda t: "v" * 1000, 20_000)),
+    "answer": ("2 reads of 1,000,000 points, 60 MB answer", large_answer, answer_series),
     "hdi": ("HDI read of 1,000 aliases, 60 MB", hdi_read, hdi_aliases),
     "headers": ("500 slow-header connections", slow_headers, None),
     "body": ("100 slow-body provisioning requests", slow_body, None),
