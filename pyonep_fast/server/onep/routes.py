@@ -7,7 +7,7 @@ import time
 import orjson
 from aiohttp import web
 
-from ..http import CONFIG, json_response, read_body, text_response
+from ..http import CONFIG, JSON, body_response, json_response, read_body, text_response
 from .errors import body_error, request_error
 from .fountain import Fountain
 from .hdi import HttpDataInterface
@@ -33,7 +33,8 @@ class RpcEndpoint:
             return json_response(request_error(-1, "request"))
         if config["null"]:
             return json_response(null_answer(envelope, config["limits"]))
-        return json_response(await self.engine.process(envelope, config["limits"]))
+        answer = await self.engine.answer(envelope, config["limits"])
+        return await body_response(request, answer, {"Content-Type": JSON})
 
 
 def null_answer(envelope, limits):

@@ -1,8 +1,10 @@
 """The One Platform JSON-RPC engine (spec sections 1-3, 8, 9).
 
-`Engine.process(envelope)` authenticates a decoded request envelope, runs
-its calls one after another and returns the response body (bytes; b"" when
-no call had an id). Statuses other than "ok" travel as CallRefused; an
+`Engine.answer(envelope)` authenticates a decoded request envelope, runs
+its calls one after another and returns the response body as a list of
+pieces in order (none when no call had an id): the entries are never copied
+into one body, which the endpoint writes a piece at a time
+(http.body_response); `Engine.process` returns it joined (bytes). Statuses other than "ok" travel as CallRefused; an
 argument list of the wrong shape is the per-call 501 error. Each call runs
 in `store.atomic()`: one that raises (a refusal or an internal error) is
 rolled back; a handler returns a CallRefused instead when the changes made
@@ -243,6 +245,17 @@ def _refusal_entry(has_id, call_id, refusal):
     return orjson.dumps(entry)
 
 
+def _array(entries):
+    """The pieces of the JSON array of the encoded entries (none without an entry)."""
+    if not entries:
+        return []
+    pieces = [b"["]
+    for entry in entries:
+        pieces += (entry, b",")
+    pieces[-1] = b"]"
+    return pieces
+
+
 async def _after_a_pause(entry):
     """entry, once the event loop has had a turn."""
     await asyncio.sleep(0)
@@ -293,21 +306,21 @@ class Engine:
     def begin(self, envelope, limits=DEFAULT):
         """Runs a decoded request's calls as far as they go without waiting.
 
-        Returns the response body (bytes; the caller answers once
-        `store.when_durable` says the changes are committed), or, when a call
-        waits (`wait`), a coroutine that runs the rest and returns the body
-        after its own commit.
+        Returns the response body's pieces (a list; the caller answers once
+        `store.durable` says the changes are committed), or, when a call
+        waits (`wait`), a coroutine that runs the rest and returns the
+        pieces after its own commit.
         """
         error = envelope_error(envelope, limits)
         if error is not None:
-            return error
+            return [error]
         calls = envelope["calls"]
         entries = []
         try:
             with self.store.lock:
                 context, error = self.authenticate(envelope["auth"], limits)
             if error is not None:
-                return error
+                return [error]
             slice_ends = time.monotonic() + SLICE_SECONDS
             for index, call in enumerate(calls):
                 entry = self.run_call(context, call)
@@ -320,12 +333,12 @@ class Engine:
                     entries.append(entry)
         except Exception:
             log.exception("internal error while running calls")
-            return request_error(500, "calls")
-        return b"[" + b",".join(entries) + b"]" if entries else b""
+            return [request_error(500, "calls")]
+        return _array(entries)
 
     async def _finish(self, context, calls, index, waiting, entries):
         """The rest of a request from the call at index, whose entry is the
-        coroutine `waiting`; returns the body once it is all durable."""
+        coroutine `waiting`; returns the body's pieces once it is all durable."""
         try:
             entry = await waiting
             slice_ends = time.monotonic() + SLICE_SECONDS
@@ -342,24 +355,28 @@ class Engine:
                 entry = self.run_call(context, calls[index])
                 if iscoroutine(entry):
                     entry = await entry
-            body = b"[" + b",".join(entries) + b"]" if entries else b""
+            pieces = _array(entries)
         except Exception:
             log.exception("internal error while running calls")
-            body = request_error(500, "calls")
-        return await self._durable(body)
+            pieces = [request_error(500, "calls")]
+        return await self._durable(pieces)
 
-    async def _durable(self, body):
-        """body once the changes are committed; the 500 error if that failed."""
+    async def _durable(self, pieces):
+        """pieces once the changes are committed; the 500 error if that failed."""
         try:
             await self.store.durable()
         except sqlite3.Error:          # logged by the store
-            return request_error(500, "calls")
-        return body
+            return [request_error(500, "calls")]
+        return pieces
+
+    async def answer(self, envelope, limits=DEFAULT):
+        """The response body's pieces for a decoded request envelope, once durable."""
+        outcome = self.begin(envelope, limits)
+        return await self._durable(outcome) if isinstance(outcome, list) else await outcome
 
     async def process(self, envelope, limits=DEFAULT):
-        """Response body for a decoded request envelope, once durable."""
-        outcome = self.begin(envelope, limits)
-        return await self._durable(outcome) if isinstance(outcome, bytes) else await outcome
+        """The response body (bytes) for a decoded request envelope, once durable."""
+        return b"".join(await self.answer(envelope, limits))
 
     def run_call(self, context, call):
         """Runs one call; returns its encoded response entry (None without
