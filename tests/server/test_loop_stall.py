@@ -5,6 +5,8 @@ atomically. Storage.between_slices holds the store in the middle so that
 what happens meanwhile is deterministic."""
 import asyncio
 import concurrent.futures
+import http.client as http_client
+import socket
 import sqlite3
 import threading
 import time
@@ -208,3 +210,60 @@ def test_a_large_hdi_read_is_quoted_while_other_requests_are_served(monkeypatch)
     assert waited == [True]
     quoted = urllib.parse.quote(value, safe="")
     assert answers[0].status == 200 and answers[0].data == f"b={quoted}&a={quoted}".encode()
+
+
+def test_a_large_rpc_answer_to_a_client_not_reading_is_buffered_a_piece_at_a_time(monkeypatch):
+    """An RPC answer of many megabytes to a client that reads none of it sits
+    in the server's transport buffer at most a piece (http.WRITE_PIECE) past
+    its high-water mark, the rest written as the client reads; written whole
+    it was copied there at once (on the event loop). Other requests are
+    answered meanwhile, and the answer arrives whole."""
+    from pyonep_fast.server import http as server_http
+    protocols = []
+    make_connection = server_http.ConnectionCap.__call__
+
+    def recorded(cap):
+        protocol = make_connection(cap)
+        protocols.append(protocol)
+        return protocol
+    monkeypatch.setattr(server_http.ConnectionCap, "__call__", recorded)
+    value = "v" * 60_000
+    with EmbeddedServer() as server, urllib3.PoolManager(retries=False, timeout=60) as pool:
+        cik = server.root_cik
+        port = ok(pool, server, cik, "create", "dataport", {"format": "string"})
+        ok(pool, server, cik, "record", port, [[t, value] for t in range(1, 301)], {})   # an 18 MB answer
+        body = orjson.dumps({"auth": {"cik": cik}, "calls": [
+            {"id": 1, "procedure": "read", "arguments": [port, {"starttime": 0, "limit": 300, "sort": "asc"}]}]})
+        reader = socket.socket()
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect(("127.0.0.1", server.port))
+        try:
+            reader.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: %d\r\n\r\n%s" % (RPC_PATH.encode(), len(body), body))
+
+            async def write_buffers():
+                """(bytes buffered, high-water mark) of the server's connection
+                that waits on its client (its buffer past the mark), if any."""
+                for protocol in protocols:
+                    transport = protocol.transport
+                    if transport is not None:
+                        high = transport.get_write_buffer_limits()[1]
+                        if transport.get_write_buffer_size() > high:
+                            return transport.get_write_buffer_size(), high
+                return None
+            deadline = time.monotonic() + 60
+            waiting = None
+            while waiting is None and time.monotonic() < deadline:
+                waiting = asyncio.run_coroutine_threadsafe(write_buffers(), server._loop).result(10)
+                time.sleep(0.01)
+            assert waiting is not None, "the answer was never held up by the client"
+            buffered, high = waiting
+            assert buffered <= high + server_http.WRITE_PIECE
+            assert pool.request("GET", server.url + "/timestamp").status == 200
+            response = http_client.HTTPResponse(reader)
+            response.begin()
+            answer = orjson.loads(response.read())
+        finally:
+            reader.close()
+    assert response.status == 200
+    assert answer == [{"id": 1, "status": "ok", "result": [[t, value] for t in range(1, 301)]}]
