@@ -34,6 +34,17 @@ def test_ids_order_and_silent_calls(rpc, fresh_client):
     assert ok(rpc, cik, "read", {"alias": "t"}, {})[0][1] == 3.0
 
 
+def test_an_answer_of_many_small_entries_past_a_write_piece_arrives_whole_in_order(rpc, fresh_client):
+    """20,000 small entries (about 2 MB) are written gathered into pieces
+    (http.body_response): every entry arrives, in call order."""
+    cik = fresh_client["cik"]
+    make_dataport(rpc, cik, "string", alias="t")
+    ok(rpc, cik, "write", {"alias": "t"}, "v" * 60, {})
+    out = rpc(cik, [{"id": n, "procedure": "read", "arguments": [{"alias": "t"}, {}]} for n in range(20000)])
+    assert [e["id"] for e in out] == list(range(20000))
+    assert {(e["status"], e["result"][0][1]) for e in out} == {("ok", "v" * 60)}
+
+
 def test_per_call_protocol_errors(rpc, fresh_client):
     cik = fresh_client["cik"]
     assert one(rpc, cik, "nosuch") == {"status": "fail", "error": {"code": 501, "message": "Error",
