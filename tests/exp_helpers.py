@@ -1,6 +1,5 @@
 """Shared by the EXP tests (tests/exp/)."""
 import threading
-import time
 
 import orjson
 
@@ -12,18 +11,6 @@ SCALA_CONSUMER = {"uuid": "test-uuid", "api_key": "test-api-key"}
 def network_threads():
     """The SDK's threads: the shared network loop and its auth executor."""
     return [thread for thread in threading.enumerate() if thread.name.startswith("exp-sdk")]
-
-
-def eventually(condition, timeout=10.0, interval=0.01):
-    """Polls condition() until it is truthy (returned) or the deadline passes (AssertionError)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {condition}")
-        time.sleep(interval)
 
 
 def new_organization(server, http):

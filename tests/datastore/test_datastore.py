@@ -3,6 +3,7 @@ import time
 
 import pytest
 import urllib3
+from polling import eventually
 
 from pyonep_fast import datastore
 from pyonep_fast.cli.demo import fountain_client
@@ -34,13 +35,6 @@ def points(onep, cik, alias, limit=100):
     return [tuple(p) for p in result]
 
 
-def poll(predicate, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_writes_keep_the_last_value_records_flush_on_close(server, onep, fresh_client):
@@ -72,7 +66,7 @@ def test_worker_flushes_every_interval_and_read_sees_buffered_points(server, one
     assert store.isThreadAlive()
     store.write("live", "on")
     store.record("h", [[1000, 41.0], [1001, 42.0]])
-    assert poll(lambda: len(points(onep, cik, "h")) == 3 and points(onep, cik, "live"))
+    assert eventually(lambda: len(points(onep, cik, "h")) == 3 and points(onep, cik, "live"))
     assert store.read("h", 2) == [[int(t), v] for t, v in reversed(points(onep, cik, "h")[-2:])]
     store.stop()
     assert not store.isThreadAlive() and store.failures() == {}
@@ -87,9 +81,9 @@ def test_refused_points_are_reported_and_the_worker_carries_on(server, onep, fre
     ok, rid = onep.lookup(cik, "alias", "gone")
     assert onep.drop(cik, rid) == (True, "ok")       # the dataport disappears before the flush
     store.start()
-    assert poll(lambda: store.failures())
+    assert eventually(lambda: store.failures())
     store.record("kept", [[5, 5]])
-    assert poll(lambda: points(onep, cik, "kept") == [(5, 5)]) and store.isThreadAlive()
+    assert eventually(lambda: points(onep, cik, "kept") == [(5, 5)]) and store.isThreadAlive()
     store.write("kept", "seven")                    # not an integer: reported, never sent
     with pytest.raises(NotStoredError) as raised:
         with store:

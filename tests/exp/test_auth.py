@@ -7,7 +7,8 @@ import pytest
 
 import pyonep_fast.exp as exp_sdk
 from pyonep_fast.server import EmbeddedServer
-from exp_helpers import SCALA_CONSUMER, SCALA_DEVICE, SCALA_USER, eventually, network_threads
+from exp_helpers import SCALA_CONSUMER, SCALA_DEVICE, SCALA_USER, network_threads
+from polling import eventually
 
 
 @pytest.mark.parametrize("credentials", [SCALA_DEVICE, SCALA_USER, SCALA_CONSUMER], ids=["device", "user", "consumer"])

@@ -9,7 +9,8 @@ import pyonep_fast.exp as exp_sdk
 from pyonep_fast.exp import network
 from pyonep_fast.exp._channels import channel_id, parse_channel_id
 from pyonep_fast.server import EmbeddedServer
-from exp_helpers import SCALA_DEVICE, eventually, network_threads, new_organization
+from exp_helpers import SCALA_DEVICE, network_threads, new_organization
+from polling import eventually
 
 
 def test_channel_id_matches_the_sdks():

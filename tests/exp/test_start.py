@@ -8,7 +8,8 @@ import time
 import pytest
 
 import pyonep_fast.exp as exp_sdk
-from exp_helpers import SCALA_CONSUMER, SCALA_DEVICE, SCALA_USER, eventually, network_threads
+from exp_helpers import SCALA_CONSUMER, SCALA_DEVICE, SCALA_USER, network_threads
+from polling import eventually
 
 # (options, message) of the validation table, evaluated in its order
 INVALID_STARTS = [

@@ -5,12 +5,12 @@ import logging
 import random
 import re
 import threading
-import time
 
 import pytest
 
 from pyonep_fast import transport
 from pyonep_fast.exceptions import OneException, ProvisionException, TransportError
+from polling import eventually
 from pyonep_fast.provision import Provision, ProvisionResponse
 from scripted_http import ScriptedServer, http_response
 
@@ -152,7 +152,7 @@ def test_a_with_block_closes_the_connections_and_from_url_reads_a_url(scripted, 
         client.model_list("K")
         client.model_list("K")
         assert (scripted.connections, scripted.closed) == (1, 0)
-    assert poll(lambda: scripted.closed == 1)   # the server saw the pooled connection close
+    assert eventually(lambda: scripted.closed == 1)   # the server saw the pooled connection close
     client.model_list("K")                      # closed, not broken: the next call reconnects
     assert scripted.connections == 2 and scripted.requests[-1].headers["x-exosite-token"] == "K"
     monkeypatch.setenv("PYONEP_FAST_URL", "https://[::1]:8443")
@@ -161,13 +161,6 @@ def test_a_with_block_closes_the_connections_and_from_url_reads_a_url(scripted, 
         Provision.from_url("http://127.0.0.1:8080/provision")
 
 
-def poll(predicate, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_responses_and_exceptions():

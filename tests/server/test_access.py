@@ -4,6 +4,7 @@ check of spec 2.4 / 3.23."""
 import orjson
 import pytest
 
+from polling import eventually
 from rpc_helpers import make_client, make_dataport, ok, one
 
 ALIAS = "/onep:v1/stack/alias"
@@ -79,19 +80,13 @@ def test_hdi_long_poll_ends_when_access_ends_while_waiting(rpc, hdi, tenants, se
     answer = {}
     poll = threading.Thread(target=lambda: answer.update(r=hdi("GET", ALIAS + "?shared", b, Request_Timeout="20000")))
     poll.start()
-    wait_until(lambda: store.storage.watchers.watching(port))
+    eventually(lambda: store.storage.watchers.watching(port))
     ok(rpc, a, "revoke", "share", code)
     ok(rpc, a, "write", port, 9, {})
     poll.join(30)
     assert answer["r"].status == 403
 
 
-def wait_until(condition, timeout=10.0):
-    import time
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
 
 
 # --- item 4: tokens ------------------------------------------------------------------

@@ -4,12 +4,12 @@ reports the port it bound (issue 12, item 2)."""
 import logging
 import socket
 import struct
-import time
 from urllib.parse import urlsplit
 
 import orjson
 import pytest
 import urllib3
+from polling import eventually
 
 from pyonep_fast.server import EmbeddedServer
 from rpc_helpers import make_dataport, ok
@@ -17,13 +17,6 @@ from rpc_helpers import make_dataport, ok
 RPC = "/onep:v1/rpc/process"
 
 
-def wait_for(predicate, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def connect(url, receive_buffer=None):
@@ -58,7 +51,7 @@ def disconnect_lines(caplog):
 
 
 def assert_one_info_line(caplog, expected):
-    assert wait_for(lambda: disconnect_lines(caplog)), "no disconnect line was logged"
+    assert eventually(lambda: disconnect_lines(caplog)), "no disconnect line was logged"
     lines = disconnect_lines(caplog)
     assert [(r.name, r.levelname) for r in lines] == [("pyonep_fast.server.http", "INFO")]
     assert expected in lines[0].getMessage()

@@ -11,16 +11,11 @@ import pytest
 
 from pyonep_fast import transport
 from pyonep_fast.exceptions import TransportError
+from polling import eventually
 from pyonep_fast.transport import Transport
 from scripted_http import ScriptedServer, http_response
 
 
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached before the deadline")
-        time.sleep(0.005)
 
 
 def echo(request):
@@ -79,7 +74,7 @@ def test_connection_close_from_server_reconnects():
 def test_idle_connection_dropped_by_server_is_replaced_before_sending():
     with ScriptedServer(lambda r: (http_response(b"ok"), True)) as server, Transport(server.url) as client:
         assert client.request("POST", "/", b"write-1").data == b"ok"
-        wait_until(lambda: server.closed == 1)
+        eventually(lambda: server.closed == 1, timeout=5.0)
         assert client.request("POST", "/", b"write-2").data == b"ok"
         assert [r.body for r in server.requests] == [b"write-1", b"write-2"]
         assert server.connections == 2
@@ -248,7 +243,7 @@ def test_close_then_reuse():
         client = Transport(server.url)
         client.request("GET", "/")
         client.close()
-        wait_until(lambda: server.closed == 1)
+        eventually(lambda: server.closed == 1, timeout=5.0)
         assert client.request("GET", "/").status == 200
         client.close()
         assert server.connections == 2
@@ -341,7 +336,7 @@ def test_read_timeout_applies_to_a_reconnected_socket():
     with ScriptedServer(respond) as server, Transport(server.url, timeout=(5, 0.2)) as client:
         try:
             client.request("GET", "/fast")
-            wait_until(lambda: server.closed == 1)
+            eventually(lambda: server.closed == 1, timeout=5.0)
             with pytest.raises(TransportError, match="timed out after 0.2 s"):
                 client.request("GET", "/slow")
         finally:
@@ -378,7 +373,7 @@ def test_each_thread_keeps_its_own_connection_and_returns_it_when_it_ends():
         assert [client.request("GET", "/").status for _ in range(3)] == [200] * 3
         assert server.connections == 4 and server.closed == 0
         client.close()
-        wait_until(lambda: server.closed == 4)
+        eventually(lambda: server.closed == 4, timeout=5.0)
 
 
 def test_close_closes_connections_kept_by_other_threads():
@@ -397,7 +392,7 @@ def test_close_closes_connections_kept_by_other_threads():
         thread.start()
         assert asked.wait(5)
         client.close()
-        wait_until(lambda: server.closed == 1)  # while the thread that kept it still runs
+        eventually(lambda: server.closed == 1, timeout=5.0)  # while the thread that kept it still runs
         closed.set()
         thread.join(10)
         client.close()
@@ -422,7 +417,7 @@ def test_close_during_a_request_lets_it_finish_then_closes_its_connection():
         release.set()
         thread.join(10)
         assert answers == [b"done"]
-        wait_until(lambda: server.closed == 1)
+        eventually(lambda: server.closed == 1, timeout=5.0)
         assert client.request("GET", "/").data == b"done"
         assert server.connections == 2
 
