@@ -111,15 +111,12 @@ def fountain_client(http, url):
 
 
 def create_dataports(client, cik, specs):
-    """Creates and aliases a dataport for each (alias, format)."""
+    """Creates and aliases a dataport for each (alias, format), as `ingest --create` does."""
+    from ..ingest.rules import FORMAT_KINDS
+    from ..ingest.sinks import create_dataport
+
     for alias, fmt in specs:
-        ok, rid = client.create(cik, "dataport", {"format": fmt, "name": alias,
-                                                  "retention": {"count": "infinity", "duration": "infinity"}})
-        if not ok:
-            raise RuntimeError(f"create {alias}: {rid}")
-        ok, status = client.map(cik, rid, alias)
-        if not ok:
-            raise RuntimeError(f"map {alias}: {status}")
+        create_dataport(client, cik, alias, FORMAT_KINDS[fmt])
 
 
 def read_all(client, cik, alias):
