@@ -19,6 +19,13 @@ class Request:
     body: bytes
 
 
+def closed_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def http_response(body, status="200 OK", headers=(), close=False):
     if isinstance(body, str):
         body = body.encode()

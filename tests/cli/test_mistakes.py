@@ -7,12 +7,12 @@ has two cores), and each test groups many of them."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from scripted_http import closed_port
 
 from pyonep_fast import __version__
 from pyonep_fast.onep import OnepV1
@@ -32,12 +32,6 @@ def outcomes(*runs):
     started = [start(*run[0], env=run[1]) if isinstance(run, tuple) else start(*run) for run in runs]
     finished = [p.communicate(timeout=120) for p in started]
     return [(p.returncode, out, err) for p, (out, err) in zip(started, finished)]
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -2,17 +2,11 @@
 the embedded server, checked against what the server stored, and their
 fleets failing fast in one line."""
 import json
-import socket
 
 import orjson
+from scripted_http import closed_port
 
 VALUES = "POST /v2/devices/{id}/streams/{name}/values"
-
-
-def closed_port():
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def m2x_stored(http, url, device):

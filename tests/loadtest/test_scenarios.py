@@ -2,9 +2,8 @@
 preset against the embedded server, checked against what the server stored."""
 import json
 import re
-import socket
 
-import pytest
+from scripted_http import closed_port
 
 
 def stored_points(rpc, device):
@@ -64,9 +63,7 @@ def test_readers(loadtest, server, make_fleet, request_row, assert_reports):
 
 
 def test_a_fleet_that_cannot_be_made_fails_fast_with_one_line(loadtest, run_python, tmp_path):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
+    closed = closed_port()
     done, report, summary = loadtest("devices", "--url", f"http://127.0.0.1:{closed}", deadline=20)
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()

@@ -19,7 +19,7 @@ from pyonep_fast.ingest import ingest
 from pyonep_fast.onep import OnepV1
 from pyonep_fast.provision import Provision
 from pyonep_fast.transport import Transport
-from scripted_http import ScriptedServer, http_response
+from scripted_http import ScriptedServer, closed_port, http_response
 
 BAD_CIK = "0" * 40
 AUTH_ERROR = {"code": 401, "message": "Invalid", "context": "auth"}
@@ -34,12 +34,6 @@ def lineage(error):
     """The classes of the tree (exceptions module) that `error` is an instance of."""
     return {name for name, cls in vars(exceptions).items()
             if isinstance(cls, type) and issubclass(cls, BaseException) and isinstance(error, cls)}
-
-
-def closed_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_every_class_of_the_module_is_a_pyonep_fast_error():

@@ -11,6 +11,7 @@ import urllib3
 
 from pyonep_fast.server import EmbeddedServer
 from rpc_helpers import make_dataport, ok, one
+from scripted_http import closed_port
 
 RPC = "/onep:v1/rpc/process"
 
@@ -190,10 +191,7 @@ class socket_closed:
     """A loopback URL nobody listens on."""
 
     def __enter__(self):
-        import socket
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return f"http://127.0.0.1:{probe.getsockname()[1]}/"
+        return f"http://127.0.0.1:{closed_port()}/"
 
     def __exit__(self, *exc):
         return False

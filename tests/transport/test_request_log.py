@@ -3,9 +3,9 @@ without secrets, status, bytes, milliseconds), from every client; CIKs and
 keys are never in it (issue 12, item 5)."""
 import logging
 import re
-import socket
 
 import pytest
+from scripted_http import closed_port
 
 from pyonep_fast.onep import OnepV1
 from pyonep_fast.provision import Provision
@@ -63,9 +63,7 @@ def test_provision_and_hdi_paths_keep_keys_out(server, fresh_client, debug_log):
 
 
 def test_a_failed_request_names_its_failure(debug_log):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     with Transport(f"http://127.0.0.1:{port}", retries=0) as plain, pytest.raises(ConnectionError):
         plain.request("POST", "/onep:v1/rpc/process", b"{}")
     (line,) = request_lines(debug_log)

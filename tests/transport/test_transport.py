@@ -13,7 +13,7 @@ from pyonep_fast import transport
 from pyonep_fast.exceptions import TransportError
 from polling import eventually
 from pyonep_fast.transport import Transport
-from scripted_http import ScriptedServer, http_response
+from scripted_http import ScriptedServer, closed_port, http_response
 
 
 
@@ -104,9 +104,7 @@ def test_idempotent_request_is_resent_on_a_fresh_connection():
 
 
 def test_connection_refused_is_a_transport_error():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     with Transport(f"http://127.0.0.1:{port}", retries=1, backoff=0.001) as client:
         with pytest.raises(TransportError, match="^Failed to make http request: "):
             client.request("POST", "/", b"x")
